@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, imports pointing down only (see DESIGN.md):
+//   nslab (CLI) → Lab → Topology, Namespaces → Netlink → CShims
+// NetAddress (IP addresses and prefixes, pure Swift) sits at the bottom beside CShims so that
+// Topology can parse addresses without depending on anything that touches the kernel.
+let package = Package(
+    name: "nslab",
+    products: [
+        .executable(name: "nslab", targets: ["nslab"]),
+        .library(name: "Lab", targets: ["Lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CShims"),
+        .target(name: "NetAddress"),
+        .target(name: "Netlink", dependencies: ["CShims", "NetAddress"]),
+        .target(name: "Namespaces", dependencies: ["CShims", "Netlink"]),
+        .target(name: "Topology", dependencies: ["NetAddress", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Lab", dependencies: [
+            "CShims", "NetAddress", "Netlink", "Namespaces", "Topology",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "nslab", dependencies: [
+            "Lab", "Topology",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "CShims"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Netlink
+
+/// Per-namespace sysctls. /proc/sys/net resolves to the namespace of the thread that opens the
+/// file, so these must run inside the namespace (NetworkNamespace.run or create's setup).
+public enum Sysctl {
+    public static func write(_ key: String, _ value: String) throws {
+        let path = "/proc/sys/" + key.replacingDots()
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemCallError("open \(path)") }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw SystemCallError("write \(path)") }
+    }
+
+    public static func read(_ key: String) throws -> String {
+        let path = "/proc/sys/" + key.replacingDots()
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemCallError("open \(path)") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard count >= 0 else { throw SystemCallError("read \(path)") }
+        var text = String(decoding: buffer[0..<count], as: UTF8.self)
+        while text.last == "\n" { text.removeLast() }
+        return text
+    }
+
+    /// IPv4 and IPv6 forwarding for the whole namespace. A new namespace copies the host's IPv4
+    /// settings, so hosts get an explicit 0 too.
+    public static func setForwarding(_ on: Bool) throws {
+        try write("net.ipv4.ip_forward", on ? "1" : "0")
+        // Missing when the kernel has IPv6 disabled; a lab without IPv6 still works.
+        do { try write("net.ipv6.conf.all.forwarding", on ? "1" : "0") } catch let error as SystemCallError where error.code == ENOENT {}
+    }
+
+    public static func forwarding() -> (ipv4: Bool?, ipv6: Bool?) {
+        ((try? read("net.ipv4.ip_forward")).map { $0 == "1" },
+         (try? read("net.ipv6.conf.all.forwarding")).map { $0 == "1" })
+    }
+}
+
+extension String {
+    /// "net.ipv4.ip_forward" → "net/ipv4/ip_forward" (keys with slashes pass unchanged).
+    func replacingDots() -> String {
+        contains("/") ? self : String(map { $0 == "." ? "/" : $0 })
+    }
+}

@@ -1,0 +1,184 @@
+import CShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A NETLINK_ROUTE socket. It belongs to the network namespace of the thread that opened it, for
+/// life, so a socket per namespace opened on a switched thread can then be used from anywhere.
+public final class NetlinkSocket: @unchecked Sendable {
+    public let fd: Int32
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var sequence: UInt32
+        var buffer: [UInt8]
+    }
+
+    /// How many requests may wait for their ACK at once. Every ACK is its own skb in the receive
+    /// buffer; the window keeps them well inside it.
+    static let window = 256
+    static let receiveBufferSize: Int32 = 4 << 20
+
+    /// Opens a socket in the calling thread's network namespace.
+    public init() throws {
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
+        guard fd >= 0 else { throw SystemCallError("socket(AF_NETLINK)") }
+        do {
+            try NetlinkSocket.configure(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        // Random start so replies to an earlier process using the same port cannot match.
+        self.state = Mutex(State(sequence: UInt32.random(in: 1...0x3fff_ffff), buffer: [UInt8](repeating: 0, count: 1 << 16)))
+    }
+
+    deinit { close(fd) }
+
+    private static func configure(_ fd: Int32) throws {
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        // Extended ACK: the kernel explains refusals. CAP_ACK: ACKs do not echo our request.
+        _ = setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, size)
+        _ = setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, size)
+        _ = setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, size)
+        var rcvbuf = receiveBufferSize
+        // FORCE needs CAP_NET_ADMIN; without it the ordinary limit still works, only smaller.
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, size) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, size)
+        }
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+            }
+        }
+        guard bound == 0 else { throw SystemCallError("bind(netlink)") }
+    }
+
+    /// Sends one request and waits for its ACK.
+    public func execute(_ message: NetlinkMessage) throws {
+        try execute([message])
+    }
+
+    /// Sends requests back to back and collects their ACKs, many in flight at once: the kernel
+    /// handles each in order as it arrives, so a batch costs a few system calls instead of two
+    /// per request. Every request is attempted; the first refusal (in request order) is thrown.
+    public func execute(_ messages: [NetlinkMessage]) throws {
+        if messages.isEmpty { return }
+        try state.withLock { state in
+            var firstFailure: (index: Int, error: NetlinkError)?
+            var start = 0
+            while start < messages.count {
+                let end = min(start + NetlinkSocket.window, messages.count)
+                let base = state.sequence
+                state.sequence &+= UInt32(end - start)
+                var datagram: [UInt8] = []
+                for i in start..<end {
+                    var message = messages[i]
+                    message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
+                    let encoded = message.encoded(sequence: base &+ UInt32(i - start))
+                    if datagram.count + encoded.count > 1 << 15 {
+                        try send(datagram)
+                        datagram.removeAll(keepingCapacity: true)
+                    }
+                    datagram += encoded
+                }
+                try send(datagram)
+                var pending = Set((0..<(end - start)).map { base &+ UInt32($0) })
+                while !pending.isEmpty {
+                    for reply in try receive(&state.buffer) where reply.type == UInt16(NLMSG_ERROR) {
+                        guard pending.remove(reply.sequence) != nil else { continue }
+                        let index = start + Int(reply.sequence &- base)
+                        if let error = try NetlinkSocket.failure(in: reply, request: messages[index].summary),
+                           firstFailure == nil || index < firstFailure!.index {
+                            firstFailure = (index, error)
+                        }
+                    }
+                }
+                start = end
+            }
+            if let firstFailure { throw firstFailure.error }
+        }
+    }
+
+    /// Runs a dump request and returns every message of the answer. A dump that the kernel marks
+    /// as interrupted (the table changed while it was read) is started again.
+    public func dump(_ message: NetlinkMessage, attempts: Int = 8) throws -> [ReceivedMessage] {
+        try state.withLock { state in
+            for _ in 0..<attempts {
+                let sequence = state.sequence
+                state.sequence &+= 1
+                var request = message
+                request.flags |= UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+                try send(request.encoded(sequence: sequence))
+                var collected: [ReceivedMessage] = []
+                var interrupted = false
+                receiving: while true {
+                    for reply in try receive(&state.buffer) where reply.sequence == sequence {
+                        if reply.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
+                        switch Int32(reply.type) {
+                        case NLMSG_DONE:
+                            break receiving
+                        case NLMSG_ERROR:
+                            if let error = try NetlinkSocket.failure(in: reply, request: message.summary) { throw error }
+                        default:
+                            collected.append(reply)
+                        }
+                    }
+                }
+                if !interrupted { return collected }
+            }
+            throw NetlinkError(code: EINTR, kernelMessage: "dump kept changing while it was read",
+                               request: message.summary)
+        }
+    }
+
+    private func send(_ bytes: [UInt8]) throws {
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        while true {
+            let sent = bytes.withUnsafeBytes { raw in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                    }
+                }
+            }
+            if sent >= 0 { return }
+            if errno == EINTR { continue }
+            throw SystemCallError("send(netlink)")
+        }
+    }
+
+    private func receive(_ buffer: inout [UInt8]) throws -> [ReceivedMessage] {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count >= 0 { return try ReceivedMessage.parse(buffer[0..<count]) }
+            if errno == EINTR { continue }
+            throw SystemCallError("recv(netlink)")
+        }
+    }
+
+    /// The error an NLMSG_ERROR reply carries, or nil for an ACK.
+    static func failure(in reply: ReceivedMessage, request: String) throws -> NetlinkError? {
+        let (header, _) = try reply.decode(ErrorMessage.self)
+        guard header.error != 0 else { return nil }
+        var text: String?
+        if reply.flags & UInt16(NLM_F_ACK_TLVS) != 0 {
+            // With NLM_F_CAPPED the TLVs follow the echoed header; otherwise the whole request.
+            var offset = ErrorMessage.size
+            if reply.flags & UInt16(NLM_F_CAPPED) == 0 { offset = 4 + netlinkAlign(Int(header.requestLength)) }
+            let start = reply.payload.startIndex + offset
+            if start <= reply.payload.endIndex,
+               let tlvs = try? Attributes(parsing: reply.payload[start...]),
+               let message = tlvs[NLMSGERR_ATTR_MSG.rawValue] {
+                text = message.string
+            }
+        }
+        return NetlinkError(code: -header.error, kernelMessage: text, request: request)
+    }
+}

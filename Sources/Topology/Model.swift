@@ -1,0 +1,151 @@
+import NetAddress
+
+/// Where something was written in the topology file (1-based, columns in Unicode scalars).
+public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file; self.line = line; self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A lab as the topology file declares it, after decoding and validation.
+public struct Topology: Sendable {
+    /// The lab's name: the key of its record under /run/nslab and what `destroy LAB` takes.
+    public var name: String
+    /// Prepended to every node name to form its namespace name ("" by default, so node `ns01`
+    /// is namespace `ns01` and the seeds' own `ip netns exec ns01 …` lines work verbatim).
+    public var prefix: String
+    /// In file order.
+    public var nodes: [Node]
+    /// In file order.
+    public var links: [Link]
+    /// Path of the file the topology came from, as given.
+    public var file: String
+
+    public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String) {
+        self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
+    }
+
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+
+    public func namespaceName(of node: String) -> String { prefix + node }
+
+    /// Every endpoint on the given node, in file order.
+    public func endpoints(of node: String) -> [Endpoint] {
+        links.flatMap { $0.endpoints }.filter { $0.node == node }
+    }
+}
+
+public enum NodeKind: String, Sendable, Codable, CaseIterable {
+    /// Forwards nothing: ip_forward 0 and IPv6 forwarding 0, set explicitly.
+    case host
+    /// Forwards IPv4 and IPv6.
+    case router
+
+    public var forwards: Bool { self == .router }
+}
+
+public struct Node: Sendable {
+    public var name: String
+    public var kind: NodeKind
+    public var routes: [Route]
+    public var location: SourceLocation
+
+    public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation) {
+        self.name = name; self.kind = kind; self.routes = routes; self.location = location
+    }
+}
+
+/// A static route on a node: `DEST [via GATEWAY] [dev IFACE] [metric N]`.
+public struct Route: Sendable {
+    /// 0.0.0.0/0 or ::/0 for `default`.
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    /// Interface name on the same node.
+    public var device: String?
+    public var metric: UInt32?
+    public var location: SourceLocation
+
+    public init(destination: IPPrefix, gateway: IPAddress? = nil, device: String? = nil,
+                metric: UInt32? = nil, location: SourceLocation) {
+        self.destination = destination; self.gateway = gateway; self.device = device
+        self.metric = metric; self.location = location
+    }
+
+    public var isDefault: Bool { destination.length == 0 }
+
+    /// As `ip route` would take it: "default via 192.168.0.254", "10.0.0.0/24 via 172.16.0.2 dev eth1".
+    public var text: String {
+        var words = [isDefault ? "default" : destination.network.description]
+        if let gateway { words += ["via", gateway.description] }
+        if let device { words += ["dev", device] }
+        if let metric { words += ["metric", String(metric)] }
+        return words.joined(separator: " ")
+    }
+}
+
+/// One end of a link: an interface on a node.
+public struct Endpoint: Sendable {
+    public var node: String
+    /// The interface name inside the node (at most 15 bytes, as the kernel requires).
+    public var interface: String
+    public var addresses: [IPPrefix]
+    public var mtu: UInt32?
+    /// Six bytes, or nil for the kernel's random address.
+    public var mac: [UInt8]?
+    public var location: SourceLocation
+
+    public init(node: String, interface: String, addresses: [IPPrefix] = [], mtu: UInt32? = nil,
+                mac: [UInt8]? = nil, location: SourceLocation) {
+        self.node = node; self.interface = interface; self.addresses = addresses
+        self.mtu = mtu; self.mac = mac; self.location = location
+    }
+
+    /// "node:interface", as the topology file and the CLI write it.
+    public var id: String { "\(node):\(interface)" }
+}
+
+/// A point-to-point link: a veth pair with one end in each node.
+public struct Link: Sendable {
+    /// Exactly two.
+    public var endpoints: [Endpoint]
+    public var location: SourceLocation
+
+    public init(endpoints: [Endpoint], location: SourceLocation) {
+        self.endpoints = endpoints; self.location = location
+    }
+}
+
+/// One problem found in a topology file.
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    /// What is wrong, one sentence, no trailing period.
+    public var message: String
+    /// What to do about it, if there is something more specific to say.
+    public var hint: String?
+
+    public init(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+        self.location = location; self.message = message; self.hint = hint
+    }
+
+    /// "file:line:column: error: message (hint)", the form compilers and editors understand.
+    public var description: String {
+        var text = "\(location): error: \(message)"
+        if let hint { text += "\n    hint: \(hint)" }
+        return text
+    }
+}
+
+/// A topology file that cannot be used: every problem found, in file order.
+public struct TopologyError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
