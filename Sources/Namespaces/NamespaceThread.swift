@@ -41,11 +41,9 @@ public enum NamespaceThread {
 
     /// Runs `body` for every item on up to `threads` dedicated threads (items are taken in order
     /// from a shared counter), and returns the results in item order. Every item is attempted;
-    /// the first error in item order is thrown after all have run, so that the caller knows
-    /// exactly which items succeeded (`partial` receives them before the throw).
+    /// the first error in item order is thrown after all have run.
     public static func forEach<Item, T>(
         _ items: [Item], threads: Int,
-        partial: ([T?]) -> Void = { _ in },
         _ body: (Item) throws -> T
     ) throws -> [T] {
         if items.isEmpty { return [] }
@@ -91,16 +89,6 @@ public enum NamespaceThread {
             if threadsStarted.isEmpty { throw SystemCallError("pthread_create", code: EAGAIN) }
             for thread in threadsStarted { pthread_join(thread, nil) }
         }
-        let values = results.map { result -> T? in
-            if case .success(let value)? = result { return value }
-            return nil
-        }
-        for result in results {
-            if case .failure(let error)? = result {
-                partial(values)
-                throw error
-            }
-        }
-        return values.compactMap { $0 }
+        return try results.compactMap { try $0?.get() }
     }
 }

@@ -1,6 +1,13 @@
 import CShims
 import NetAddress
 
+/// The ifi_flags bits this project reads (linux/if.h; glibc's net/if.h lacks IFF_LOWER_UP).
+public enum InterfaceFlags {
+    public static let up: UInt32 = 1 << 0
+    public static let loopback: UInt32 = 1 << 3
+    public static let lowerUp: UInt32 = 1 << 16
+}
+
 /// A network interface as the kernel reports it (RTM_NEWLINK).
 public struct LinkInfo: Sendable, Equatable {
     public var index: Int32
@@ -17,9 +24,9 @@ public struct LinkInfo: Sendable, Equatable {
     public var operationalState: UInt8?
     public var master: Int32?
 
-    public var isUp: Bool { flags & UInt32(IFF_UP.rawValue) != 0 }
-    public var hasCarrier: Bool { flags & UInt32(IFF_LOWER_UP.rawValue) != 0 }
-    public var isLoopback: Bool { flags & UInt32(IFF_LOOPBACK.rawValue) != 0 }
+    public var isUp: Bool { flags & InterfaceFlags.up != 0 }
+    public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
+    public var isLoopback: Bool { flags & InterfaceFlags.loopback != 0 }
 
     public var operationalStateName: String {
         switch operationalState.map(Int.init) ?? -1 {
@@ -52,15 +59,15 @@ public struct LinkInfo: Sendable, Equatable {
 }
 
 /// One end of a veth pair as it is created: its name, the namespace it is created in (an open
-/// namespace fd), and optionally the index it gets there.
+/// namespace fd; nil for the sending socket's own), and optionally the index it gets there.
 public struct VethEnd: Sendable {
     public var name: String
-    public var namespaceFD: Int32
+    public var namespaceFD: Int32?
     public var index: Int32
     public var mtu: UInt32?
     public var mac: [UInt8]?
 
-    public init(name: String, namespaceFD: Int32, index: Int32 = 0, mtu: UInt32? = nil, mac: [UInt8]? = nil) {
+    public init(name: String, namespaceFD: Int32? = nil, index: Int32 = 0, mtu: UInt32? = nil, mac: [UInt8]? = nil) {
         self.name = name; self.namespaceFD = namespaceFD; self.index = index; self.mtu = mtu; self.mac = mac
     }
 }
@@ -72,7 +79,7 @@ public enum LinkRequest {
     /// appears in the namespace of the socket that sends it and nothing has to be moved later.
     /// Only the first end may be created up; the kernel refuses to create the peer up.
     public static func createVeth(_ end: VethEnd, peer: VethEnd, up: Bool = false) -> NetlinkMessage {
-        let upFlag = up ? UInt32(IFF_UP.rawValue) : 0
+        let upFlag = up ? InterfaceFlags.up : 0
         return NetlinkMessage(
             type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL,
             header: IfInfoMessage(index: end.index, flags: upFlag, change: upFlag),
@@ -80,7 +87,8 @@ public enum LinkRequest {
         ) { a in
             put(end, into: &a)
             a.nest(IFLA_LINKINFO) { info in
-                info.put(IFLA_INFO_KIND, string: "veth")
+                // iproute2 sends the kind without its NUL; the kernel accepts both.
+                info.put(IFLA_INFO_KIND, bytes: Array("veth".utf8))
                 info.nest(IFLA_INFO_DATA) { data in
                     data.nest(VETH_INFO_PEER) { p in
                         p.append(header: IfInfoMessage(index: peer.index))
@@ -91,17 +99,18 @@ public enum LinkRequest {
         }
     }
 
+    /// In iproute2's order (namespace first), so requests compare byte for byte with `ip link add`.
     private static func put(_ end: VethEnd, into a: inout AttributeWriter) {
+        if let fd = end.namespaceFD { a.put(IFLA_NET_NS_FD, u32: UInt32(bitPattern: fd)) }
         a.put(IFLA_IFNAME, string: end.name)
         if let mtu = end.mtu { a.put(IFLA_MTU, u32: mtu) }
         if let mac = end.mac { a.put(IFLA_ADDRESS, bytes: mac) }
-        a.put(IFLA_NET_NS_FD, u32: UInt32(bitPattern: end.namespaceFD))
     }
 
     /// `ip link set dev INDEX [up|down] [mtu N] [address MAC] [alias TEXT]`: only what is given changes.
     public static func set(index: Int32, name: String, up: Bool? = nil, mtu: UInt32? = nil,
                            mac: [UInt8]? = nil, alias: String? = nil) -> NetlinkMessage {
-        let upFlag = UInt32(IFF_UP.rawValue)
+        let upFlag = InterfaceFlags.up
         var words: [String] = []
         if let up { words.append(up ? "up" : "down") }
         if let mtu { words.append("mtu \(mtu)") }
@@ -114,7 +123,8 @@ public enum LinkRequest {
         ) { a in
             if let mtu { a.put(IFLA_MTU, u32: mtu) }
             if let mac { a.put(IFLA_ADDRESS, bytes: mac) }
-            if let alias { a.put(IFLA_IFALIAS, string: alias) }
+            // Without a NUL, as iproute2: the kernel stores the bytes as given, NUL included.
+            if let alias { a.put(IFLA_IFALIAS, bytes: Array(alias.utf8)) }
         }
     }
 

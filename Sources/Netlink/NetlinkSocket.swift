@@ -165,7 +165,9 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     /// The error an NLMSG_ERROR reply carries, or nil for an ACK.
     static func failure(in reply: ReceivedMessage, request: String) throws -> NetlinkError? {
-        let (header, _) = try reply.decode(ErrorMessage.self)
+        // Not decode(): without NLM_F_CAPPED what follows nlmsgerr is the echoed request, not attributes.
+        var reader = ByteReader(reply.payload)
+        let header = try ErrorMessage(reader: &reader)
         guard header.error != 0 else { return nil }
         var text: String?
         if reply.flags & UInt16(NLM_F_ACK_TLVS) != 0 {

@@ -88,8 +88,9 @@ public enum RouteRequest {
             if route.destination.length > 0 {
                 a.put(RTA_DST.rawValue, bytes: route.destination.network.address.bytes)
             }
-            if let metric = route.metric { a.put(RTA_PRIORITY.rawValue, u32: metric) }
+            // iproute2's order, so requests compare byte for byte with `ip route add`.
             if let gateway = route.gateway { a.put(RTA_GATEWAY.rawValue, bytes: gateway.bytes) }
+            if let metric = route.metric { a.put(RTA_PRIORITY.rawValue, u32: metric) }
             if let index = route.outputIndex { a.put(RTA_OIF.rawValue, u32: index) }
             if route.table >= 256 { a.put(RTA_TABLE.rawValue, u32: route.table) }
         }

@@ -6,12 +6,16 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+// glibc first: it tells the UAPI headers (libc-compat.h) not to define in6_addr again.
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
-#include <linux/if.h>
+
 #include <linux/veth.h>
 #include <linux/neighbour.h>
 #include <linux/pkt_sched.h>
