@@ -1,0 +1,552 @@
+import NetAddress
+import Yams
+
+typealias YAMLNode = Yams.Node
+
+/// Walks the YAML node tree by hand (rather than through Codable) so that every complaint
+/// carries the line and column of the node it is about, and so that one bad value does not
+/// stop the rest of the file from being checked.
+struct TopologyDecoder {
+    let file: String
+    private var source: SourceText
+    private(set) var diagnostics: [Diagnostic] = []
+    /// Placeholder → key as written, for keys renamed to get past Yams' duplicate-key error.
+    private var renamedKeys: [String: String] = [:]
+
+    init(yaml: String, file: String) {
+        self.file = file
+        self.source = SourceText(yaml)
+    }
+
+    /// nil when the YAML cannot be composed or its top level is unusable; diagnostics say why.
+    mutating func decode() -> DraftLab? {
+        guard let composed = compose() else { return nil }
+        guard let root = composed else {
+            error(start, "the file is empty",
+                  hint: "a topology needs at least 'name' and 'nodes'; see docs/topology.md")
+            return nil
+        }
+        return decodeLab(root)
+    }
+
+    // MARK: diagnostics and locations
+
+    private var start: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
+
+    private mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+        diagnostics.append(Diagnostic(location, message, hint: hint))
+    }
+
+    private mutating func error(_ location: SourceLocation, _ problem: Problem) {
+        error(location, problem.message, hint: problem.hint)
+    }
+
+    private func location(_ mark: Mark?) -> SourceLocation {
+        guard let mark else { return start }
+        return SourceLocation(file: file, line: mark.line, column: mark.column)
+    }
+
+    private func location(_ node: YAMLNode) -> SourceLocation { location(node.mark) }
+
+    /// The column of the `offset`-th Unicode scalar of a scalar's value, when the value is
+    /// written verbatim on one line; otherwise the scalar's own start, which is still right.
+    private func location(_ node: YAMLNode, offset: Int) -> SourceLocation {
+        let base = location(node)
+        guard case .scalar(let scalar) = node else { return base }
+        let quote = scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? 1 : 0
+        guard source.hasVerbatim(scalar.string, line: base.line, column: base.column + quote) else { return base }
+        return SourceLocation(file: file, line: base.line, column: base.column + quote + offset)
+    }
+
+    // MARK: composing
+
+    /// .some(nil) for an empty document, nil when the YAML is broken.
+    private mutating func compose() -> YAMLNode?? {
+        // Yams refuses a mapping with a duplicate key outright. To still report everything
+        // else, the first copy of the key is overwritten in place by a same-length placeholder
+        // (columns stay put) and composing starts again; `entries` maps the placeholder back
+        // and reports the duplicate at the second copy, which is the one to remove.
+        for round in 0..<512 {
+            do {
+                return .some(try Yams.compose(yaml: source.text))
+            } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+                let key = duplicates.first ?? ""
+                if renameKey(key, at: context.mark, round: round) { continue }
+                error(location(context.mark), "duplicate key \(Names.quoted(key))",
+                      hint: "each key may appear only once in a mapping")
+                return nil
+            } catch let yamlError as YamlError {
+                diagnostics.append(diagnostic(for: yamlError))
+                return nil
+            } catch {
+                self.error(start, "cannot parse the file as YAML: \(error)")
+                return nil
+            }
+        }
+        error(start, "too many duplicate keys", hint: "each key may appear only once in a mapping")
+        return nil
+    }
+
+    private mutating func renameKey(_ key: String, at mark: Mark, round: Int) -> Bool {
+        // Private-use characters cannot occur in keys a person typed, so placeholders never
+        // collide with real keys; one code point per round keeps them distinct.
+        guard let filler = Unicode.Scalar(0xE000 + UInt32(round)) else { return false }
+        let count = key.unicodeScalars.count
+        guard count > 0 else { return false }
+        let placeholder = [Unicode.Scalar](repeating: filler, count: count)
+        var column = mark.column
+        if !source.hasVerbatim(key, line: mark.line, column: column) {
+            // A quoted key: the mark is on the quote.
+            let opening = source.index(line: mark.line, column: column).map { source.scalars[$0] }
+            guard opening == "\"" || opening == "'",
+                  source.hasVerbatim(key, line: mark.line, column: column + 1) else { return false }
+            column += 1
+        }
+        guard source.overwrite(line: mark.line, column: column, with: placeholder) else { return false }
+        var text = String.UnicodeScalarView()
+        text.append(contentsOf: placeholder)
+        renamedKeys[String(text)] = key
+        return true
+    }
+
+    private func diagnostic(for yamlError: YamlError) -> Diagnostic {
+        func make(_ context: YamlError.Context?, _ problem: String, _ mark: Mark) -> Diagnostic {
+            var message = "invalid YAML: \(problem)"
+            if let context {
+                // libyaml phrases some problems as a continuation of the context ("expected a
+                // single document" / "but found another document").
+                if problem.hasPrefix("but ") {
+                    message = "invalid YAML: \(context.text), \(problem)"
+                } else {
+                    message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+                }
+            }
+            return Diagnostic(location(mark), message, hint: yamlHint(problem: problem, line: mark.line))
+        }
+        switch yamlError {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            return make(context, problem, mark)
+        case .reader(let problem, let offset, let value, let yaml):
+            var where_ = start
+            if let offset, let index = yaml.index(yaml.startIndex, offsetBy: offset, limitedBy: yaml.endIndex) {
+                let scalarOffset = yaml.unicodeScalars.distance(from: yaml.unicodeScalars.startIndex, to: index)
+                let position = source.position(ofScalar: scalarOffset)
+                where_ = SourceLocation(file: file, line: position.line, column: position.column)
+            }
+            var message = "invalid YAML: \(problem)"
+            if value >= 0, let scalar = Unicode.Scalar(UInt32(value)) {
+                message += ": \(Names.describe(scalar))"
+            }
+            return Diagnostic(where_, message, hint: "remove the character, or write it as an escape inside double quotes")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return Diagnostic(location(context.mark), "duplicate key \(Names.quoted(duplicates.first ?? ""))")
+        default:
+            return Diagnostic(start, "invalid YAML: \(yamlError)")
+        }
+    }
+
+    private func yamlHint(problem: String, line: Int) -> String? {
+        if source.line(line).contains("\t") {
+            return "YAML indentation must use spaces, not tabs"
+        }
+        if problem.contains("mapping values are not allowed") {
+            return "check the indentation, and quote values that contain ': '"
+        }
+        if problem.contains("did not find expected key") || problem.contains("did not find expected '-'") {
+            return "check the indentation of this line against the lines above"
+        }
+        if problem.contains("found character that cannot start any token") {
+            return "quote the value: characters such as '@', '`' and '%' cannot start a plain value"
+        }
+        return nil
+    }
+
+    // MARK: node helpers
+
+    private struct Entry {
+        var key: String
+        var keyLocation: SourceLocation
+        var value: YAMLNode
+    }
+
+    /// The resolved tag: Yams keeps `Tag.name` internal but prints it as its description.
+    private func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
+
+    private func isNull(_ node: YAMLNode) -> Bool {
+        if case .scalar = node { return tagName(node) == .null }
+        return false
+    }
+
+    private func describe(_ node: YAMLNode) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            switch tagName(node) {
+            case .null: return "nothing"
+            case .int, .float: return "the number \(scalar.string)"
+            case .bool: return "the boolean \(scalar.string)"
+            default: return "the string \(Names.quoted(scalar.string))"
+            }
+        }
+    }
+
+    /// The entries of a mapping in file order, each key once; later copies are reported.
+    private mutating func entries(_ mapping: YAMLNode.Mapping, what: String) -> [Entry] {
+        var seen: [String: SourceLocation] = [:]
+        var out: [Entry] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key, !isNull(key) else {
+                error(location(key), "a key \(what) must be a plain word, found \(describe(key))")
+                continue
+            }
+            let name = renamedKeys[scalar.string] ?? scalar.string
+            let keyLocation = location(key)
+            if let first = seen[name] {
+                error(keyLocation, "duplicate key \(Names.quoted(name)) \(what)",
+                      hint: "the first is at \(first); remove or rename one")
+                continue
+            }
+            seen[name] = keyLocation
+            out.append(Entry(key: name, keyLocation: keyLocation, value: value))
+        }
+        return out
+    }
+
+    /// The known keys of a mapping; unknown keys are reported with the closest known one.
+    private mutating func fields(_ node: YAMLNode, allowed: [String], what: String,
+                                 expected: String, hint: String? = nil) -> [String: Entry]? {
+        guard case .mapping(let mapping) = node else {
+            error(location(node), "\(what) must be \(expected), found \(describe(node))", hint: hint)
+            return nil
+        }
+        var known: [String: Entry] = [:]
+        for entry in entries(mapping, what: "in \(what)") {
+            if allowed.contains(entry.key) {
+                known[entry.key] = entry
+            } else {
+                error(entry.keyLocation, "unknown key \(Names.quoted(entry.key)) in \(what)",
+                      hint: Suggest.didYouMean(entry.key, among: allowed)
+                        ?? "the keys allowed here are \(allowed.joined(separator: ", "))")
+            }
+        }
+        return known
+    }
+
+    /// A scalar's text, or nil after reporting what was found instead.
+    private mutating func text(_ node: YAMLNode, _ what: String, expected: String = "a string") -> String? {
+        if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
+        error(location(node), "\(what) must be \(expected), found \(describe(node))")
+        return nil
+    }
+
+    private mutating func integer(_ node: YAMLNode, _ what: String, in range: ClosedRange<UInt64>) -> UInt64? {
+        let expected = "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        guard let text = text(node, what, expected: expected) else { return nil }
+        switch AddressSyntax.integer(text, in: range, what: what) {
+        case .success(let value): return value
+        case .failure(let problem): error(location(node), problem); return nil
+        }
+    }
+
+    private mutating func mtu(_ node: YAMLNode) -> UInt32? {
+        // 68 is the IPv4 minimum (RFC 791); 65535 is the most a veth accepts.
+        integer(node, "'mtu'", in: 68...65535).map { UInt32($0) }
+    }
+
+    // MARK: the lab
+
+    private mutating func decodeLab(_ root: YAMLNode) -> DraftLab? {
+        guard let top = fields(root, allowed: TopologyKeys.topLevel, what: "the top level",
+                               expected: "a mapping with 'name', 'nodes' and 'links'",
+                               hint: "see docs/topology.md for an example") else { return nil }
+        var lab = DraftLab()
+        let rootLocation = location(root)
+
+        if let entry = top["name"] {
+            if let name = text(entry.value, "'name'") {
+                lab.name = name
+                if let problem = Names.labNameProblem(name) { error(location(entry.value), problem) }
+            }
+        } else {
+            error(rootLocation, "missing required key 'name'",
+                  hint: "add a line such as `name: mylab` at the top level; the lab is destroyed by that name")
+        }
+
+        if let entry = top["prefix"], !isNull(entry.value), let prefix = text(entry.value, "'prefix'") {
+            lab.prefix = prefix
+            lab.prefixLocation = location(entry.value)
+            if let problem = Names.prefixProblem(prefix) { error(location(entry.value), problem) }
+        }
+
+        if let entry = top["nodes"] {
+            lab.nodes = decodeNodes(entry.value, keyLocation: entry.keyLocation)
+        } else {
+            error(rootLocation, "missing required key 'nodes'",
+                  hint: "add `nodes:` with one `NAME:` line per namespace, e.g. `nodes: { ns1: {}, ns2: {} }`")
+        }
+
+        if let entry = top["links"], !isNull(entry.value) {
+            if case .sequence(let items) = entry.value {
+                for item in items {
+                    if let link = decodeLink(item) { lab.links.append(link) }
+                }
+            } else {
+                error(location(entry.value), "'links' must be a list of links, found \(describe(entry.value))",
+                      hint: "start each link with '- endpoints: [a:eth0, b:eth0]'")
+            }
+        }
+        return lab
+    }
+
+    private mutating func decodeNodes(_ node: YAMLNode, keyLocation: SourceLocation) -> [DraftNode] {
+        let emptyHint = "add one `NAME:` line per namespace under 'nodes', e.g. `nodes: { ns1: {}, ns2: {} }`"
+        if isNull(node) {
+            error(keyLocation, "'nodes' is empty: a lab needs at least one node", hint: emptyHint)
+            return []
+        }
+        guard case .mapping(let mapping) = node else {
+            var hint = "write nodes as a mapping from names to settings: `nodes: { ns1: {}, r1: { kind: router } }`"
+            if case .sequence(let items) = node {
+                let names = items.compactMap { $0.scalar?.string }
+                if !names.isEmpty, names.count == items.count {
+                    hint = "write `nodes: { \(names.map { "\($0): {}" }.joined(separator: ", ")) }`"
+                }
+            }
+            error(location(node), "'nodes' must be a mapping from node names to their settings, found \(describe(node))",
+                  hint: hint)
+            return []
+        }
+        let list = entries(mapping, what: "in 'nodes'")
+        if list.isEmpty && mapping.isEmpty {
+            error(location(node), "'nodes' is empty: a lab needs at least one node", hint: emptyHint)
+        }
+        return list.map { decodeNode($0) }
+    }
+
+    private mutating func decodeNode(_ entry: Entry) -> DraftNode {
+        var node = DraftNode(name: entry.key, location: entry.keyLocation)
+        if let problem = Names.nodeNameProblem(entry.key) { error(entry.keyLocation, problem) }
+        if isNull(entry.value) { return node }
+        let what = "node \(Names.quoted(entry.key))"
+        guard let fields = fields(entry.value, allowed: TopologyKeys.node, what: what,
+                                  expected: "a mapping with 'kind' and 'routes', or empty",
+                                  hint: "e.g. `\(entry.key): { kind: router, routes: [10.0.0.0/24 via 172.16.0.2] }`")
+        else { return node }
+
+        if let kind = fields["kind"] {
+            let expected = NodeKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            if case .scalar(let scalar) = kind.value, tagName(kind.value) == .str,
+               let value = NodeKind(rawValue: scalar.string) {
+                node.kind = value
+            } else if case .scalar(let scalar) = kind.value, tagName(kind.value) == .str {
+                error(location(kind.value), "unknown node kind \(Names.quoted(scalar.string)) for \(what)",
+                      hint: Suggest.didYouMean(scalar.string, among: NodeKind.allCases.map(\.rawValue))
+                        ?? "'host' (the default) forwards nothing; 'router' forwards IPv4 and IPv6")
+            } else {
+                error(location(kind.value), "'kind' must be \(expected), found \(describe(kind.value))")
+            }
+        }
+
+        if let routes = fields["routes"], !isNull(routes.value) {
+            guard case .sequence(let items) = routes.value else {
+                error(location(routes.value), "'routes' must be a list of routes, found \(describe(routes.value))",
+                      hint: "write `routes: [default via 192.168.0.254]`, one item per route")
+                return node
+            }
+            for item in items {
+                if let route = decodeRoute(item) { node.routes.append(route) }
+            }
+        }
+        return node
+    }
+
+    // MARK: routes
+
+    private mutating func decodeRoute(_ node: YAMLNode) -> DraftRoute? {
+        var raw: RouteSyntax.Raw
+        var complete = true
+        switch node {
+        case .scalar(let scalar) where !isNull(node):
+            let base = location(node)
+            let offsets = (0...scalar.string.unicodeScalars.count).map { location(node, offset: $0) }
+            let parsed = RouteSyntax.parse(scalar.string, location: base) { offsets.indices.contains($0) ? offsets[$0] : base }
+            for failure in parsed.failures { error(failure.location, failure.problem) }
+            raw = parsed.raw
+            complete = parsed.failures.isEmpty
+        case .mapping:
+            guard let fields = fields(node, allowed: TopologyKeys.route, what: "a route", expected: "a mapping")
+            else { return nil }
+            raw = RouteSyntax.Raw(location: location(node))
+            // An unknown or repeated key was probably meant as one of the four; judging the
+            // route without it would add a second, misleading complaint.
+            if case .mapping(let mapping) = node, mapping.count != fields.count { complete = false }
+            for (key, path) in [("to", \RouteSyntax.Raw.to), ("via", \.via), ("dev", \.dev), ("metric", \.metric)] {
+                guard let entry = fields[key] else { continue }
+                let expected = key == "metric" ? "a whole number" : "a string"
+                guard let value = text(entry.value, "'\(key)'", expected: expected) else { complete = false; continue }
+                raw[keyPath: path] = Located(value: value, location: location(entry.value))
+            }
+            if fields["to"] == nil {
+                error(location(node), "the route is missing required key 'to'",
+                      hint: "add `to: default` or `to: 10.0.0.0/24`")
+                complete = false
+            }
+        default:
+            error(location(node), "a route must be a string or a mapping, found \(describe(node))",
+                  hint: "write `- default via 192.168.0.254` or `- { to: 10.0.0.0/24, via: 172.16.0.2 }`")
+            return nil
+        }
+        let built = RouteSyntax.build(raw, complete: complete)
+        for failure in built.failures { error(failure.location, failure.problem) }
+        return built.route
+    }
+
+    // MARK: links
+
+    private mutating func decodeLink(_ node: YAMLNode) -> DraftLink? {
+        guard let fields = fields(node, allowed: TopologyKeys.link, what: "a link", expected: "a mapping with 'endpoints'",
+                                  hint: "write `- endpoints: [a:eth0, b:eth0]`") else { return nil }
+        var link = DraftLink(endpoints: [], location: location(node))
+        if let entry = fields["mtu"] { link.mtu = mtu(entry.value) }
+
+        guard let endpointsEntry = fields["endpoints"] else {
+            error(location(node), "the link is missing required key 'endpoints'",
+                  hint: "add `endpoints: [a:eth0, b:eth0]`, the two interfaces the link joins")
+            if let entry = fields["addresses"] { _ = decodeLinkAddresses(entry.value, count: nil) }
+            return nil
+        }
+        guard case .sequence(let items) = endpointsEntry.value else {
+            error(location(endpointsEntry.value),
+                  "'endpoints' must be a list of 2 endpoints, found \(describe(endpointsEntry.value))",
+                  hint: "write `endpoints: [a:eth0, b:eth0]`")
+            if let entry = fields["addresses"] { _ = decodeLinkAddresses(entry.value, count: nil) }
+            return nil
+        }
+        if items.count != 2 {
+            error(location(endpointsEntry.value), "a link has exactly 2 endpoints, found \(items.count)",
+                  hint: "a link is one veth pair; write a separate link for each pair of interfaces")
+        }
+        var endpoints = items.map { decodeEndpoint($0) }
+
+        if let entry = fields["addresses"],
+           let perEndpoint = decodeLinkAddresses(entry.value, count: items.count) {
+            for (index, item) in perEndpoint.enumerated() where index < endpoints.count {
+                guard let addresses = item, var endpoint = endpoints[index] else { continue }
+                if let own = endpoint.ownAddressesLocation {
+                    error(addresses.location,
+                          "addresses for endpoint \(index + 1) are given twice, here and in the endpoint at \(own)",
+                          hint: "keep one; write ~ (null) here to leave the addresses to the endpoint")
+                    continue
+                }
+                endpoint.addresses = addresses.value
+                endpoints[index] = endpoint
+            }
+        }
+        link.endpoints = endpoints.compactMap { $0 }
+        return link
+    }
+
+    /// The link's `addresses`: one item per endpoint. nil when unusable (already reported).
+    private mutating func decodeLinkAddresses(_ node: YAMLNode, count: Int?) -> [Located<[Located<IPPrefix>]>?]? {
+        if isNull(node) { return nil }
+        guard case .sequence(let items) = node else {
+            error(location(node), "'addresses' must be a list with one item per endpoint, found \(describe(node))",
+                  hint: "write `addresses: [192.168.0.1/24, 192.168.0.2/24]`")
+            return nil
+        }
+        let decoded = items.map { item -> Located<[Located<IPPrefix>]>? in
+            if isNull(item) { return nil }
+            return Located(value: addressList(item), location: location(item))
+        }
+        if let count, items.count != count {
+            error(location(node), "'addresses' has \(items.count) item\(items.count == 1 ? "" : "s") but the link has \(count) endpoints",
+                  hint: "give one item per endpoint, in order; write ~ (null) for an endpoint without addresses")
+            return nil
+        }
+        return decoded
+    }
+
+    /// A string, a list of strings, or null: the addresses of one interface.
+    private mutating func addressList(_ node: YAMLNode) -> [Located<IPPrefix>] {
+        switch node {
+        case .sequence(let items):
+            return items.compactMap { interfaceAddress($0) }
+        case .scalar where isNull(node):
+            return []
+        case .scalar:
+            return interfaceAddress(node).map { [$0] } ?? []
+        default:
+            error(location(node), "an interface's addresses must be a string or a list of strings, found \(describe(node))",
+                  hint: "write 192.168.0.1/24, or [192.168.0.1/24, \"fd00::1/64\"] for several")
+            return []
+        }
+    }
+
+    private mutating func interfaceAddress(_ node: YAMLNode) -> Located<IPPrefix>? {
+        guard let text = text(node, "an interface address", expected: "a string such as 192.168.0.1/24") else { return nil }
+        switch AddressSyntax.prefix(text, requireLength: true) {
+        case .success(let prefix): return Located(value: prefix, location: location(node))
+        case .failure(let problem): error(location(node), problem); return nil
+        }
+    }
+
+    private mutating func decodeEndpoint(_ node: YAMLNode) -> DraftEndpoint? {
+        switch node {
+        case .scalar(let scalar) where !isNull(node):
+            let text = scalar.string
+            // The first colon splits: the kernel refuses ':' in interface names, node names
+            // cannot contain one either, so any later colon is a mistake reported below.
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let nodeName = String(parts[0])
+            if nodeName.isEmpty {
+                error(location(node), "endpoint \(Names.quoted(text)) has no node name",
+                      hint: "write node:interface, e.g. ns01:eth0")
+                return nil
+            }
+            var endpoint = DraftEndpoint(node: Located(value: nodeName, location: location(node, offset: 0)),
+                                         location: location(node))
+            if parts.count == 2 {
+                let name = String(parts[1])
+                let where_ = location(node, offset: nodeName.unicodeScalars.count + 1)
+                if let problem = Names.interfaceNameProblem(name) { error(where_, problem) }
+                endpoint.interface = Located(value: name, location: where_)
+            }
+            return endpoint
+        case .mapping:
+            guard let fields = fields(node, allowed: TopologyKeys.endpoint, what: "an endpoint", expected: "a mapping")
+            else { return nil }
+            guard let nodeEntry = fields["node"] else {
+                error(location(node), "the endpoint is missing required key 'node'",
+                      hint: "add `node: NAME`, the node this end of the link is in")
+                return nil
+            }
+            guard let nodeName = text(nodeEntry.value, "'node'") else { return nil }
+            var endpoint = DraftEndpoint(node: Located(value: nodeName, location: location(nodeEntry.value)),
+                                         location: location(node))
+            if let entry = fields["interface"], let name = text(entry.value, "'interface'") {
+                if let problem = Names.interfaceNameProblem(name) { error(location(entry.value), problem) }
+                endpoint.interface = Located(value: name, location: location(entry.value))
+            }
+            if let entry = fields["addresses"], !isNull(entry.value) {
+                endpoint.addresses = addressList(entry.value)
+                endpoint.ownAddressesLocation = location(entry.value)
+            }
+            if let entry = fields["mtu"] { endpoint.mtu = mtu(entry.value) }
+            if let entry = fields["mac"], let text = text(entry.value, "'mac'") {
+                switch AddressSyntax.mac(text) {
+                case .success(let bytes): endpoint.mac = bytes
+                case .failure(let problem): error(location(entry.value), problem)
+                }
+            }
+            return endpoint
+        default:
+            error(location(node), "an endpoint must be \"node:interface\", \"node\" or a mapping, found \(describe(node))",
+                  hint: "write ns01:eth0, or { node: ns01, interface: eth0, addresses: [10.0.0.1/24] }")
+            return nil
+        }
+    }
+}

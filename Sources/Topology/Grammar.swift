@@ -1,0 +1,68 @@
+import NetAddress
+
+/// The keys the topology grammar accepts at each level, in the order the docs list them.
+/// The decoder checks against these lists and a test compares them with
+/// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
+public enum TopologyKeys {
+    public static let topLevel = ["name", "prefix", "nodes", "links"]
+    /// Inside one node's mapping (`nodes: { r1: { … } }`).
+    public static let node = ["kind", "routes"]
+    public static let link = ["endpoints", "addresses", "mtu"]
+    /// The mapping form of an endpoint; the string form is "node:interface" or "node".
+    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac"]
+    /// The mapping form of a route.
+    public static let route = ["to", "via", "dev", "metric"]
+    /// Words after the destination in the string form of a route.
+    public static let routeWords = ["via", "dev", "metric"]
+}
+
+/// A value with where it was written.
+struct Located<Value> {
+    var value: Value
+    var location: SourceLocation
+}
+
+/// What the decoder read, with a location for everything validation may complain about.
+/// Only turned into the public model when no diagnostic was raised.
+struct DraftLab {
+    var name = ""
+    var prefix = ""
+    var prefixLocation: SourceLocation?
+    var nodes: [DraftNode] = []
+    var links: [DraftLink] = []
+}
+
+struct DraftNode {
+    var name: String
+    var location: SourceLocation
+    var kind: NodeKind = .host
+    var routes: [DraftRoute] = []
+}
+
+struct DraftRoute {
+    /// As written, host bits cleared only after validation complained about them.
+    var destination: IPPrefix
+    var isDefault: Bool
+    var gateway: Located<IPAddress>?
+    var device: Located<String>?
+    var metric: UInt32?
+    var location: SourceLocation
+}
+
+struct DraftEndpoint {
+    var node: Located<String>
+    /// nil until validation names it eth0, eth1, …
+    var interface: Located<String>?
+    var addresses: [Located<IPPrefix>] = []
+    /// Where the endpoint's own `addresses:` key is, to catch addresses given twice.
+    var ownAddressesLocation: SourceLocation?
+    var mtu: UInt32?
+    var mac: [UInt8]?
+    var location: SourceLocation
+}
+
+struct DraftLink {
+    var endpoints: [DraftEndpoint]
+    var mtu: UInt32?
+    var location: SourceLocation
+}
