@@ -1,0 +1,243 @@
+import Foundation
+import NetAddress
+import Netlink
+import Namespaces
+import Topology
+
+/// What a deploy did.
+public struct DeployResult: Sendable {
+    public var lab: String
+    public var nodes: Int
+    public var links: Int
+    public var addresses: Int
+    public var routes: Int
+    public var seconds: Double
+    /// True when the lab was already deployed from the same file and nothing was changed.
+    public var unchanged: Bool
+}
+
+/// The alias every interface nslab creates carries, so its owner is visible to `ip link` and
+/// checkable by nslab itself: "nslab:LAB/NODE".
+public func ownershipAlias(lab: String, node: String) -> String { "nslab:\(lab)/\(node)" }
+
+/// A node being deployed: its namespace, a socket inside it, and the interface indexes it hands out.
+final class DeployedNode: @unchecked Sendable {
+    let node: Node
+    let namespace: NetworkNamespace
+    let socket: NetlinkSocket
+    var nextIndex: Int32
+    var interfaceIndexes: [String: Int32] = [:]
+
+    init(node: Node, namespace: NetworkNamespace, socket: NetlinkSocket, nextIndex: Int32) {
+        self.node = node; self.namespace = namespace; self.socket = socket; self.nextIndex = nextIndex
+    }
+
+    func assignIndex(to interface: String) -> Int32 {
+        let index = nextIndex
+        nextIndex += 1
+        interfaceIndexes[interface] = index
+        return index
+    }
+}
+
+public enum LabDeployer {
+    /// Namespaces are created on this many threads: unshare + mount is the slow part and the
+    /// kernel does it in parallel.
+    static let creationThreads = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+
+    public static func deploy(_ topology: Topology, sourceText: String,
+                              progress: (String) -> Void = { _ in }) throws -> DeployResult {
+        let start = Date()
+        try Privileges.check(for: "deploy a lab")
+        let hash = contentHash(sourceText)
+        let createdRecord = !LabRecord.exists(lab: topology.name)
+        let record = try LabRecord(lab: topology.name, create: true)
+        let summary = try record.summary()
+        if summary.startedAt != nil {
+            if !summary.isComplete { throw LabError.incompleteDeploy(lab: topology.name) }
+            if summary.hash == hash && isIntact(summary) {
+                return DeployResult(lab: topology.name, nodes: topology.nodes.count, links: topology.links.count,
+                                    addresses: 0, routes: 0, seconds: Date().timeIntervalSince(start), unchanged: true)
+            }
+            throw LabError.alreadyDeployedDifferently(lab: topology.name, file: summary.file ?? topology.file)
+        }
+        do {
+            try checkCollisions(topology)
+        } catch {
+            if createdRecord { record.remove() }
+            throw error
+        }
+
+        // Intents first: from here on a crash leaves a record that destroy can work from.
+        var intents = [RecordEntry(event: .lab, lab: topology.name, file: absolutePath(topology.file), hash: hash,
+                                   prefix: topology.prefix, time: Date().timeIntervalSince1970)]
+        intents += topology.nodes.map {
+            RecordEntry(event: .namespace, name: topology.namespaceName(of: $0.name), node: $0.name)
+        }
+        intents.append(RecordEntry(event: .links, interfaces: topology.links.flatMap { $0.endpoints.map(\.id) }))
+        try record.saveTopology(sourceText)
+        try record.append(intents)
+
+        var created: [DeployedNode] = []
+        do {
+            progress("creating \(topology.nodes.count) namespaces")
+            created = try createNamespaces(topology, record: record)
+            let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
+            progress("creating \(topology.links.count) links")
+            try createLinks(topology, nodes: byName)
+            progress("configuring interfaces and addresses")
+            let addresses = try configureInterfaces(topology, nodes: created)
+            progress("adding routes")
+            let routes = try addRoutes(created)
+            try record.append([RecordEntry(event: .deployed, hash: hash, time: Date().timeIntervalSince1970)])
+            return DeployResult(lab: topology.name, nodes: created.count, links: topology.links.count,
+                                addresses: addresses, routes: routes, seconds: Date().timeIntervalSince(start),
+                                unchanged: false)
+        } catch {
+            // All or nothing: remove what this deploy made, then the record.
+            rollBack(record: record)
+            throw error
+        }
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// Every namespace of the record is still mounted and still the one nslab created.
+    static func isIntact(_ summary: RecordSummary) -> Bool {
+        summary.namespaces.allSatisfy { entry in
+            guard let recorded = summary.inodes[entry.name] else { return false }
+            return NamedNamespaces.inode(of: entry.name) == recorded
+        }
+    }
+
+    /// Names the lab would take that someone else holds. Nothing is changed before this passes.
+    static func checkCollisions(_ topology: Topology) throws {
+        var problems: [String] = []
+        let claimed = otherLabsNamespaces(except: topology.name)
+        for node in topology.nodes {
+            let name = topology.namespaceName(of: node.name)
+            do {
+                try NamedNamespaces.validate(name)
+            } catch {
+                problems.append("node \(node.name): \(error)")
+                continue
+            }
+            if let lab = claimed[name] {
+                problems.append("namespace \"\(name)\" (node \(node.name)) belongs to lab \"\(lab)\"")
+            } else if NamedNamespaces.exists(name) {
+                problems.append("namespace \"\(name)\" (node \(node.name)) already exists: \(NamedNamespaces.path(of: name))")
+            }
+        }
+        if !problems.isEmpty { throw LabError.collision(problems) }
+    }
+
+    static func otherLabsNamespaces(except lab: String) -> [String: String] {
+        var claimed: [String: String] = [:]
+        for other in LabRecord.labs() where other != lab {
+            guard let summary = try? LabRecord.read(lab: other).summary else { continue }
+            for entry in summary.namespaces { claimed[entry.name] = other }
+        }
+        return claimed
+    }
+
+    /// Each namespace is confirmed in the record (with its inode) the moment it exists, so that a
+    /// rollback or a later destroy removes exactly the namespaces this deploy made.
+    static func createNamespaces(_ topology: Topology, record: LabRecord) throws -> [DeployedNode] {
+        do {
+            return try NamespaceThread.forEach(topology.nodes, threads: creationThreads) { node in
+                let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name)) {
+                    // Inside the new namespace, on its creating thread.
+                    try Sysctl.setForwarding(node.kind.forwards)
+                    let socket = try NetlinkSocket()
+                    let links = try socket.links()
+                    if let lo = links.first(where: \.isLoopback) {
+                        try socket.execute(LinkRequest.set(index: lo.index, name: lo.name, up: true))
+                    }
+                    return (socket, (links.map(\.index).max() ?? 1) + 1)
+                }
+                try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
+                                                inode: namespace.inode)])
+                return DeployedNode(node: node, namespace: namespace, socket: setup.0, nextIndex: setup.1)
+            }
+        } catch let error as NamespaceError {
+            throw LabError.namespace(error)
+        } catch let error as NetlinkError {
+            throw LabError.kernel(error, node: nil)
+        } catch let error as SystemCallError {
+            throw LabError.system(error, context: "creating namespaces")
+        }
+    }
+
+    /// Every veth pair created with both ends directly in their namespaces, each with the index
+    /// nslab chose, so nothing has to be looked up or moved afterwards. One pipelined batch.
+    static func createLinks(_ topology: Topology, nodes: [String: DeployedNode]) throws {
+        guard let socket = nodes.values.first?.socket else { return }
+        var requests: [NetlinkMessage] = []
+        for link in topology.links {
+            guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
+                  let b = nodes[link.endpoints[1].node] else { continue }
+            let ea = link.endpoints[0], eb = link.endpoints[1]
+            requests.append(LinkRequest.createVeth(
+                VethEnd(name: ea.interface, namespaceFD: a.namespace.fd, index: a.assignIndex(to: ea.interface),
+                        mtu: ea.mtu, mac: ea.mac),
+                peer: VethEnd(name: eb.interface, namespaceFD: b.namespace.fd, index: b.assignIndex(to: eb.interface),
+                              mtu: eb.mtu, mac: eb.mac),
+                up: true))
+        }
+        do {
+            try socket.execute(requests)
+        } catch let error as NetlinkError {
+            throw LabError.kernel(error, node: nil)
+        }
+    }
+
+    /// Alias and up on every interface, then its addresses: one batch per node, on its socket.
+    static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode]) throws -> Int {
+        var count = 0
+        for deployed in nodes {
+            var requests: [NetlinkMessage] = []
+            for endpoint in topology.endpoints(of: deployed.node.name) {
+                guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
+                requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true,
+                                                alias: ownershipAlias(lab: topology.name, node: deployed.node.name)))
+                for address in endpoint.addresses {
+                    requests.append(AddressRequest.add(address, index: UInt32(index), interface: endpoint.interface))
+                    count += 1
+                }
+            }
+            do {
+                try deployed.socket.execute(requests)
+            } catch let error as NetlinkError {
+                throw LabError.kernel(error, node: deployed.node.name)
+            }
+        }
+        return count
+    }
+
+    /// Routes go last, once every address of every node exists, so each gateway is already on a
+    /// connected subnet when its route is added.
+    static func addRoutes(_ nodes: [DeployedNode]) throws -> Int {
+        var count = 0
+        for deployed in nodes where !deployed.node.routes.isEmpty {
+            let requests = deployed.node.routes.map { route in
+                RouteRequest.add(RouteInfo(destination: route.destination.network, gateway: route.gateway,
+                                           outputIndex: route.device.flatMap { deployed.interfaceIndexes[$0] }.map(UInt32.init),
+                                           metric: route.metric),
+                                 describedAs: route.text)
+            }
+            do {
+                try deployed.socket.execute(requests)
+            } catch let error as NetlinkError {
+                throw LabError.kernel(error, node: deployed.node.name)
+            }
+            count += requests.count
+        }
+        return count
+    }
+
+    static func rollBack(record: LabRecord) {
+        _ = try? LabDestroyer.destroy(record: record, unconfirmed: .keep)
+    }
+}

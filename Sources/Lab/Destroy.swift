@@ -1,0 +1,86 @@
+import Foundation
+import Netlink
+import Namespaces
+import Topology
+
+public struct DestroyResult: Sendable {
+    public var lab: String
+    /// False when there was no record: nothing to do.
+    public var existed: Bool
+    public var namespacesRemoved: [String]
+    /// Namespaces the record names that are now someone else's (another inode): left alone.
+    public var namespacesSkipped: [String]
+    public var processesEnded: Int
+}
+
+public enum LabDestroyer {
+    /// What to do with a namespace the record announced but never confirmed (nslab died between
+    /// creating it and writing its inode down).
+    public enum Unconfirmed: Sendable {
+        /// A rollback: this process knows it confirmed everything it made.
+        case keep
+        /// Crash recovery: remove it if it looks like nslab's (only lo, or interfaces with the lab's alias).
+        case removeIfOurs
+    }
+
+    /// Destroys a lab by name, from its record alone: the topology file is not needed.
+    public static func destroy(lab: String) throws -> DestroyResult {
+        try LabRecord.validate(lab: lab)
+        guard LabRecord.exists(lab: lab) || FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab)") else {
+            return DestroyResult(lab: lab, existed: false, namespacesRemoved: [], namespacesSkipped: [], processesEnded: 0)
+        }
+        try Privileges.check(for: "destroy a lab")
+        let record: LabRecord
+        do {
+            record = try LabRecord(lab: lab, create: false)
+        } catch LabError.notDeployed {
+            // Another destroy removed it while this one waited for the lock.
+            return DestroyResult(lab: lab, existed: false, namespacesRemoved: [], namespacesSkipped: [], processesEnded: 0)
+        }
+        return try destroy(record: record, unconfirmed: .removeIfOurs)
+    }
+
+    public static func destroyAll() throws -> [DestroyResult] {
+        try LabRecord.labs().map { try destroy(lab: $0) }
+    }
+
+    static func destroy(record: LabRecord, unconfirmed: Unconfirmed) throws -> DestroyResult {
+        let summary = try record.summary()
+        var result = DestroyResult(lab: record.lab, existed: true, namespacesRemoved: [], namespacesSkipped: [],
+                                   processesEnded: 0)
+        for entry in summary.namespaces.reversed() {
+            guard let mounted = NamedNamespaces.inode(of: entry.name) else {
+                // Nothing mounted: at most our own O_EXCL placeholder from an interrupted create.
+                if summary.inodes[entry.name] != nil || unconfirmed == .removeIfOurs {
+                    try? NamedNamespaces.delete(entry.name)
+                }
+                continue
+            }
+            if let recorded = summary.inodes[entry.name] {
+                guard recorded == mounted else {
+                    result.namespacesSkipped.append(entry.name)
+                    continue
+                }
+            } else if unconfirmed == .keep || !looksLikeOurs(namespace: entry.name, lab: record.lab) {
+                result.namespacesSkipped.append(entry.name)
+                continue
+            }
+            result.processesEnded += NamespaceProcesses.terminateAll(inNamespaceWithInode: mounted)
+            do {
+                try NamedNamespaces.delete(entry.name)
+            } catch let error as NamespaceError {
+                throw LabError.namespace(error)
+            }
+            result.namespacesRemoved.append(entry.name)
+        }
+        record.remove()
+        return result
+    }
+
+    /// An unconfirmed namespace is ours if every interface in it but lo carries this lab's alias.
+    static func looksLikeOurs(namespace name: String, lab: String) -> Bool {
+        guard let namespace = try? NetworkNamespace.open(name),
+              let links = try? namespace.run({ try NetlinkSocket().links() }) else { return false }
+        return links.allSatisfy { $0.isLoopback || ($0.alias?.hasPrefix("nslab:\(lab)/") ?? false) }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import NetAddress
+import Netlink
+import Namespaces
+import Topology
+
+/// A lab as the kernel has it now. This is the stable `nslab inspect --json` document: fields
+/// are only ever added, never renamed or removed (see README, "inspect --json").
+public struct LabState: Codable, Sendable {
+    public var lab: String
+    /// The topology file the lab was deployed from (it may since have changed or gone).
+    public var file: String?
+    /// ISO 8601, UTC.
+    public var deployedAt: String?
+    /// False while a deploy is running or after one died half-way.
+    public var complete: Bool
+    public var nodes: [NodeState]
+}
+
+public struct NodeState: Codable, Sendable {
+    public var name: String
+    public var namespace: String
+    /// "host" or "router", from the recorded topology.
+    public var kind: String?
+    /// False when the namespace is gone (removed by hand?) or is no longer the one nslab made.
+    public var present: Bool
+    public var forwarding: Forwarding
+    public var interfaces: [InterfaceState]
+    public var routes: [RouteState]
+
+    public struct Forwarding: Codable, Sendable {
+        public var ipv4: Bool?
+        public var ipv6: Bool?
+    }
+}
+
+public struct InterfaceState: Codable, Sendable {
+    public var name: String
+    public var index: Int32
+    /// The kernel's operational state: "UP", "DOWN", "LOWERLAYERDOWN", "UNKNOWN" (lo).
+    public var state: String
+    /// Administratively up (IFF_UP).
+    public var up: Bool
+    /// Carrier present (IFF_LOWER_UP): the other end is up too.
+    public var carrier: Bool
+    public var mtu: UInt32?
+    public var mac: String?
+    /// nslab's ownership tag, "nslab:LAB/NODE".
+    public var alias: String?
+    /// "veth", or nil for lo.
+    public var kind: String?
+    /// "ADDRESS/LEN", IPv4 then IPv6, link-local included.
+    public var addresses: [String]
+    /// The other end of a veth pair, when it is in a namespace of this lab.
+    public var peer: PeerRef?
+
+    public struct PeerRef: Codable, Sendable, Equatable {
+        public var node: String
+        public var interface: String
+    }
+}
+
+public struct RouteState: Codable, Sendable {
+    public var family: String
+    /// "default" or "PREFIX/LEN".
+    public var destination: String
+    public var gateway: String?
+    public var device: String?
+    public var metric: UInt32?
+    /// "kernel" for connected routes, "boot" for routes nslab (or `ip route add`) added.
+    public var `protocol`: String
+    public var scope: String
+}
+
+public enum LabInspector {
+    public static func inspect(lab: String) throws -> LabState {
+        let (summary, text) = try LabRecord.read(lab: lab)
+        try Privileges.check(for: "read a lab's namespaces")
+        let topology: Topology? = text.flatMap { try? Topology.parse(yaml: $0, file: summary.file ?? "topology.yaml") }
+
+        struct Raw {
+            var links: [LinkInfo] = []
+            var addresses: [AddressInfo] = []
+            var routes: [RouteInfo] = []
+            var forwarding: (ipv4: Bool?, ipv6: Bool?) = (nil, nil)
+            var present = false
+        }
+        let raws: [Raw] = try NamespaceThread.forEach(summary.namespaces, threads: 2) { entry in
+            guard let recorded = summary.inodes[entry.name],
+                  let namespace = try? NetworkNamespace.open(entry.name), namespace.inode == recorded else { return Raw() }
+            try namespace.enter()  // this worker thread is ours and exits when the lab is read
+            let socket = try NetlinkSocket()
+            return Raw(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
+                       forwarding: Sysctl.forwarding(), present: true)
+        }
+
+        // A veth reports its peer's index (IFLA_LINK); the peer is the interface with that index
+        // whose own peer index points back. Several can match; the topology breaks ties.
+        var byIndexPair: [String: [(node: String, interface: String)]] = [:]
+        for (entry, raw) in zip(summary.namespaces, raws) {
+            for link in raw.links where link.kind == "veth" {
+                byIndexPair["\(link.index)>\(link.peerIndex ?? 0)", default: []].append((entry.node, link.name))
+            }
+        }
+        let declaredPeers: [String: String] = Dictionary(
+            (topology?.links ?? []).flatMap { link -> [(String, String)] in
+                guard link.endpoints.count == 2 else { return [] }
+                return [(link.endpoints[0].id, link.endpoints[1].id), (link.endpoints[1].id, link.endpoints[0].id)]
+            }, uniquingKeysWith: { first, _ in first })
+
+        var nodes: [NodeState] = []
+        for (entry, raw) in zip(summary.namespaces, raws) {
+            let names = Dictionary(raw.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+            let interfaces = raw.links.sorted { $0.index < $1.index }.map { link -> InterfaceState in
+                var peer: InterfaceState.PeerRef?
+                if link.kind == "veth", let peerIndex = link.peerIndex {
+                    let candidates = byIndexPair["\(peerIndex)>\(link.index)"] ?? []
+                    let declared = declaredPeers["\(entry.node):\(link.name)"]
+                    if let match = candidates.first(where: { "\($0.node):\($0.interface)" == declared }) ?? candidates.first {
+                        peer = .init(node: match.node, interface: match.interface)
+                    }
+                }
+                let addresses = raw.addresses.filter { $0.index == UInt32(link.index) }
+                    .sorted { ($0.family == .ipv4 ? 0 : 1, $0.prefix) < ($1.family == .ipv4 ? 0 : 1, $1.prefix) }
+                    .map(\.prefix.description)
+                return InterfaceState(name: link.name, index: link.index, state: link.operationalStateName, up: link.isUp,
+                                      carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
+                                      alias: link.alias, kind: link.kind, addresses: addresses, peer: peer)
+            }
+            let routes = raw.routes.filter { !$0.destination.address.isMulticast }.map { route in
+                RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",
+                           destination: route.isDefault ? "default" : route.destination.description,
+                           gateway: route.gateway?.description,
+                           device: route.outputIndex.flatMap { names[Int32($0)] },
+                           metric: route.metric, protocol: route.protocolName, scope: route.scopeName)
+            }
+            nodes.append(NodeState(name: entry.node, namespace: entry.name,
+                                   kind: topology?.node(named: entry.node)?.kind.rawValue, present: raw.present,
+                                   forwarding: .init(ipv4: raw.forwarding.ipv4, ipv6: raw.forwarding.ipv6),
+                                   interfaces: interfaces, routes: routes))
+        }
+        let formatter = ISO8601DateFormatter()
+        return LabState(lab: lab, file: summary.file,
+                        deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                        complete: summary.isComplete, nodes: nodes)
+    }
+}
+
+func formatMAC(_ bytes: [UInt8]) -> String {
+    bytes.map { byte in
+        let hex = String(byte, radix: 16)
+        return hex.count == 1 ? "0" + hex : hex
+    }.joined(separator: ":")
+}
+
+/// One deployed lab, as `nslab list` shows it.
+public struct LabListing: Codable, Sendable {
+    public var lab: String
+    public var file: String?
+    public var nodes: Int
+    public var complete: Bool
+    public var deployedAt: String?
+
+    public static func all() -> [LabListing] {
+        let formatter = ISO8601DateFormatter()
+        return LabRecord.labs().compactMap { lab in
+            guard let summary = try? LabRecord.read(lab: lab).summary else { return nil }
+            return LabListing(lab: lab, file: summary.file, nodes: summary.namespaces.count, complete: summary.isComplete,
+                              deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) })
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Netlink
+import Namespaces
+import Topology
+
+/// Everything that can stop a lab command, each saying what to do next. `exitCode` follows the
+/// CLI convention: 2 for bad input or a refused request (nothing changed), 1 for a failure.
+public enum LabError: Error, CustomStringConvertible, Sendable {
+    case topology(TopologyError)
+    case invalidLabName(String)
+    case collision([String])
+    case alreadyDeployedDifferently(lab: String, file: String)
+    case incompleteDeploy(lab: String)
+    case notDeployed(String)
+    case lockedByAnother(lab: String)
+    case privileges(String)
+    case kernel(NetlinkError, node: String?)
+    case namespace(NamespaceError)
+    case system(SystemCallError, context: String)
+    case record(lab: String, problem: String)
+    case unknownNode(lab: String, node: String, known: [String])
+
+    public var exitCode: Int32 {
+        switch self {
+        case .topology, .invalidLabName, .collision, .alreadyDeployedDifferently, .incompleteDeploy,
+             .privileges, .unknownNode, .notDeployed:
+            return 2
+        default:
+            return 1
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .topology(let error):
+            return error.description
+        case .invalidLabName(let name):
+            return "\"\(name)\" is not a lab name: use letters, digits, '.', '_' and '-' (the name after `name:` in the topology file)"
+        case .collision(let problems):
+            return "cannot deploy: names are already taken by things nslab did not create (nothing was changed):\n"
+                + problems.map { "  - \($0)" }.joined(separator: "\n")
+                + "\n  rename the nodes, set `prefix:` in the topology file, or remove what holds the names"
+        case .alreadyDeployedDifferently(let lab, let file):
+            return "lab \"\(lab)\" is already deployed from a different version of its topology (\(file)); run `nslab destroy \(lab)` first, then deploy again"
+        case .incompleteDeploy(let lab):
+            return "lab \"\(lab)\" has a record of a deploy that did not finish; run `nslab destroy \(lab)` to remove what exists of it, then deploy again"
+        case .notDeployed(let lab):
+            return "lab \"\(lab)\" is not deployed (no record in \(LabRecord.root)); `nslab list` shows the labs that are"
+        case .lockedByAnother(let lab):
+            return "lab \"\(lab)\" is being changed by another nslab process; wait for it to finish and try again"
+        case .privileges(let text):
+            return text
+        case .kernel(let error, let node):
+            return (node.map { "node \($0): " } ?? "") + error.description
+        case .namespace(let error):
+            return error.description
+        case .system(let error, let context):
+            return "\(context): \(error)"
+        case .record(let lab, let problem):
+            return "the record of lab \"\(lab)\" is unusable: \(problem); `nslab destroy \(lab)` removes what it lists"
+        case .unknownNode(let lab, let node, let known):
+            return "lab \"\(lab)\" has no node \"\(node)\"; its nodes: \(known.joined(separator: ", "))"
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import Netlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of a lab's journal. Intents are written before the thing they name is created, so
+/// that whatever moment nslab dies at, the journal lists everything that may exist.
+public struct RecordEntry: Codable, Sendable, Equatable {
+    public enum Event: String, Codable, Sendable {
+        /// The first line: which lab, from which file and which text.
+        case lab
+        /// A namespace is about to be created.
+        case namespace
+        /// The namespace exists; `inode` identifies it from now on.
+        case namespaceCreated = "namespace-created"
+        /// Veth pairs are about to be created (both ends inside lab namespaces).
+        case links
+        /// Everything the topology asks for is in place.
+        case deployed
+    }
+
+    public var event: Event
+    public var lab: String?
+    public var file: String?
+    public var hash: String?
+    public var prefix: String?
+    public var time: Double?
+    public var name: String?
+    public var node: String?
+    public var inode: UInt64?
+    public var interfaces: [String]?
+
+    public init(event: Event, lab: String? = nil, file: String? = nil, hash: String? = nil, prefix: String? = nil,
+                time: Double? = nil, name: String? = nil, node: String? = nil, inode: UInt64? = nil,
+                interfaces: [String]? = nil) {
+        self.event = event; self.lab = lab; self.file = file; self.hash = hash; self.prefix = prefix
+        self.time = time; self.name = name; self.node = node; self.inode = inode; self.interfaces = interfaces
+    }
+}
+
+/// What a lab's journal says, folded.
+public struct RecordSummary: Sendable {
+    public var lab: String
+    public var file: String?
+    public var hash: String?
+    public var deployedAt: Double?
+    public var startedAt: Double?
+    public var isComplete: Bool
+    /// Namespace name → node name, in creation order.
+    public var namespaces: [(name: String, node: String)]
+    /// Namespace name → inode, for those whose creation was confirmed.
+    public var inodes: [String: UInt64]
+
+    init(lab: String, entries: [RecordEntry]) {
+        self.lab = lab
+        isComplete = false
+        namespaces = []
+        inodes = [:]
+        for entry in entries {
+            switch entry.event {
+            case .lab:
+                file = entry.file; hash = entry.hash; startedAt = entry.time
+            case .namespace:
+                if let name = entry.name, !namespaces.contains(where: { $0.name == name }) {
+                    namespaces.append((name, entry.node ?? name))
+                }
+            case .namespaceCreated:
+                if let name = entry.name, let inode = entry.inode { inodes[name] = inode }
+            case .links:
+                break
+            case .deployed:
+                isComplete = true; deployedAt = entry.time; hash = entry.hash ?? hash
+            }
+        }
+    }
+}
+
+/// A lab's ownership record: /run/nslab/LAB/, on tmpfs like the namespaces it lists, so both
+/// vanish together at reboot. The directory is flocked while a command changes the lab.
+public final class LabRecord: @unchecked Sendable {
+    public static let root = "/run/nslab"
+    static let journalName = "record.jsonl"
+    static let topologyName = "topology.yaml"
+
+    public let lab: String
+    public let directory: String
+    private let lockFD: Int32
+
+    public var journalPath: String { "\(directory)/\(LabRecord.journalName)" }
+    public var topologyCopyPath: String { "\(directory)/\(LabRecord.topologyName)" }
+
+    /// Lab names become directory names: the same rule as node names, checked here again because
+    /// `destroy LAB` takes a name straight from the command line.
+    public static func validate(lab: String) throws {
+        let allowed = lab.unicodeScalars.allSatisfy {
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+        }
+        guard !lab.isEmpty, lab.utf8.count <= 64, allowed, lab != ".", lab != "..",
+              lab.first.map({ $0.isLetter || $0.isNumber }) == true else {
+            throw LabError.invalidLabName(lab)
+        }
+    }
+
+    /// Labs that have a record, sorted by name.
+    public static func labs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted()
+    }
+
+    public static func exists(lab: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(root)/\(lab)/\(journalName)")
+    }
+
+    /// Opens (creating if asked) the lab's directory and takes its lock. A lab being changed by
+    /// another process is waited for when `wait` is true, refused otherwise.
+    public init(lab: String, create: Bool, wait: Bool = true) throws {
+        try LabRecord.validate(lab: lab)
+        self.lab = lab
+        self.directory = "\(LabRecord.root)/\(lab)"
+        if create {
+            for path in [LabRecord.root, directory] where mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw LabError.system(SystemCallError("mkdir \(path)"), context: "recording lab \(lab)")
+            }
+        }
+        while true {
+            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { throw LabError.notDeployed(lab) }
+                throw LabError.system(SystemCallError("open \(directory)"), context: "reading lab \(lab)")
+            }
+            if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+                close(fd)
+                throw LabError.lockedByAnother(lab: lab)
+            }
+            // The holder we waited for may have destroyed the lab and removed the directory.
+            var held = stat(), current = stat()
+            if fstat(fd, &held) == 0, stat(directory, &current) == 0, held.st_ino == current.st_ino {
+                lockFD = fd
+                return
+            }
+            close(fd)
+            if !create { throw LabError.notDeployed(lab) }
+            if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+                throw LabError.system(SystemCallError("mkdir \(directory)"), context: "recording lab \(lab)")
+            }
+        }
+    }
+
+    deinit { close(lockFD) }
+
+    public func entries() throws -> [RecordEntry] { LabRecord.entries(atPath: journalPath) }
+
+    /// Reads a lab's record without taking its lock: the journal is only ever appended to, so a
+    /// reader sees a consistent prefix of it.
+    public static func read(lab: String) throws -> (summary: RecordSummary, topology: String?) {
+        try validate(lab: lab)
+        let directory = "\(root)/\(lab)"
+        guard FileManager.default.fileExists(atPath: "\(directory)/\(journalName)") else { throw LabError.notDeployed(lab) }
+        let summary = RecordSummary(lab: lab, entries: entries(atPath: "\(directory)/\(journalName)"))
+        let topology = FileManager.default.contents(atPath: "\(directory)/\(topologyName)").map { String(decoding: $0, as: UTF8.self) }
+        return (summary, topology)
+    }
+
+    static func entries(atPath path: String) -> [RecordEntry] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let decoder = JSONDecoder()
+        var entries: [RecordEntry] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            // A line cut short by a crash mid-write is the only one that can be damaged: skip it.
+            if let entry = try? decoder.decode(RecordEntry.self, from: Data(line)) { entries.append(entry) }
+        }
+        return entries
+    }
+
+    public func summary() throws -> RecordSummary { RecordSummary(lab: lab, entries: try entries()) }
+
+    /// Appends entries and syncs them before returning: an intent must be on record before the
+    /// thing it names is created.
+    public func append(_ newEntries: [RecordEntry]) throws {
+        if newEntries.isEmpty { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for entry in newEntries {
+            data.append(try encoder.encode(entry))
+            data.append(UInt8(ascii: "\n"))
+        }
+        let fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LabError.system(SystemCallError("open \(journalPath)"), context: "recording lab \(lab)") }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else {
+            throw LabError.system(SystemCallError("write \(journalPath)"), context: "recording lab \(lab)")
+        }
+        _ = fdatasync(fd)
+    }
+
+    public func saveTopology(_ text: String) throws {
+        guard FileManager.default.createFile(atPath: topologyCopyPath, contents: Data(text.utf8)) else {
+            throw LabError.system(SystemCallError("write \(topologyCopyPath)"), context: "recording lab \(lab)")
+        }
+    }
+
+    /// Removes the record. Called last by destroy, with the lock still held.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+        _ = rmdir(LabRecord.root)  // only if no other lab is left
+    }
+}
+
+/// FNV-1a, 64 bits: enough to tell whether a topology file changed since it was deployed.
+func contentHash(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}

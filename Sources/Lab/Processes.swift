@@ -1,0 +1,54 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Processes that run inside a namespace, found as `ip netns pids` finds them: every /proc/PID
+/// whose ns/net is the namespace's inode.
+enum NamespaceProcesses {
+    static func pids(inNamespaceWithInode inode: UInt64) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        let me = getpid()
+        var found: [pid_t] = []
+        for entry in entries {
+            guard let pid = pid_t(entry), pid != me else { continue }
+            var info = stat()
+            if stat("/proc/\(entry)/ns/net", &info) == 0, UInt64(info.st_ino) == inode { found.append(pid) }
+        }
+        return found
+    }
+
+    /// Ends every process inside the namespace: SIGTERM, a grace period, then SIGKILL. Returns how
+    /// many were ended. A process that holds the namespace would keep it, and its interfaces,
+    /// alive after the mount is gone.
+    @discardableResult
+    static func terminateAll(inNamespaceWithInode inode: UInt64, grace: Double = 2.0) -> Int {
+        let initial = pids(inNamespaceWithInode: inode)
+        if initial.isEmpty { return 0 }
+        for pid in initial { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        var remaining = initial
+        while !remaining.isEmpty && Date() < deadline {
+            usleep(20_000)
+            remaining = remaining.filter { isAlive($0, inode: inode) }
+        }
+        for pid in remaining { kill(pid, SIGKILL) }
+        let killDeadline = Date().addingTimeInterval(1.0)
+        while !remaining.isEmpty && Date() < killDeadline {
+            usleep(10_000)
+            remaining = remaining.filter { isAlive($0, inode: inode) }
+        }
+        return initial.count
+    }
+
+    /// Alive and still the same process: a recycled pid would be in another namespace.
+    private static func isAlive(_ pid: pid_t, inode: UInt64) -> Bool {
+        var info = stat()
+        guard stat("/proc/\(pid)/ns/net", &info) == 0, UInt64(info.st_ino) == inode else { return false }
+        // A zombie keeps its /proc entry but no longer holds the namespace.
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = status.lastIndex(of: ")") else { return false }
+        let state = status[status.index(after: close)...].drop { $0 == " " }.first
+        return state != "Z"
+    }
+}

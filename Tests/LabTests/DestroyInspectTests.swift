@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import Lab
+import Topology
+
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces, veth pairs and mounts"), .serialized)
+struct DestroyInspectTests {
+    @Test func destroyWorksFromTheRecordAloneAndIsIdempotent() throws {
+        let lab = TestLab("gone")
+        defer { lab.cleanUp() }
+        let file = "/tmp/\(lab.name).yaml"
+        let text = "name: \(lab.name)\nprefix: \(lab.prefix)\n" + routersBody
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try LabDeployer.deploy(try Topology.load(path: file), sourceText: text)
+        try FileManager.default.removeItem(atPath: file)  // the file is gone; the record is not
+
+        // A process inside a node would keep its namespace and veth alive: destroy ends it.
+        let sleeper = sh("ip netns exec \(lab.namespace("ns01")) sleep 300 > /dev/null 2>&1 & echo $!")
+        #expect(sleeper.status == 0)
+        usleep(100_000)
+        let result = try LabDestroyer.destroy(lab: lab.name)
+        #expect(result.existed)
+        #expect(result.namespacesRemoved.count == 4)
+        #expect(result.processesEnded >= 1)
+        #expect(lab.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+        #expect(sh("grep -c ' /run/netns/\(lab.prefix)' /proc/mounts").output.hasPrefix("0"))
+
+        let again = try LabDestroyer.destroy(lab: lab.name)
+        #expect(!again.existed)
+    }
+
+    @Test func destroyLeavesANamespaceThatWasReplacedBySomeoneElse() throws {
+        let lab = TestLab("swap")
+        defer { lab.cleanUp() }
+        _ = try lab.deploy("nodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n")
+        // Someone removes node b's namespace and makes their own under the same name.
+        sh("ip netns delete \(lab.namespace("b")) && ip netns add \(lab.namespace("b"))")
+        let result = try LabDestroyer.destroy(lab: lab.name)
+        #expect(result.namespacesSkipped == [lab.namespace("b")])
+        #expect(lab.namespaces() == [lab.namespace("b")])
+    }
+
+    @Test func inspectReadsTheKernelBack() throws {
+        let lab = TestLab("look")
+        defer { lab.cleanUp() }
+        _ = try lab.deploy(routersBody)
+        let state = try LabInspector.inspect(lab: lab.name)
+        #expect(state.complete)
+        #expect(state.nodes.map(\.name) == ["ns01", "ns02", "router01", "router02"])
+        let router01 = try #require(state.nodes.first { $0.name == "router01" })
+        #expect(router01.kind == "router" && router01.forwarding.ipv4 == true && router01.forwarding.ipv6 == true)
+        let gw = try #require(router01.interfaces.first { $0.name == "gw01-veth1" })
+        #expect(gw.peer == .init(node: "router02", interface: "gw02-veth0"))
+        #expect(gw.addresses.contains("172.16.0.1/24"))
+        #expect(gw.up && gw.carrier && gw.state == "UP")
+        #expect(gw.alias == "nslab:\(lab.name)/router01")
+        #expect(router01.routes.contains { $0.destination == "10.0.0.0/24" && $0.gateway == "172.16.0.2" && $0.device == "gw01-veth1" })
+        let ns01 = try #require(state.nodes.first { $0.name == "ns01" })
+        #expect(ns01.forwarding.ipv4 == false)
+        #expect(ns01.routes.contains { $0.destination == "default" && $0.gateway == "192.168.0.254" })
+
+        // Changed by hand, seen by inspect: it reads the kernel, not the file.
+        sh("ip -n \(lab.namespace("router01")) link set gw01-veth1 down")
+        let after = try LabInspector.inspect(lab: lab.name)
+        let peerSide = try #require(after.nodes.first { $0.name == "router02" }?.interfaces.first { $0.name == "gw02-veth0" })
+        #expect(!peerSide.carrier)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Lab
+import Topology
+
+/// Kernel tests need root: they create namespaces, veth pairs and mounts.
+let isRoot = getuid() == 0
+let needsRoot = "needs root: creates namespaces, veth pairs and mounts"
+
+/// Runs a command and returns its exit status and combined output.
+@discardableResult
+func sh(_ command: String) -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    do { try process.run() } catch { return (127, "\(error)") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// A lab name and namespace prefix no other test (or test run) uses.
+struct TestLab {
+    let name: String
+    let prefix: String
+
+    init(_ base: String) {
+        let tag = "\(getpid() % 100000)\(Int.random(in: 100...999))"
+        name = "t\(tag)-\(base)"
+        prefix = "t\(tag)-"
+    }
+
+    func namespace(_ node: String) -> String { prefix + node }
+
+    /// Deploys YAML (with `name:` and `prefix:` filled in from this test lab).
+    func deploy(_ body: String) throws -> DeployResult {
+        let text = "name: \(name)\nprefix: \(prefix)\n" + body
+        return try LabDeployer.deploy(try Topology.parse(yaml: text, file: "\(name).yaml"), sourceText: text)
+    }
+
+    /// Removes everything, whatever state a failed test left: the lab by its record, then any
+    /// namespace with this test's prefix (they are unique to this test).
+    func cleanUp() {
+        _ = try? LabDestroyer.destroy(lab: name)
+        for namespace in sh("ip netns list").output.split(separator: "\n") {
+            let ns = namespace.split(separator: " ").first.map(String.init) ?? ""
+            if ns.hasPrefix(prefix) { sh("ip netns delete \(ns)") }
+        }
+        try? FileManager.default.removeItem(atPath: "\(LabRecord.root)/\(name)")
+    }
+
+    func namespaces() -> [String] {
+        sh("ip netns list").output.split(separator: "\n")
+            .compactMap { $0.split(separator: " ").first.map(String.init) }
+            .filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    func exec(_ node: String, _ command: String) -> (status: Int32, output: String) {
+        sh("ip netns exec \(namespace(node)) \(command)")
+    }
+}
+
+let routersBody = """
+nodes:
+  ns01:     { routes: [default via 192.168.0.254] }
+  ns02:     { routes: [default via 10.0.0.254] }
+  router01: { kind: router, routes: [10.0.0.0/24 via 172.16.0.2] }
+  router02: { kind: router, routes: [192.168.0.0/24 via 172.16.0.1] }
+links:
+  - endpoints: [ns01:ns01-veth0, router01:gw01-veth0]
+    addresses: [192.168.0.1/24, 192.168.0.254/24]
+  - endpoints: [router01:gw01-veth1, router02:gw02-veth0]
+    addresses: [172.16.0.1/24, 172.16.0.2/24]
+  - endpoints: [router02:gw02-veth1, ns02:ns02-veth0]
+    addresses: [10.0.0.254/24, 10.0.0.1/24]
+
+"""
