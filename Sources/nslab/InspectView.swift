@@ -1,0 +1,48 @@
+import Lab
+
+/// `nslab inspect` as text: a block per node, interfaces as a table, routes as `ip route` prints them.
+struct InspectView {
+    let state: LabState
+
+    init(_ state: LabState) { self.state = state }
+
+    func render() -> String {
+        var out = ["lab \(state.lab)" + (state.complete ? "" : " (INCOMPLETE: run `nslab destroy \(state.lab)`)")
+                   + (state.file.map { " from \($0)" } ?? "")]
+        for node in state.nodes {
+            var title = "\nnode \(node.name)"
+            if let kind = node.kind { title += " (\(kind))" }
+            if node.namespace != node.name { title += " namespace \(node.namespace)" }
+            if !node.present {
+                out.append(title + ": MISSING (namespace gone or replaced)")
+                continue
+            }
+            title += "  forwarding ipv4 \(onOff(node.forwarding.ipv4)) ipv6 \(onOff(node.forwarding.ipv6))"
+            out.append(title)
+            let rows = node.interfaces.map { interface in
+                [interface.name, interface.state, interface.mtu.map(String.init) ?? "-", interface.mac ?? "-",
+                 interface.peer.map { "\($0.node):\($0.interface)" } ?? "-",
+                 interface.addresses.filter { !$0.hasPrefix("fe80:") }.joined(separator: " ")]
+            }
+            out.append(Table(header: ["INTERFACE", "STATE", "MTU", "MAC", "PEER", "ADDRESSES"], rows: rows, indent: "  ").render())
+            let routes = node.routes.filter { !$0.destination.hasPrefix("fe80:") }
+            if !routes.isEmpty {
+                out.append("  routes:")
+                out += routes.map { "    " + routeLine($0) }
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func onOff(_ value: Bool?) -> String { value.map { $0 ? "on" : "off" } ?? "?" }
+
+    func routeLine(_ route: RouteState) -> String {
+        var words = [route.destination]
+        if let gateway = route.gateway { words += ["via", gateway] }
+        if let device = route.device { words += ["dev", device] }
+        if route.protocol != "boot" { words += ["proto", route.protocol] }
+        if route.scope != "global" { words += ["scope", route.scope] }
+        if let metric = route.metric, metric != 0 { words += ["metric", String(metric)] }
+        return words.joined(separator: " ")
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import Lab
+import Topology
+
+@main
+struct NSLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nslab",
+        abstract: "Virtual networks of Linux network namespaces, from one topology file.",
+        discussion: """
+        Namespaces are named like iproute2's, so `ip netns list`, `ip netns exec NODE …` and \
+        `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
+        """,
+        version: "0.1.0",
+        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self]
+    )
+}
+
+/// Runs a command body, printing errors the way every subcommand does and exiting with the
+/// error's own status (2 for bad input, 1 for failures).
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as LabError {
+        FileHandle.standardError.write(Data("nslab: \(error)\n".utf8))
+        throw ExitCode(error.exitCode)
+    } catch let error as TopologyError {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+struct Deploy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the lab a topology file describes.",
+        discussion: "Deploying a lab that is already deployed from the same file changes nothing.")
+
+    @Argument(help: "The topology file (YAML).")
+    var file: String
+
+    @Flag(name: .shortAndLong, help: "No progress on stderr.")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw TopologyError([Diagnostic(SourceLocation(file: file, line: 1, column: 1),
+                                                "cannot read the topology file: \(error.localizedDescription)",
+                                                hint: "check the path; `nslab deploy examples/routers.yaml` deploys an example")])
+            }
+            let topology = try Topology.parse(yaml: text, file: file)
+            let result = try LabDeployer.deploy(topology, sourceText: text, progress: { quiet ? () : note("… \($0)") })
+            if result.unchanged {
+                print("lab \(result.lab) is already deployed from \(file) and unchanged; nothing to do")
+            } else {
+                print(String(format: "lab %@ deployed: %d nodes, %d links, %d addresses, %d routes in %.1f ms",
+                             result.lab, result.nodes, result.links, result.addresses, result.routes, result.seconds * 1000))
+            }
+        }
+    }
+}
+
+struct Destroy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove a lab: everything it created, and nothing else.",
+        discussion: "Works from the lab's record under /run/nslab, so the topology file may be gone. Destroying a lab that is not deployed is not an error.")
+
+    @Argument(help: "A lab name or its topology file.")
+    var lab: String?
+
+    @Flag(help: "Destroy every lab nslab has a record of.")
+    var all = false
+
+    func validate() throws {
+        if all == (lab != nil) { throw ValidationError("name one lab (or its topology file), or use --all") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let results: [DestroyResult]
+            if all {
+                results = try LabDestroyer.destroyAll()
+                if results.isEmpty { print("no labs are deployed; nothing to do") }
+            } else if let lab {
+                results = [try LabDestroyer.destroy(lab: try labName(from: lab))]
+            } else {
+                results = []
+            }
+            for result in results {
+                if !result.existed {
+                    print("lab \(result.lab) is not deployed; nothing to do")
+                    continue
+                }
+                var line = "lab \(result.lab) destroyed: \(result.namespacesRemoved.count) namespaces removed"
+                if result.processesEnded > 0 { line += ", \(result.processesEnded) processes ended" }
+                print(line)
+                for name in result.namespacesSkipped {
+                    note("nslab: left namespace \(name) alone: it is no longer the one this lab created")
+                }
+            }
+        }
+    }
+}
+
+/// A lab argument may be the lab's name or the topology file that names it.
+func labName(from argument: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), !isDirectory.boolValue {
+        return try Topology.load(path: argument).name
+    }
+    return argument
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List deployed labs.")
+
+    @Flag(help: "Machine-readable output.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let labs = LabListing.all()
+            if json { return try printJSON(labs) }
+            if labs.isEmpty { return print("no labs are deployed") }
+            let rows = labs.map { [$0.lab, String($0.nodes), $0.complete ? "deployed" : "incomplete", $0.deployedAt ?? "-", $0.file ?? "-"] }
+            print(Table(header: ["LAB", "NODES", "STATUS", "SINCE", "FILE"], rows: rows).render())
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a lab as the kernel has it: interfaces, addresses, peers, routes, forwarding.")
+
+    @Argument(help: "A lab name or its topology file.")
+    var lab: String
+
+    @Flag(help: "The stable JSON document described in the README.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let state = try LabInspector.inspect(lab: try labName(from: lab))
+            if json { return try printJSON(state) }
+            print(InspectView(state).render())
+        }
+    }
+}
