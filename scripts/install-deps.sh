@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# What a fresh Debian machine lacks for nslab's demo and tests: iproute2 and ping to cross-check
+# nslab against the real tools, tcpdump and traceroute for the seed tutorials' own steps.
+set -euo pipefail
+needed=()
+command -v ip >/dev/null || needed+=(iproute2)
+command -v ping >/dev/null || needed+=(iputils-ping)
+command -v tcpdump >/dev/null || needed+=(tcpdump)
+command -v traceroute >/dev/null || needed+=(traceroute)
+command -v pgrep >/dev/null || needed+=(procps)
+command -v strace >/dev/null || needed+=(strace)
+if [ ${#needed[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${needed[@]}" >/dev/null
+fi

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test suite: unit tests everywhere, kernel tests as root (skipped, with the reason, when not).
+# Fails if the run leaves any namespace, mount, /etc/netns directory or lab record behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+snapshot() {
+  { ip netns list 2>/dev/null | awk '{print "namespace " $1}'
+    grep ' /run/netns/' /proc/mounts 2>/dev/null | awk '{print "mount " $2}'
+    ls -1 /etc/netns 2>/dev/null | sed 's|^|/etc/netns/|'
+    find /run/nslab -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/record /'
+  } | sort
+}
+before=$(snapshot)
+status=0
+swift test "$@" || status=$?
+after=$(snapshot)
+leaked=$(comm -13 <(echo "$before") <(echo "$after"))
+if [ -n "$leaked" ]; then
+  echo "LEAK: the tests left these behind:" >&2
+  echo "$leaked" >&2
+  status=1
+fi
+exit $status
