@@ -30,10 +30,12 @@ let package = Package(
             "Lab", "Topology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Shared by the test targets only: runs shell commands without Foundation's Process.
+        .target(name: "TestSupport", dependencies: ["CShims"]),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "CShims"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "CShims", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

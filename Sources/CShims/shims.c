@@ -18,6 +18,7 @@
 
 int nslab_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nslab_unshare(int flags) { return unshare(flags); }
+int nslab_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 pid_t nslab_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int nslab_is_nsfs(int fd) {

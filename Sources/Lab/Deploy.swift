@@ -150,6 +150,7 @@ public enum LabDeployer {
                 let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name)) {
                     // Inside the new namespace, on its creating thread.
                     try Sysctl.setForwarding(node.kind.forwards)
+                    try Sysctl.disableDuplicateAddressDetection()
                     let socket = try NetlinkSocket()
                     let links = try socket.links()
                     if let lo = links.first(where: \.isLoopback) {

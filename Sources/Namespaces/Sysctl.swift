@@ -37,6 +37,16 @@ public enum Sysctl {
         do { try write("net.ipv6.conf.all.forwarding", on ? "1" : "0") } catch let error as SystemCallError where error.code == ENOENT {}
     }
 
+    /// No duplicate address detection on interfaces created from now on in this namespace.
+    /// A lab's addresses are unique by construction; with DAD on, a fresh veth's link-local
+    /// address stays tentative for about a second and the first IPv6 packets after deploy
+    /// are lost. Must run before the namespace gets its interfaces (they copy 'default').
+    public static func disableDuplicateAddressDetection() throws {
+        for key in ["net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"] {
+            do { try write(key, "0") } catch let error as SystemCallError where error.code == ENOENT {}
+        }
+    }
+
     public static func forwarding() -> (ipv4: Bool?, ipv6: Bool?) {
         ((try? read("net.ipv4.ip_forward")).map { $0 == "1" },
          (try? read("net.ipv6.conf.all.forwarding")).map { $0 == "1" })

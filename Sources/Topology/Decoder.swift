@@ -12,6 +12,9 @@ struct TopologyDecoder {
     private(set) var diagnostics: [Diagnostic] = []
     /// Placeholder → key as written, for keys renamed to get past Yams' duplicate-key error.
     private var renamedKeys: [String: String] = [:]
+    /// "mapping location|key" for every required key a misspelt key already pointed at, so a
+    /// typo ("endpoint:") gets one "did you mean" instead of a second "missing" complaint.
+    private var misspeltKeys: Set<String> = []
 
     init(yaml: String, file: String) {
         self.file = file
@@ -228,12 +231,20 @@ struct TopologyDecoder {
             if allowed.contains(entry.key) {
                 known[entry.key] = entry
             } else {
+                let suggestion = Suggest.closest(to: entry.key, among: allowed)
+                if let suggestion { misspeltKeys.insert("\(location(node))|\(suggestion)") }
                 error(entry.keyLocation, "unknown key \(Names.quoted(entry.key)) in \(what)",
-                      hint: Suggest.didYouMean(entry.key, among: allowed)
+                      hint: suggestion.map { "did you mean '\($0)'?" }
                         ?? "the keys allowed here are \(allowed.joined(separator: ", "))")
             }
         }
         return known
+    }
+
+    /// Reports that `node` lacks required `key`, unless a misspelling of it was reported already.
+    private mutating func missing(_ key: String, in node: YAMLNode, _ message: String, hint: String) {
+        guard !misspeltKeys.contains("\(location(node))|\(key)") else { return }
+        error(location(node), message, hint: hint)
     }
 
     /// A scalar's text, or nil after reporting what was found instead.
@@ -272,7 +283,7 @@ struct TopologyDecoder {
                 if let problem = Names.labNameProblem(name) { error(location(entry.value), problem) }
             }
         } else {
-            error(rootLocation, "missing required key 'name'",
+            missing("name", in: root, "missing required key 'name'",
                   hint: "add a line such as `name: mylab` at the top level; the lab is destroyed by that name")
         }
 
@@ -285,7 +296,7 @@ struct TopologyDecoder {
         if let entry = top["nodes"] {
             lab.nodes = decodeNodes(entry.value, keyLocation: entry.keyLocation)
         } else {
-            error(rootLocation, "missing required key 'nodes'",
+            missing("nodes", in: root, "missing required key 'nodes'",
                   hint: "add `nodes:` with one `NAME:` line per namespace, e.g. `nodes: { ns1: {}, ns2: {} }`")
         }
 
@@ -391,7 +402,7 @@ struct TopologyDecoder {
                 raw[keyPath: path] = Located(value: value, location: location(entry.value))
             }
             if fields["to"] == nil {
-                error(location(node), "the route is missing required key 'to'",
+                missing("to", in: node, "the route is missing required key 'to'",
                       hint: "add `to: default` or `to: 10.0.0.0/24`")
                 complete = false
             }
@@ -414,7 +425,7 @@ struct TopologyDecoder {
         if let entry = fields["mtu"] { link.mtu = mtu(entry.value) }
 
         guard let endpointsEntry = fields["endpoints"] else {
-            error(location(node), "the link is missing required key 'endpoints'",
+            missing("endpoints", in: node, "the link is missing required key 'endpoints'",
                   hint: "add `endpoints: [a:eth0, b:eth0]`, the two interfaces the link joins")
             if let entry = fields["addresses"] { _ = decodeLinkAddresses(entry.value, count: nil) }
             return nil
@@ -520,7 +531,7 @@ struct TopologyDecoder {
             guard let fields = fields(node, allowed: TopologyKeys.endpoint, what: "an endpoint", expected: "a mapping")
             else { return nil }
             guard let nodeEntry = fields["node"] else {
-                error(location(node), "the endpoint is missing required key 'node'",
+                missing("node", in: node, "the endpoint is missing required key 'node'",
                       hint: "add `node: NAME`, the node this end of the link is in")
                 return nil
             }

@@ -64,7 +64,10 @@ enum RouteSyntax {
                     ?? "nslab routes take only 'via', 'dev' and 'metric' after the destination"
                 failures.append(Failure(problem: Problem("unknown word \(Names.quoted(word.text)) in the route", hint: hint),
                                         location: here))
-                index += 1
+                // A misspelt keyword is followed by its value ("gw 192.168.0.254"); reporting that
+                // value as a second unknown word would only repeat the same mistake.
+                let next = index + 1
+                index += next < words.count && !TopologyKeys.routeWords.contains(words[next].text) ? 2 : 1
                 continue
             }
             let valueIndex = index + 1

@@ -49,7 +49,7 @@ struct Deploy: ParsableCommand {
     @Argument(help: "The topology file (YAML).")
     var file: String
 
-    @Flag(name: .shortAndLong, help: "No progress on stderr.")
+    @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
     var quiet = false
 
     func run() throws {
@@ -63,7 +63,10 @@ struct Deploy: ParsableCommand {
                                                 hint: "check the path; `nslab deploy examples/routers.yaml` deploys an example")])
             }
             let topology = try Topology.parse(yaml: text, file: file)
-            let result = try LabDeployer.deploy(topology, sourceText: text, progress: { quiet ? () : note("… \($0)") })
+            let progress = Progress(enabled: !quiet)
+            defer { progress.finish() }
+            let result = try LabDeployer.deploy(topology, sourceText: text, progress: progress.stage)
+            progress.finish()
             if result.unchanged {
                 print("lab \(result.lab) is already deployed from \(file) and unchanged; nothing to do")
             } else {

@@ -96,7 +96,7 @@ struct DeployTests {
         let lab = TestLab("clash")
         defer { lab.cleanUp() }
         #expect(sh("ip netns add \(lab.namespace("b"))").status == 0)
-        #expect(sh("ip -n \(lab.namespace("b")) link add keepme type dummy").status == 0)
+        #expect(sh("ip -n \(lab.namespace("b")) link add keepme type veth peer name keepme-peer").status == 0)
         do {
             _ = try lab.deploy("nodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n")
             Issue.record("deploy should have been refused")

@@ -2,25 +2,11 @@ import Foundation
 import Testing
 @testable import Lab
 import Topology
+@_exported import TestSupport
 
 /// Kernel tests need root: they create namespaces, veth pairs and mounts.
 let isRoot = getuid() == 0
 let needsRoot = "needs root: creates namespaces, veth pairs and mounts"
-
-/// Runs a command and returns its exit status and combined output.
-@discardableResult
-func sh(_ command: String) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return (127, "\(error)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
 
 /// A lab name and namespace prefix no other test (or test run) uses.
 struct TestLab {

@@ -3,6 +3,7 @@ import Foundation
 import NetAddress
 @testable import Netlink
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,13 +13,10 @@ let rootOnly = "needs root (run the tests as root to talk to the kernel)"
 
 /// Runs `ip ARGS…` and fails if it does.
 func ip(_ arguments: String...) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip")
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw SystemCallError("ip \(arguments.joined(separator: " ")) exited \(process.terminationStatus)", code: 0)
+    let command = "ip " + arguments.joined(separator: " ")
+    let result = sh(command)
+    guard result.status == 0 else {
+        throw SystemCallError("\(command) exited \(result.status): \(result.output)", code: 0)
     }
 }
 

@@ -30,7 +30,7 @@ import Testing
         expectOnly(Self.lab("  - endpoints: [a, 42]"), "lab.yaml:4:20", "unknown node '42'")
         expectOnly(Self.lab("  - endpoints: [a, [b]]"), "lab.yaml:4:20",
                    "an endpoint must be \"node:interface\", \"node\" or a mapping, found a list")
-        expectOnly(Self.lab("  - endpoints: [a, :e0]"), "lab.yaml:4:20", "endpoint ':e0' has no node name")
+        expectOnly(Self.lab("  - endpoints: [a, \":e0\"]"), "lab.yaml:4:20", "endpoint ':e0' has no node name")
         expectOnly(Self.lab("  - endpoints: [a, { interface: e0 }]"), "lab.yaml:4:20",
                    "the endpoint is missing required key 'node'")
     }
@@ -151,7 +151,7 @@ import Testing
 
     @Test func mtuRange() {
         expectOnly(Self.lab("  - { endpoints: [a, b], mtu: 67 }"), "lab.yaml:4:31", "'mtu' 67 is out of range (68 to 65535)")
-        expectOnly(Self.lab("  - endpoints: [a, { node: b, mtu: 65536 }]"), "lab.yaml:4:35", "'mtu' 65536 is out of range")
+        expectOnly(Self.lab("  - endpoints: [a, { node: b, mtu: 65536 }]"), "lab.yaml:4:36", "'mtu' 65536 is out of range")
         expectOnly(Self.lab("  - { endpoints: [a, b], mtu: -1 }"), "lab.yaml:4:31", "found '-1'")
     }
 
@@ -161,11 +161,11 @@ import Testing
     }
 
     @Test func mac() {
-        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"02:00:00:00:01\" }]"), "lab.yaml:4:35",
+        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"02:00:00:00:01\" }]"), "lab.yaml:4:36",
                    "MAC address '02:00:00:00:01' is not six pairs of hex digits")
-        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"01:00:5e:00:00:01\" }]"), "lab.yaml:4:35",
+        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"01:00:5e:00:00:01\" }]"), "lab.yaml:4:36",
                    "MAC address '01:00:5e:00:00:01' is a multicast address")
-        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"00:00:00:00:00:00\" }]"), "lab.yaml:4:35",
+        expectOnly(Self.lab("  - endpoints: [a, { node: b, mac: \"00:00:00:00:00:00\" }]"), "lab.yaml:4:36",
                    "MAC address '00:00:00:00:00:00' is all zero")
     }
 

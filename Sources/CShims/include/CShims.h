@@ -31,6 +31,8 @@ static const int NSLAB_CLONE_NEWUTS = 0x04000000;
 int nslab_setns(int fd, int nstype);
 int nslab_unshare(int flags);
 pid_t nslab_gettid(void);
+/// pipe2(O_CLOEXEC): both ends close-on-exec from birth, so concurrent spawns never inherit them.
+int nslab_pipe_cloexec(int fds[2]);
 // 1 if fd is a namespace file (nsfs), 0 if not, -1 on error.
 int nslab_is_nsfs(int fd);
 
