@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# Each probe may find nothing (no /etc/netns, no /run/nslab): that is an empty list, not an error.
 snapshot() {
-  { ip netns list 2>/dev/null | awk '{print "namespace " $1}'
-    grep ' /run/netns/' /proc/mounts 2>/dev/null | awk '{print "mount " $2}'
-    ls -1 /etc/netns 2>/dev/null | sed 's|^|/etc/netns/|'
-    find /run/nslab -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/record /'
+  { ip netns list 2>/dev/null | awk '{print "namespace " $1}' || true
+    grep ' /run/netns/' /proc/mounts 2>/dev/null | awk '{print "mount " $2}' || true
+    ls -1 /etc/netns 2>/dev/null | sed 's|^|/etc/netns/|' || true
+    find /run/nslab -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/record /' || true
   } | sort
 }
 before=$(snapshot)
