@@ -20,22 +20,36 @@ public struct DeployResult: Sendable {
 /// checkable by nslab itself: "nslab:LAB/NODE".
 public func ownershipAlias(lab: String, node: String) -> String { "nslab:\(lab)/\(node)" }
 
-/// A node being deployed: its namespace, a socket inside it, and the interface indexes it hands out.
+/// A node being deployed: its namespace, a socket inside it, and its interfaces' indexes.
 final class DeployedNode: @unchecked Sendable {
     let node: Node
     let namespace: NetworkNamespace
     let socket: NetlinkSocket
-    var nextIndex: Int32
+    /// The lowest index no interface in the namespace has yet (2 in a new one: lo is 1).
+    let firstFreeIndex: Int32
     var interfaceIndexes: [String: Int32] = [:]
 
-    init(node: Node, namespace: NetworkNamespace, socket: NetlinkSocket, nextIndex: Int32) {
-        self.node = node; self.namespace = namespace; self.socket = socket; self.nextIndex = nextIndex
+    init(node: Node, namespace: NetworkNamespace, socket: NetlinkSocket, firstFreeIndex: Int32) {
+        self.node = node; self.namespace = namespace; self.socket = socket; self.firstFreeIndex = firstFreeIndex
+    }
+}
+
+/// Hands out interface indexes that are unique across the whole lab, not just per namespace.
+/// The kernel treats a link event as urgent only when a device's index differs from its
+/// peer's (linkwatch_urgent_event); two veth ends with the same index in their two namespaces
+/// get their carrier reported up to a second late, so `ip link` right after deploy would show
+/// NO-CARRIER on a working link.
+struct LabIndexes {
+    private var next: Int32
+
+    init(nodes: some Sequence<DeployedNode>) {
+        next = nodes.map(\.firstFreeIndex).max() ?? 2
     }
 
-    func assignIndex(to interface: String) -> Int32 {
-        let index = nextIndex
-        nextIndex += 1
-        interfaceIndexes[interface] = index
+    mutating func assign(to interface: String, on node: DeployedNode) -> Int32 {
+        let index = next
+        next += 1
+        node.interfaceIndexes[interface] = index
         return index
     }
 }
@@ -160,7 +174,7 @@ public enum LabDeployer {
                 }
                 try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
                                                 inode: namespace.inode)])
-                return DeployedNode(node: node, namespace: namespace, socket: setup.0, nextIndex: setup.1)
+                return DeployedNode(node: node, namespace: namespace, socket: setup.0, firstFreeIndex: setup.1)
             }
         } catch let error as NamespaceError {
             throw LabError.namespace(error)
@@ -176,14 +190,15 @@ public enum LabDeployer {
     static func createLinks(_ topology: Topology, nodes: [String: DeployedNode]) throws {
         guard let socket = nodes.values.first?.socket else { return }
         var requests: [NetlinkMessage] = []
+        var indexes = LabIndexes(nodes: nodes.values)
         for link in topology.links {
             guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
                   let b = nodes[link.endpoints[1].node] else { continue }
             let ea = link.endpoints[0], eb = link.endpoints[1]
             requests.append(LinkRequest.createVeth(
-                VethEnd(name: ea.interface, namespaceFD: a.namespace.fd, index: a.assignIndex(to: ea.interface),
+                VethEnd(name: ea.interface, namespaceFD: a.namespace.fd, index: indexes.assign(to: ea.interface, on: a),
                         mtu: ea.mtu, mac: ea.mac),
-                peer: VethEnd(name: eb.interface, namespaceFD: b.namespace.fd, index: b.assignIndex(to: eb.interface),
+                peer: VethEnd(name: eb.interface, namespaceFD: b.namespace.fd, index: indexes.assign(to: eb.interface, on: b),
                               mtu: eb.mtu, mac: eb.mac),
                 up: true))
         }
