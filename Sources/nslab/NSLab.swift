@@ -13,8 +13,24 @@ struct NSLab: ParsableCommand {
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
         version: "0.1.0",
-        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self]
+        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Generate.self]
     )
+
+    /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every
+    /// kind of bad input, so usage errors are mapped to it.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Runs a command body, printing errors the way every subcommand does and exiting with the
@@ -28,7 +44,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as TopologyError {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         throw ExitCode(2)
+    } catch let error as BadInput {
+        FileHandle.standardError.write(Data("nslab: \(error.message)\n".utf8))
+        throw ExitCode(2)
     }
+}
+
+/// A request the command line itself refuses (exit 2), said in one line with what to do.
+struct BadInput: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

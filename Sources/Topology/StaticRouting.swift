@@ -1,0 +1,124 @@
+import NetAddress
+
+/// Static routes computed from the topology graph so that every node reaches every subnet of
+/// the lab, in both directions, along shortest paths.
+///
+/// Only routers forward, so paths go through routers only; hosts are where paths start and end.
+/// A node with a single link gets a default route per family through its neighbour (what a person
+/// would write); other nodes get one route per subnet they are not attached to, via the first hop
+/// of a shortest path (ties broken by file order, so the same file always yields the same
+/// routes). Routes written by hand win: a computed route is dropped when the node already has a
+/// route to the same destination.
+public enum StaticRouting {
+    /// The routes to add to each node (node name → routes), hand-written ones not included.
+    public static func compute(for topology: Topology) -> [String: [Route]] {
+        let graph = Graph(topology)
+        var result: [String: [Route]] = [:]
+        for node in topology.nodes {
+            let handWritten = Set(node.routes.map(\.destination.network))
+            var routes: [Route] = []
+            let neighbours = graph.adjacency[node.name] ?? []
+            if neighbours.count == 1, let only = neighbours.first {
+                for family in [IPAddress.Family.ipv4, .ipv6] {
+                    guard let gateway = only.remoteAddresses.first(where: { $0.family == family }),
+                          let any = IPPrefix(family == .ipv4 ? "0.0.0.0/0" : "::/0"),
+                          !handWritten.contains(any) else { continue }
+                    routes.append(Route(destination: any, gateway: gateway, location: node.location))
+                }
+            } else {
+                let firstHops = graph.firstHops(from: node.name)
+                for subnet in graph.subnets where !subnet.attached.contains(node.name) && !handWritten.contains(subnet.prefix) {
+                    // The attached node nearest to us; its first hop carries the route.
+                    guard let target = subnet.attached.min(by: { (firstHops[$0]?.distance ?? .max, graph.order[$0] ?? 0)
+                                                                     < (firstHops[$1]?.distance ?? .max, graph.order[$1] ?? 0) }),
+                          let hop = firstHops[target],
+                          let gateway = hop.via.remoteAddresses.first(where: { $0.family == subnet.prefix.family })
+                    else { continue }
+                    routes.append(Route(destination: subnet.prefix, gateway: gateway, location: node.location))
+                }
+            }
+            if !routes.isEmpty { result[node.name] = routes }
+        }
+        return result
+    }
+
+    /// The topology with the computed routes appended to each node's own.
+    public static func apply(to topology: Topology) -> Topology {
+        var routed = topology
+        let computed = compute(for: topology)
+        for index in routed.nodes.indices {
+            routed.nodes[index].routes += computed[routed.nodes[index].name] ?? []
+        }
+        return routed
+    }
+}
+
+/// Nodes, who is linked to whom, and the subnets on the links.
+private struct Graph {
+    struct Neighbour {
+        var node: String
+        /// The neighbour's addresses on the link we share: the gateways through it.
+        var remoteAddresses: [IPAddress]
+    }
+
+    struct Subnet {
+        var prefix: IPPrefix
+        var attached: Set<String>
+    }
+
+    struct FirstHop {
+        var via: Neighbour
+        var distance: Int
+    }
+
+    var adjacency: [String: [Neighbour]] = [:]
+    var subnets: [Subnet] = []
+    var forwards: [String: Bool] = [:]
+    /// File order of each node, for deterministic tie-breaks.
+    var order: [String: Int] = [:]
+
+    init(_ topology: Topology) {
+        for (index, node) in topology.nodes.enumerated() {
+            order[node.name] = index
+            forwards[node.name] = node.kind.forwards
+        }
+        var subnetIndex: [IPPrefix: Int] = [:]
+        for link in topology.links where link.endpoints.count == 2 {
+            for (near, far) in [(link.endpoints[0], link.endpoints[1]), (link.endpoints[1], link.endpoints[0])] {
+                adjacency[near.node, default: []].append(
+                    Neighbour(node: far.node, remoteAddresses: far.addresses.map(\.address)))
+                for address in near.addresses {
+                    let prefix = address.network
+                    if let existing = subnetIndex[prefix] {
+                        subnets[existing].attached.insert(near.node)
+                    } else {
+                        subnetIndex[prefix] = subnets.count
+                        subnets.append(Subnet(prefix: prefix, attached: [near.node]))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Breadth-first from `source`: for every reachable node, the neighbour of `source` that
+    /// starts a shortest path to it. Paths continue only through forwarding nodes.
+    func firstHops(from source: String) -> [String: FirstHop] {
+        var result: [String: FirstHop] = [:]
+        var queue: [(node: String, hop: Neighbour, distance: Int)] = []
+        for neighbour in adjacency[source] ?? [] where result[neighbour.node] == nil && neighbour.node != source {
+            result[neighbour.node] = FirstHop(via: neighbour, distance: 1)
+            queue.append((neighbour.node, neighbour, 1))
+        }
+        var head = 0
+        while head < queue.count {
+            let (node, hop, distance) = queue[head]
+            head += 1
+            guard forwards[node] == true else { continue }
+            for next in adjacency[node] ?? [] where result[next.node] == nil && next.node != source {
+                result[next.node] = FirstHop(via: hop, distance: distance + 1)
+                queue.append((next.node, hop, distance + 1))
+            }
+        }
+        return result
+    }
+}
