@@ -57,6 +57,11 @@ struct LabIndexes {
 public enum LabDeployer {
     /// Namespaces are created on this many threads: unshare + mount is the slow part and the
     /// kernel does it in parallel.
+    /// Every namespace's loopback is its first interface, and a namespace nslab has just made
+    /// has no other: the lab's own interfaces are numbered from 2.
+    static let loopbackIndex: Int32 = 1
+    static let firstIndexInNewNamespace: Int32 = 2
+
     static let creationThreads = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
 
     public static func deploy(_ topology: Topology, sourceText: String,
@@ -165,16 +170,13 @@ public enum LabDeployer {
                     // Inside the new namespace, on its creating thread.
                     try Sysctl.setForwarding(node.kind.forwards)
                     try Sysctl.disableDuplicateAddressDetection()
-                    let socket = try NetlinkSocket()
-                    let links = try socket.links()
-                    if let lo = links.first(where: \.isLoopback) {
-                        try socket.execute(LinkRequest.set(index: lo.index, name: lo.name, up: true))
-                    }
-                    return (socket, (links.map(\.index).max() ?? 1) + 1)
+                    // Nothing else here: this runs serialised behind the kernel's namespace
+                    // setup, so loopback is brought up later with the node's other interfaces.
+                    return try NetlinkSocket()
                 }
                 try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
                                                 inode: namespace.inode)])
-                return DeployedNode(node: node, namespace: namespace, socket: setup.0, firstFreeIndex: setup.1)
+                return DeployedNode(node: node, namespace: namespace, socket: setup, firstFreeIndex: firstIndexInNewNamespace)
             }
         } catch let error as NamespaceError {
             throw LabError.namespace(error)
@@ -211,9 +213,9 @@ public enum LabDeployer {
 
     /// Alias and up on every interface, then its addresses: one batch per node, on its socket.
     static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode]) throws -> Int {
-        var count = 0
-        for deployed in nodes {
-            var requests: [NetlinkMessage] = []
+        let counts = try eachNode(nodes) { deployed in
+            var count = 0
+            var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true)]
             for endpoint in topology.endpoints(of: deployed.node.name) {
                 guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
                 requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true,
@@ -223,34 +225,38 @@ public enum LabDeployer {
                     count += 1
                 }
             }
+            try deployed.socket.execute(requests)
+            return count
+        }
+        return counts.reduce(0, +)
+    }
+
+    /// Runs one batch per node, on as many threads as creating namespaces uses: each node has its
+    /// own socket, so batches of different nodes proceed in parallel in the kernel.
+    static func eachNode<T>(_ nodes: [DeployedNode], _ batch: (DeployedNode) throws -> T) throws -> [T] {
+        try NamespaceThread.forEach(nodes, threads: creationThreads) { deployed in
             do {
-                try deployed.socket.execute(requests)
+                return try batch(deployed)
             } catch let error as NetlinkError {
                 throw LabError.kernel(error, node: deployed.node.name)
             }
         }
-        return count
     }
 
     /// Routes go last, once every address of every node exists, so each gateway is already on a
     /// connected subnet when its route is added.
     static func addRoutes(_ nodes: [DeployedNode]) throws -> Int {
-        var count = 0
-        for deployed in nodes where !deployed.node.routes.isEmpty {
+        let counts = try eachNode(nodes.filter { !$0.node.routes.isEmpty }) { deployed in
             let requests = deployed.node.routes.map { route in
                 RouteRequest.add(RouteInfo(destination: route.destination.network, gateway: route.gateway,
                                            outputIndex: route.device.flatMap { deployed.interfaceIndexes[$0] }.map(UInt32.init),
                                            metric: route.metric),
                                  describedAs: route.text)
             }
-            do {
-                try deployed.socket.execute(requests)
-            } catch let error as NetlinkError {
-                throw LabError.kernel(error, node: deployed.node.name)
-            }
-            count += requests.count
+            try deployed.socket.execute(requests)
+            return requests.count
         }
-        return count
+        return counts.reduce(0, +)
     }
 
     static func rollBack(record: LabRecord) {

@@ -178,8 +178,10 @@ public final class LabRecord: @unchecked Sendable {
 
     public func summary() throws -> RecordSummary { RecordSummary(lab: lab, entries: try entries()) }
 
-    /// Appends entries and syncs them before returning: an intent must be on record before the
-    /// thing it names is created.
+    /// Appends entries in one write before returning: an intent must be on record before the
+    /// thing it names is created. No fsync: the journal lives on tmpfs, where a write survives
+    /// the process being killed at any moment, and only a kernel crash loses it, which takes
+    /// the namespaces with it. (Syncing cost 0.1 s per 300 namespaces for nothing.)
     public func append(_ newEntries: [RecordEntry]) throws {
         if newEntries.isEmpty { return }
         let encoder = JSONEncoder()
@@ -196,7 +198,6 @@ public final class LabRecord: @unchecked Sendable {
         guard written == data.count else {
             throw LabError.system(SystemCallError("write \(journalPath)"), context: "recording lab \(lab)")
         }
-        _ = fdatasync(fd)
     }
 
     public func saveTopology(_ text: String) throws {
