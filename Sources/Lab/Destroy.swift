@@ -48,6 +48,7 @@ public enum LabDestroyer {
         let summary = try record.summary()
         var result = DestroyResult(lab: record.lab, existed: true, namespacesRemoved: [], namespacesSkipped: [],
                                    processesEnded: 0)
+        var doomed: [(name: String, inode: UInt64)] = []
         for entry in summary.namespaces.reversed() {
             guard let mounted = NamedNamespaces.inode(of: entry.name) else {
                 // Nothing mounted: at most our own O_EXCL placeholder from an interrupted create.
@@ -65,13 +66,18 @@ public enum LabDestroyer {
                 result.namespacesSkipped.append(entry.name)
                 continue
             }
-            result.processesEnded += NamespaceProcesses.terminateAll(inNamespaceWithInode: mounted)
+            doomed.append((entry.name, mounted))
+        }
+        // Processes inside keep a namespace and its veths alive after it is unmounted: end them
+        // all first, in one pass over /proc for the whole lab.
+        result.processesEnded = NamespaceProcesses.terminateAll(inNamespacesWithInodes: Set(doomed.map(\.inode)))
+        for namespace in doomed {
             do {
-                try NamedNamespaces.delete(entry.name)
+                try NamedNamespaces.delete(namespace.name)
             } catch let error as NamespaceError {
                 throw LabError.namespace(error)
             }
-            result.namespacesRemoved.append(entry.name)
+            result.namespacesRemoved.append(namespace.name)
         }
         record.remove()
         return result
