@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Deploy and destroy the same star labs with nslab, with `ip` one command per step (the seeds'
+way), and with `ip -batch`; print medians, ratios and how time grows with N.
+
+A star of N leaves: a hub namespace (a router) and N leaf namespaces, one veth each, an IPv4
+address on both ends, loopback and every link up, forwarding on in the hub, a default route
+in each leaf. The same work for all three methods, checked by a ping from the last leaf to the
+first before each lab is destroyed.
+
+Destroy times include the kernel's own cleanup: the clock stops when the count of network
+namespaces in /proc/slabinfo is back to what it was before the deploy.
+
+Run as root: scripts/bench.sh [--sizes 10,100,1000] [--runs 3] [--hand-runs 1] [--out FILE]
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NSLAB = os.environ.get("NSLAB", ".build/release/nslab")
+PREFIX = f"nb{os.getpid() % 100000}-"
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def namespace_slab():
+    """(objects in use, objects per slab) of the kernel's net_namespace cache."""
+    with open("/proc/slabinfo") as f:
+        for line in f:
+            if line.startswith("net_namespace "):
+                fields = line.split()
+                return int(fields[1]), int(fields[4])
+    raise SystemExit("no net_namespace line in /proc/slabinfo")
+
+
+def namespaces_alive():
+    return namespace_slab()[0]
+
+
+CLEANUP_TIMEOUTS = []
+
+
+def wait_for_kernel_cleanup(baseline, timeout=20):
+    """Until the namespaces are freed. The slab count is exact only to a slab's worth of objects
+    (SLUB keeps per-CPU free lists), and other namespaces on the machine move it too: run the
+    benchmark on a quiet machine."""
+    deadline = time.monotonic() + timeout
+    while namespaces_alive() > baseline + namespace_slab()[1]:
+        if time.monotonic() > deadline:
+            CLEANUP_TIMEOUTS.append(baseline)
+            return
+        time.sleep(0.002)
+
+
+def leaf(i):
+    return f"{PREFIX}leaf{i}"
+
+
+HUB = None
+
+
+def addresses(i):
+    """Leaf i (from 1) gets the /30 at 10.0.0.0 + 4(i-1): hub .1, leaf .2, as nslab generate does."""
+    base = (10 << 24) + 4 * (i - 1)
+    dot = lambda v: ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+    return dot(base + 1), dot(base + 2)
+
+
+def hand_commands(n):
+    """The seeds' way: one `ip` per step, veths created in the host and moved."""
+    cmds = [["ip", "netns", "add", HUB], ["ip", "-n", HUB, "link", "set", "lo", "up"],
+            ["ip", "netns", "exec", HUB, "sysctl", "-qw", "net.ipv4.ip_forward=1"]]
+    for i in range(1, n + 1):
+        hub_if, leaf_if = f"{PREFIX}h{i}", f"{PREFIX}l{i}"
+        hub_addr, leaf_addr = addresses(i)
+        cmds += [
+            ["ip", "netns", "add", leaf(i)],
+            ["ip", "-n", leaf(i), "link", "set", "lo", "up"],
+            ["ip", "link", "add", hub_if, "type", "veth", "peer", "name", leaf_if],
+            ["ip", "link", "set", hub_if, "netns", HUB],
+            ["ip", "link", "set", leaf_if, "netns", leaf(i)],
+            ["ip", "-n", HUB, "address", "add", f"{hub_addr}/30", "dev", hub_if],
+            ["ip", "-n", leaf(i), "address", "add", f"{leaf_addr}/30", "dev", leaf_if],
+            ["ip", "-n", HUB, "link", "set", hub_if, "up"],
+            ["ip", "-n", leaf(i), "link", "set", leaf_if, "up"],
+            ["ip", "-n", leaf(i), "route", "add", "default", "via", hub_addr],
+        ]
+    return cmds
+
+
+def deploy_hand(n):
+    for cmd in hand_commands(n):
+        run(cmd)
+
+
+def destroy_hand(n):
+    for name in [HUB] + [leaf(i) for i in range(1, n + 1)]:
+        run(["ip", "netns", "delete", name])
+
+
+def deploy_batch(n, workdir):
+    """`ip -batch`: one batch in the host namespace (namespaces, veths created in place), then one
+    `ip -n NODE -batch` per namespace for what must be done inside it (batch lines cannot name a
+    namespace)."""
+    host = [f"netns add {HUB}"] + [f"netns add {leaf(i)}" for i in range(1, n + 1)]
+    host += [f"link add {PREFIX}h{i} netns {HUB} type veth peer name {PREFIX}l{i} netns {leaf(i)}"
+             for i in range(1, n + 1)]
+    inside = {HUB: ["link set lo up"]}
+    for i in range(1, n + 1):
+        hub_addr, leaf_addr = addresses(i)
+        inside[HUB] += [f"address add {hub_addr}/30 dev {PREFIX}h{i}", f"link set {PREFIX}h{i} up"]
+        inside[leaf(i)] = ["link set lo up", f"address add {leaf_addr}/30 dev {PREFIX}l{i}",
+                           f"link set {PREFIX}l{i} up", f"route add default via {hub_addr}"]
+    path = os.path.join(workdir, "host.batch")
+    with open(path, "w") as f:
+        f.write("\n".join(host) + "\n")
+    run(["ip", "-batch", path])
+    run(["ip", "netns", "exec", HUB, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    for name, lines in inside.items():
+        run(["ip", "-n", name, "-batch", "-"], input="\n".join(lines) + "\n")
+
+
+def destroy_batch(n, workdir):
+    path = os.path.join(workdir, "del.batch")
+    with open(path, "w") as f:
+        f.write("\n".join(f"netns delete {x}" for x in [HUB] + [leaf(i) for i in range(1, n + 1)]) + "\n")
+    run(["ip", "-batch", path])
+
+
+def nslab_file(n, workdir):
+    path = os.path.join(workdir, f"star{n}.yaml")
+    run([NSLAB, "generate", "star", "--leaves", str(n), "--name", f"{PREFIX}star{n}",
+         "--prefix", PREFIX, "-o", path, "--force"])
+    return path
+
+
+def deploy_nslab(n, workdir, peak):
+    result = run(["/usr/bin/time", "-f", "maxrss %M", NSLAB, "deploy", "-q", nslab_file(n, workdir)])
+    match = re.search(r"maxrss (\d+)", result.stderr)
+    if match:
+        peak.append(int(match.group(1)) / 1024)
+
+
+def destroy_nslab(n, workdir):
+    run([NSLAB, "destroy", f"{PREFIX}star{n}"])
+
+
+def check(n):
+    # The nslab lab names its hub 'hub'; the others use HUB. Either way the last leaf pings the hub.
+    hub_addr, _ = addresses(1)
+    result = subprocess.run(["ip", "netns", "exec", leaf(n), "ping", "-c", "1", "-W", "2", hub_addr],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"lab of {n} leaves does not work:\n{result.stdout}")
+
+
+def measure(method, n, runs, workdir, peak):
+    global HUB
+    HUB = f"{PREFIX}hub"
+    deploys, destroys = [], []
+    for _ in range(runs):
+        baseline = namespaces_alive()
+        start = time.monotonic()
+        if method == "nslab":
+            deploy_nslab(n, workdir, peak)
+        elif method == "ip":
+            deploy_hand(n)
+        else:
+            deploy_batch(n, workdir)
+        deploys.append(time.monotonic() - start)
+        check(n)
+        start = time.monotonic()
+        if method == "nslab":
+            destroy_nslab(n, workdir)
+        elif method == "ip":
+            destroy_hand(n)
+        else:
+            destroy_batch(n, workdir)
+        wait_for_kernel_cleanup(baseline)
+        destroys.append(time.monotonic() - start)
+        time.sleep(1)  # let the kernel's deferred work settle before the next run
+    return statistics.median(deploys), statistics.median(destroys)
+
+
+def cleanup_leftovers():
+    names = run(["ip", "netns", "list"]).stdout.split("\n")
+    for line in names:
+        name = line.split(" ")[0]
+        if name.startswith(PREFIX):
+            subprocess.run(["ip", "netns", "delete", name])
+    for lab in os.listdir("/run/nslab") if os.path.isdir("/run/nslab") else []:
+        if lab.startswith(PREFIX):
+            subprocess.run([NSLAB, "destroy", lab])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size for nslab and ip -batch")
+    parser.add_argument("--hand-runs", type=int, default=1, help="runs per size for ip per step (70 s at N=1000)")
+    parser.add_argument("--methods", default="nslab,ip-batch,ip")
+    parser.add_argument("--out", help="also write the results as Markdown to this file")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: the benchmark creates namespaces")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    methods = args.methods.split(",")
+    results = {}
+    peak = {}
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            for n in sizes:
+                for method in methods:
+                    runs = args.hand_runs if method == "ip" else args.runs
+                    peaks = []
+                    print(f"… {method} N={n} ({runs} run{'s' if runs > 1 else ''})", file=sys.stderr, flush=True)
+                    results[(method, n)] = measure(method, n, runs, workdir, peaks)
+                    if peaks:
+                        peak[n] = max(peaks)
+    finally:
+        cleanup_leftovers()
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [
+        f"Machine: {os.cpu_count()} cores ({cpu}), {platform.release()} kernel, "
+        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB; "
+        f"{time.strftime('%Y-%m-%d')}",
+        "",
+        "Star of N leaves (hub router + N leaves, one veth each, 2 addresses, links and lo up, routes); "
+        "medians; destroy includes the kernel's cleanup.",
+        "",
+        "| N | method | deploy | destroy | deploy per leaf |",
+        "|---|---|---|---|---|",
+    ]
+    for n in sizes:
+        for method in methods:
+            if (method, n) in results:
+                d, x = results[(method, n)]
+                lines.append(f"| {n} | {method} | {d * 1000:.0f} ms | {x * 1000:.0f} ms | {d / n * 1000:.2f} ms |")
+    lines += ["", "| N | nslab/ip (deploy) | nslab/ip-batch (deploy) | ip/nslab | ip-batch/nslab | nslab peak memory |",
+              "|---|---|---|---|---|---|"]
+    for n in sizes:
+        ns = results.get(("nslab", n))
+        if not ns:
+            continue
+        ip = results.get(("ip", n))
+        batch = results.get(("ip-batch", n))
+        fmt = lambda r: f"{ns[0] / r[0]:.3f}" if r else "-"
+        inv = lambda r: f"{r[0] / ns[0]:.1f}×" if r else "-"
+        lines.append(f"| {n} | {fmt(ip)} | {fmt(batch)} | {inv(ip)} | {inv(batch)} | {peak.get(n, 0):.1f} MiB |")
+    if ("nslab", 100) in results and ("nslab", 1000) in results:
+        growth = results[("nslab", 1000)][0] / results[("nslab", 100)][0]
+        lines += ["", f"Growth: nslab's deploy at N=1000 takes {growth:.1f}× its time at N=100 (linear would be 10×)."]
+    if CLEANUP_TIMEOUTS:
+        lines += ["", f"Warning: the kernel's cleanup was not seen to finish within 20 s in {len(CLEANUP_TIMEOUTS)} runs "
+                  "(another program creating namespaces?); those destroy times are not meaningful."]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
