@@ -73,6 +73,7 @@ public enum LabDestroyer {
             }
             result.namespacesRemoved.append(entry.name)
         }
+        result.processesEnded += NodeEnvironment.tearDown(record: record)
         record.remove()
         return result
     }

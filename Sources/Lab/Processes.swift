@@ -23,20 +23,26 @@ enum NamespaceProcesses {
     /// alive after the mount is gone.
     @discardableResult
     static func terminateAll(inNamespaceWithInode inode: UInt64, grace: Double = 2.0) -> Int {
-        let initial = pids(inNamespaceWithInode: inode)
+        terminate(pids(inNamespaceWithInode: inode), grace: grace) { isAlive($0, inode: inode) }
+    }
+
+    /// SIGTERM to every pid, up to `grace` seconds for them to go, then SIGKILL to those that
+    /// `isAlive` still recognises. Returns how many there were.
+    @discardableResult
+    static func terminate(_ initial: [pid_t], grace: Double, isAlive: (pid_t) -> Bool) -> Int {
         if initial.isEmpty { return 0 }
         for pid in initial { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         var remaining = initial
         while !remaining.isEmpty && Date() < deadline {
             usleep(20_000)
-            remaining = remaining.filter { isAlive($0, inode: inode) }
+            remaining = remaining.filter(isAlive)
         }
         for pid in remaining { kill(pid, SIGKILL) }
         let killDeadline = Date().addingTimeInterval(1.0)
         while !remaining.isEmpty && Date() < killDeadline {
             usleep(10_000)
-            remaining = remaining.filter { isAlive($0, inode: inode) }
+            remaining = remaining.filter(isAlive)
         }
         return initial.count
     }
