@@ -1,4 +1,5 @@
 import Foundation
+import CShims
 import NetAddress
 import Netlink
 import Topology
@@ -50,13 +51,34 @@ enum NodeFiles {
 
     static func directory(of namespace: String) -> String { "\(root)/\(namespace)" }
 
-    /// The files a node gets: those it declares, plus the generated hosts unless it declares one.
-    static func files(of node: Node, in topology: Topology) -> [(name: String, content: String)] {
+    /// The files a node gets: those it declares, plus the generated hosts and resolv.conf for
+    /// those it does not declare (resolv.conf only where the host has one to bind over).
+    static func files(of node: Node, in topology: Topology,
+                      hostHasResolvConf: Bool = FileManager.default.fileExists(atPath: "/etc/resolv.conf"))
+        -> [(name: String, content: String)] {
         var files = node.files.map { (name: $0.name, content: $0.content) }
+        var generated: [(name: String, content: String)] = []
         if !files.contains(where: { $0.name == "hosts" }) {
-            files.insert((name: "hosts", content: HostsFile.content(for: node.name, in: topology)), at: 0)
+            generated.append((name: "hosts", content: HostsFile.content(for: node.name, in: topology)))
         }
-        return files
+        if hostHasResolvConf && !files.contains(where: { $0.name == "resolv.conf" }) {
+            generated.append((name: "resolv.conf", content: resolvConf(for: node.name, lab: topology.name)))
+        }
+        return generated + files
+    }
+
+    /// No name server: a lab reaches nothing outside itself, so the host's name server is out of
+    /// reach, and every lookup /etc/hosts cannot answer (getent asks for IPv6 first) would wait
+    /// 5 s for it. Without a `nameserver` line the resolver asks 127.0.0.1, which refuses at once
+    /// (or answers, if the node runs a DNS server of its own).
+    static func resolvConf(for node: String, lab: String) -> String {
+        """
+        # resolv.conf of node \(node) in lab \(lab), written by nslab. The lab is not connected to any
+        # network outside it, so no name server is listed: the resolver asks 127.0.0.1 inside the
+        # node, which fails at once unless the node runs a DNS server. Names come from /etc/hosts.
+        # Give the node `files: { resolv.conf: … }` in the topology to use a name server of its own.
+
+        """
     }
 
     /// /etc/netns/NAMESPACE directories that exist already: someone else's, never overwritten.
@@ -84,9 +106,7 @@ enum NodeFiles {
     /// Creates every node's directory and writes its files, recording each directory before it
     /// is made. A directory that appeared since the collision check is an error, not a takeover.
     static func write(_ topology: Topology, record: LabRecord) throws {
-        if !FileManager.default.fileExists(atPath: root) {
-            try makeDirectory(root, files: [], record: record)
-        }
+        try makeRootIfMissing(record: record)
         for node in topology.nodes {
             let path = directory(of: topology.namespaceName(of: node.name))
             let files = files(of: node, in: topology)
@@ -101,14 +121,38 @@ enum NodeFiles {
         }
     }
 
+    /// /etc/netns, when there is none: recorded as this lab's, so its destroy removes it if empty.
+    private static func makeRootIfMissing(record: LabRecord) throws {
+        if FileManager.default.fileExists(atPath: root) { return }
+        try record.append([RecordEntry(event: .etcDirectory, path: root, files: [])])
+        if mkdir(root, 0o755) == 0 {
+            // Marked as nslab's for every lab: the last lab to leave removes it, whichever made it.
+            _ = setxattr(root, rootMark, "1", 1, 0)
+            try confirm(root, record: record)
+        } else if errno != EEXIST {
+            throw LabError.system(SystemCallError("mkdir \(root)"), context: "creating per-node /etc files")
+        }
+    }
+
     private static func makeDirectory(_ path: String, files: [String], record: LabRecord) throws {
         try record.append([RecordEntry(event: .etcDirectory, path: path, files: files)])
-        guard mkdir(path, 0o755) == 0 else {
+        var attempts = 0
+        while mkdir(path, 0o755) != 0 {
+            // Another lab's destroy may remove an empty /etc/netns between the check and here.
+            if errno == ENOENT && attempts < 3 {
+                attempts += 1
+                try makeRootIfMissing(record: record)
+                continue
+            }
             if errno == EEXIST {
                 throw LabError.collision(["\(path) appeared while the lab was being deployed; nslab did not create it"])
             }
             throw LabError.system(SystemCallError("mkdir \(path)"), context: "creating per-node /etc files")
         }
+        try confirm(path, record: record)
+    }
+
+    private static func confirm(_ path: String, record: LabRecord) throws {
         var info = stat()
         let inode: UInt64? = stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
         try record.append([RecordEntry(event: .etcDirectoryCreated, inode: inode, path: path)])
@@ -116,16 +160,29 @@ enum NodeFiles {
 
     /// Removes what the record says nslab created, newest first: its files, then the directory
     /// if it is empty (files someone added by hand keep it, and them). A directory whose creation
-    /// was never confirmed is removed only if empty.
+    /// was never confirmed is removed only if empty. /etc/netns goes when nslab made it and no
+    /// lab uses it any more.
     static func remove(_ directories: [NodeEnvironmentRecord.Directory]) {
-        for directory in directories.reversed() {
-            var info = stat()
-            guard stat(directory.path, &info) == 0 else { continue }
-            if let inode = directory.inode {
-                guard UInt64(info.st_ino) == inode else { continue }  // replaced: someone else's now
-                for file in directory.files { _ = unlink("\(directory.path)/\(file)") }
-            }
-            _ = rmdir(directory.path)
+        // /etc/netns itself last: it can only go once empty.
+        for directory in directories.filter({ $0.path != root }).reversed() { removeIfOurs(directory) }
+        if getxattr(root, rootMark, nil, 0) >= 0 {
+            _ = rmdir(root)  // made by nslab (for this lab or another): gone once no lab uses it
+        } else if let recorded = directories.first(where: { $0.path == root }) {
+            removeIfOurs(recorded)  // file systems without user xattrs: only the lab that made it
         }
+    }
+
+    /// An extended attribute nslab puts on the /etc/netns it creates, so that whichever lab is
+    /// destroyed last removes it, and a /etc/netns someone else made is never removed.
+    static let rootMark = "user.nslab.created"
+
+    private static func removeIfOurs(_ directory: NodeEnvironmentRecord.Directory) {
+        var info = stat()
+        guard stat(directory.path, &info) == 0 else { return }
+        if let inode = directory.inode {
+            guard UInt64(info.st_ino) == inode else { return }  // replaced: someone else's now
+            for file in directory.files { _ = unlink("\(directory.path)/\(file)") }
+        }
+        _ = rmdir(directory.path)
     }
 }

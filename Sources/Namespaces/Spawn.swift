@@ -85,7 +85,7 @@ public enum Spawn {
             }
         }
         guard pid > 0 else {
-            throw SpawnError(message: String(cString: message), code: errorNumber == 0 ? EIO : errorNumber, program: program)
+            throw SpawnError(message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), code: errorNumber == 0 ? EIO : errorNumber, program: program)
         }
         return pid
     }

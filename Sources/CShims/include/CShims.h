@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <signal.h>
+// setxattr/getxattr: Swift's Glibc module leaves them out.
+#include <sys/xattr.h>
 // glibc first: it tells the UAPI headers (libc-compat.h) not to define in6_addr again.
 #include <sys/socket.h>
 #include <netinet/in.h>
