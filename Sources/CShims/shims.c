@@ -117,6 +117,12 @@ static void child_setup(int errfd, int netns_fd, int uts_fd, const char *name) {
     close(dfd);
 }
 
+// fd itself, or a close-on-exec copy of it above 2 when it is 0, 1 or 2 (-1 stays -1).
+static int fd_above_stdio(int fd) {
+    if (fd < 0 || fd > 2) return fd;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 // Moves the caller's stdio fds into place without one dup2 clobbering the source of another
 // (a source may itself be 0, 1 or 2): first copy every source above 2, then dup2 into place.
 // dup2 onto a different fd also clears close-on-exec, which dup2(fd, fd) would not.
@@ -145,8 +151,13 @@ pid_t nslab_spawn_in_netns(const struct nslab_spawn_request *request, char *erro
         return -1;
     }
     if (pid == 0) {
-        int errfd = pipefd[1];
         close(pipefd[0]);
+        // When the caller runs with stdin/stdout/stderr closed, the error pipe and the namespace
+        // fds may themselves be 0, 1 or 2: move them up before stdio is put in place over them.
+        int errfd = fd_above_stdio(pipefd[1]);
+        int netns_fd = fd_above_stdio(request->netns_fd);
+        int uts_fd = fd_above_stdio(request->uts_fd);
+        if (errfd < 0 || netns_fd < 0) _exit(127);
         // Dispositions the parent set for itself (it ignores SIGINT/SIGQUIT while it waits) must
         // not reach the command: SIG_IGN survives exec. The mask is inherited too: clear it.
         if (request->default_signals) {
@@ -165,7 +176,7 @@ pid_t nslab_spawn_in_netns(const struct nslab_spawn_request *request, char *erro
         // A background process must not hold nslab's other fds (a lab lock, a log of another
         // node): mark everything above stderr close-on-exec. Errors are harmless (old kernel).
         if (request->close_other_fds) syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-        child_setup(errfd, request->netns_fd, request->uts_fd, request->netns_name);
+        child_setup(errfd, netns_fd, uts_fd, request->netns_name);
         execve(request->path, request->argv, request->envp);
         child_fail(errfd, "exec");
     }

@@ -48,10 +48,6 @@ public enum NodeExec {
     /// waits for it and returns its exit status (128 + signal if a signal ended it).
     public static func run(_ command: [String], at location: NodeLocation) throws -> Int32 {
         try Privileges.check(for: "run a command inside a node")
-        let namespace = try openNamespace(location)
-        let utsFD = try NodeEnvironment.openUTS(lab: location.lab, node: location.node,
-                                                recorded: NodeEnvironmentRecord(lab: location.lab))
-        defer { if let utsFD { close(utsFD) } }
         // As a shell does for a foreground job: Ctrl-C and Ctrl-\ reach the whole foreground
         // process group, the command decides what they mean, and nslab waits for its status.
         // The child gets them back at their default unless nslab was started ignoring them.
@@ -64,13 +60,22 @@ public enum NodeExec {
         var restore: [Int32] = []
         if !isIgnored(previousInterrupt) { restore.append(SIGINT) }
         if !isIgnored(previousQuit) { restore.append(SIGQUIT) }
-        let pid: pid_t
+        let pid = try spawn(command, at: location, options: SpawnOptions(defaultSignals: restore))
+        return Spawn.wait(for: pid)
+    }
+
+    /// Starts the command and lets go of the namespace fds at once: an open fd keeps a
+    /// namespace alive, and nslab must not hold the node up while it waits.
+    private static func spawn(_ command: [String], at location: NodeLocation, options: SpawnOptions) throws -> pid_t {
+        let namespace = try openNamespace(location)
+        let utsFD = try NodeEnvironment.openUTS(lab: location.lab, node: location.node,
+                                                recorded: NodeEnvironmentRecord(lab: location.lab))
+        defer { if let utsFD { close(utsFD) } }
         do {
-            pid = try Spawn.start(command, in: namespace, utsFD: utsFD, options: SpawnOptions(defaultSignals: restore))
+            return try Spawn.start(command, in: namespace, utsFD: utsFD, options: options)
         } catch {
             throw LabError.spawn(error, node: location.node)
         }
-        return Spawn.wait(for: pid)
     }
 
     /// Starts `command` inside the node in the background (own session, stdin /dev/null, output

@@ -176,6 +176,12 @@ struct NodeExecTests {
         let cliPid = try #require(Int32(trimmed(cli.output)), "\(cli.output)")
         #expect(isAlive(cliPid))
 
+        // With nslab's own stdin, stdout and stderr closed, the fds it opens land on 0-2: the
+        // helper must still find its namespace and error pipe.
+        sh("\(nslabBinary) exec -d --lab \(lab.name) router01 -- sh -c 'echo closed-stdio' <&- >&- 2>&-")
+        let closedLog = "\(LabRecord.root)/\(lab.name)/logs/router01-1-sh.log"
+        #expect(waitUntil { ((try? String(contentsOfFile: closedLog, encoding: .utf8)) ?? "") == "closed-stdio\n" })
+
         var state = try LabInspector.inspect(lab: lab.name)
         let ns02 = try #require(state.nodes.first { $0.name == "ns02" })
         #expect(ns02.hostname == "ns02")
@@ -274,5 +280,10 @@ struct NodeExecTests {
         let shell = sh("printf 'hostname\\nexit 4\\n' | script -qec \"\(exec) bash --norc -i\" /dev/null")
         #expect(shell.status == 4, "\(shell.output)")
         #expect(shell.output.contains("\ra\r\n"), "\(shell.output.debugDescription)")
+        // Ctrl-C on the terminal ends the command (not nslab first): 128 + SIGINT, at once.
+        let start = Date()
+        let interrupted = sh("(sleep 0.5; printf '\\003') | script -qec \"\(exec) sleep 30\" /dev/null")
+        #expect(interrupted.status == 130, "\(interrupted.output)")
+        #expect(Date().timeIntervalSince(start) < 10)
     }
 }
