@@ -21,7 +21,24 @@ enum NodeEnvironment {
             throw LabError.refused("cannot deploy: per-node files need a file of the same name in /etc to be bound over "
                                    + "(nothing was changed):\n" + missing.map { "  - \($0)" }.joined(separator: "\n"))
         }
+        let unknown = unknownPrograms(topology)
+        if !unknown.isEmpty {
+            throw LabError.refused("cannot deploy: commands name programs that are not installed (nothing was changed):\n"
+                                   + unknown.map { "  - \($0)" }.joined(separator: "\n"))
+        }
         return NodeFiles.collisions(topology)
+    }
+
+    /// The list form of a command names its program: found through PATH now, or the lab would be
+    /// built only to be torn down again. (A shell line's programs are the shell's business: it
+    /// reports them in the log.)
+    static func unknownPrograms(_ topology: Topology) -> [String] {
+        topology.nodes.flatMap { node in
+            node.commands.compactMap { command -> String? in
+                guard let program = command.argv.first, Spawn.resolve(program) == nil else { return nil }
+                return "\(command.location): node \(node.name): \(program) not found (searched PATH)"
+            }
+        }
     }
 
     /// Deploy, once every link and route is in place: each node's host name, its /etc files,

@@ -154,6 +154,13 @@ struct NodeExecTests {
         } catch let error as LabError {
             #expect(error.exitCode == 2 && error.description.contains("/etc/nslab-test-no-such.conf does not exist"), "\(error)")
         }
+        // So is a command whose program is not installed.
+        do {
+            _ = try lab.deploy("nodes:\n  a: { commands: [[nslab-test-no-such-program, -x]] }\n")
+            Issue.record("deploy should have been refused")
+        } catch let error as LabError {
+            #expect(error.exitCode == 2 && error.description.contains("nslab-test-no-such-program not found"), "\(error)")
+        }
         #expect(lab.namespaces().isEmpty)
     }
 
