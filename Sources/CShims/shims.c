@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/vfs.h>
+#include <sys/statvfs.h>
+#include <signal.h>
+#include <linux/close_range.h>
 #include <linux/magic.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -61,49 +64,80 @@ static int join_path(char *out, size_t cap, const char *a, const char *b, const 
     return 0;
 }
 
-// Same steps as iproute2's netns_switch() + bind_etc(), in the child after fork.
+static void child_warn(const char *a, const char *b, const char *c) {
+    // Best effort, like iproute2's fprintf(stderr, "Bind ... failed"): stderr may be closed.
+    const char *parts[4] = {"nslab: ", a, b, c};
+    for (int i = 0; i < 4; i++) {
+        if (!parts[i]) continue;
+        ssize_t ignored = write(2, parts[i], str_len(parts[i]));
+        (void)ignored;
+    }
+    ssize_t ignored = write(2, "\n", 1);
+    (void)ignored;
+}
+
+// The steps of iproute2's netns_switch() + bind_etc() (lib/namespace.c), in the child after fork.
 static void child_setup(int errfd, int netns_fd, int uts_fd, const char *name) {
     if (setns(netns_fd, CLONE_NEWNET) < 0) child_fail(errfd, "setns(net)");
     if (uts_fd >= 0 && setns(uts_fd, CLONE_NEWUTS) < 0) child_fail(errfd, "setns(uts)");
     if (unshare(CLONE_NEWNS) < 0) child_fail(errfd, "unshare(mount)");
-    if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) child_fail(errfd, "mount / slave");
+    // Don't let any mount made below propagate back to the host's mount namespace.
+    if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) child_fail(errfd, "mount --make-rslave /");
+    // A /sys that describes the node's network namespace (ls /sys/class/net shows its
+    // interfaces only). As iproute2: a /sys that cannot be unmounted is overlaid, read-only if
+    // it was read-only (a read-only sysfs cannot be shadowed by a read-write one).
     unsigned long mountflags = 0;
     if (umount2("/sys", MNT_DETACH) < 0) {
-        // /sys may not be mounted at all (minimal containers): carry on, as iproute2 does.
-        if (errno != EINVAL && errno != ENOENT) child_fail(errfd, "umount /sys");
+        struct statfs fs;
+        if (statfs("/sys", &fs) == 0 && (fs.f_flags & ST_RDONLY)) mountflags = MS_RDONLY;
     }
     if (mount(name ? name : "none", "/sys", "sysfs", mountflags, NULL) < 0) child_fail(errfd, "mount /sys");
-    if (!name) return;
+    if (!name || str_len(name) >= NAME_MAX) return;
     char dir[PATH_MAX];
-    if (join_path(dir, sizeof(dir), "/etc/netns/", name, NULL) < 0) child_fail(errfd, "etc path");
+    if (join_path(dir, sizeof(dir), "/etc/netns/", name, NULL) < 0) return;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return;  // no per-node /etc files: nothing to bind
-    // getdents64 directly: opendir() allocates.
+    // getdents64 directly: opendir() allocates, which a child of a threaded process must not.
     char buf[4096];
     for (;;) {
         long nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-        if (nread < 0) child_fail(errfd, "read /etc/netns");
-        if (nread == 0) break;
+        if (nread <= 0) break;
         for (long off = 0; off < nread;) {
-            struct { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+            struct linux_dirent64 { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; };
+            struct linux_dirent64 *d = (void *)(buf + off);
             off += d->reclen;
             if (d->name[0] == '.' && (d->name[1] == 0 || (d->name[1] == '.' && d->name[2] == 0))) continue;
             char src[PATH_MAX], dst[PATH_MAX];
             if (join_path(src, sizeof(src), dir, "/", d->name) < 0) continue;
             if (join_path(dst, sizeof(dst), "/etc/", d->name, NULL) < 0) continue;
-            if (mount(src, dst, "none", MS_BIND, NULL) < 0) {
-                // iproute2 only warns when the target does not exist; we do the same by skipping.
-                if (errno != ENOENT) child_fail(errfd, "bind /etc/netns file");
-            }
+            // iproute2 warns and carries on (typically /etc/NAME does not exist): so do we.
+            if (mount(src, dst, "none", MS_BIND, NULL) < 0) child_warn("cannot bind ", src, " over its /etc file");
         }
     }
     close(dfd);
 }
 
-pid_t nslab_spawn_in_netns(int netns_fd, int uts_fd, const char *netns_name,
-                           char *const argv[], char *const envp[],
-                           const int *stdio_fds, int new_session,
-                           char *error_out, size_t error_len) {
+// fd itself, or a close-on-exec copy of it above 2 when it is 0, 1 or 2 (-1 stays -1).
+static int fd_above_stdio(int fd) {
+    if (fd < 0 || fd > 2) return fd;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+// Moves the caller's stdio fds into place without one dup2 clobbering the source of another
+// (a source may itself be 0, 1 or 2): first copy every source above 2, then dup2 into place.
+// dup2 onto a different fd also clears close-on-exec, which dup2(fd, fd) would not.
+static void child_stdio(int errfd, const int *stdio_fds) {
+    int copies[3];
+    for (int i = 0; i < 3; i++) {
+        copies[i] = -1;
+        if (stdio_fds[i] >= 0 && (copies[i] = fcntl(stdio_fds[i], F_DUPFD_CLOEXEC, 3)) < 0) child_fail(errfd, "dup stdio");
+    }
+    for (int i = 0; i < 3; i++) {
+        if (copies[i] >= 0 && dup2(copies[i], i) < 0) child_fail(errfd, "dup2 stdio");
+    }
+}
+
+pid_t nslab_spawn_in_netns(const struct nslab_spawn_request *request, char *error_out, size_t error_len) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         snprintf(error_out, error_len, "pipe: %s", strerror(errno));
@@ -118,15 +152,33 @@ pid_t nslab_spawn_in_netns(int netns_fd, int uts_fd, const char *netns_name,
     }
     if (pid == 0) {
         close(pipefd[0]);
-        if (new_session && setsid() < 0) child_fail(pipefd[1], "setsid");
-        if (stdio_fds) {
-            for (int i = 0; i < 3; i++) {
-                if (stdio_fds[i] >= 0 && stdio_fds[i] != i && dup2(stdio_fds[i], i) < 0) child_fail(pipefd[1], "dup2");
+        // When the caller runs with stdin/stdout/stderr closed, the error pipe and the namespace
+        // fds may themselves be 0, 1 or 2: move them up before stdio is put in place over them.
+        int errfd = fd_above_stdio(pipefd[1]);
+        int netns_fd = fd_above_stdio(request->netns_fd);
+        int uts_fd = fd_above_stdio(request->uts_fd);
+        if (errfd < 0 || netns_fd < 0) _exit(127);
+        // Dispositions the parent set for itself (it ignores SIGINT/SIGQUIT while it waits) must
+        // not reach the command: SIG_IGN survives exec. The mask is inherited too: clear it.
+        if (request->default_signals) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof(dfl));
+            dfl.sa_handler = SIG_DFL;
+            for (int sig = 1; sig < NSIG; sig++) {
+                if (sigismember(request->default_signals, sig) == 1) sigaction(sig, &dfl, NULL);
             }
         }
-        child_setup(pipefd[1], netns_fd, uts_fd, netns_name);
-        if (envp) execvpe(argv[0], argv, envp); else execvp(argv[0], argv);
-        child_fail(pipefd[1], "exec");
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (request->new_session && setsid() < 0) child_fail(errfd, "setsid");
+        if (request->stdio_fds) child_stdio(errfd, request->stdio_fds);
+        // A background process must not hold nslab's other fds (a lab lock, a log of another
+        // node): mark everything above stderr close-on-exec. Errors are harmless (old kernel).
+        if (request->close_other_fds) syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+        child_setup(errfd, netns_fd, uts_fd, request->netns_name);
+        execve(request->path, request->argv, request->envp);
+        child_fail(errfd, "exec");
     }
     close(pipefd[1]);
     char buf[200];
@@ -139,6 +191,7 @@ pid_t nslab_spawn_in_netns(int netns_fd, int uts_fd, const char *netns_name,
         int err = colon ? atoi(colon + 1) : 0;
         if (colon) *colon = 0;
         snprintf(error_out, error_len, "%s: %s", buf, strerror(err));
+        if (request->error_number) *request->error_number = err;
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         return -1;

@@ -108,6 +108,8 @@ public enum LabDeployer {
             let addresses = try configureInterfaces(topology, nodes: created)
             progress("adding routes")
             let routes = try addRoutes(created)
+            try NodeEnvironment.prepare(topology, record: record, nodes: created.map { ($0.node, $0.namespace) },
+                                        progress: progress)
             try record.append([RecordEntry(event: .deployed, hash: hash, time: Date().timeIntervalSince1970)])
             return DeployResult(lab: topology.name, nodes: created.count, links: topology.links.count,
                                 addresses: addresses, routes: routes, seconds: Date().timeIntervalSince(start),
@@ -149,6 +151,7 @@ public enum LabDeployer {
                 problems.append("namespace \"\(name)\" (node \(node.name)) already exists: \(NamedNamespaces.path(of: name))")
             }
         }
+        problems += try NodeEnvironment.collisions(topology)
         if !problems.isEmpty { throw LabError.collision(problems) }
     }
 

@@ -79,6 +79,7 @@ public enum LabDestroyer {
             }
             result.namespacesRemoved.append(namespace.name)
         }
+        result.processesEnded += NodeEnvironment.tearDown(record: record)
         record.remove()
         return result
     }

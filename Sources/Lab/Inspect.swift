@@ -27,6 +27,12 @@ public struct NodeState: Codable, Sendable {
     public var forwarding: Forwarding
     public var interfaces: [InterfaceState]
     public var routes: [RouteState]
+    /// The node's host name (`hostname` inside `nslab exec`); nil if it has none of its own.
+    public var hostname: String?
+    /// The per-node /etc files nslab wrote: /etc/netns/NAMESPACE/NAME, bound over /etc/NAME.
+    public var files: [String]?
+    /// The processes nslab started inside the node (`commands:`, `nslab exec -d`).
+    public var processes: [ProcessState]?
 
     public struct Forwarding: Codable, Sendable {
         public var ipv4: Bool?
@@ -139,6 +145,7 @@ public enum LabInspector {
                                    forwarding: .init(ipv4: raw.forwarding.ipv4, ipv6: raw.forwarding.ipv6),
                                    interfaces: interfaces, routes: routes))
         }
+        nodes = NodeEnvironment.annotate(nodes, lab: lab)
         let formatter = ISO8601DateFormatter()
         return LabState(lab: lab, file: summary.file,
                         deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },

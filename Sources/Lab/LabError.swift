@@ -18,12 +18,20 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     case system(SystemCallError, context: String)
     case record(lab: String, problem: String)
     case unknownNode(lab: String, node: String, known: [String])
+    /// No deployed lab has this node; the closest node name, if any, and the lab it is in.
+    case nodeNotDeployed(node: String, suggestion: (node: String, lab: String)?, labs: [String])
+    case ambiguousNode(node: String, labs: [String])
+    /// A request nslab will not carry out as things are (nothing was changed).
+    case refused(String)
+    case spawn(SpawnError, node: String)
 
     public var exitCode: Int32 {
         switch self {
         case .topology, .invalidLabName, .collision, .alreadyDeployedDifferently, .incompleteDeploy,
-             .privileges, .unknownNode, .notDeployed:
+             .privileges, .unknownNode, .notDeployed, .nodeNotDeployed, .ambiguousNode, .refused:
             return 2
+        case .spawn(let error, _):
+            return error.exitStatus
         default:
             return 1
         }
@@ -59,6 +67,18 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return "the record of lab \"\(lab)\" is unusable: \(problem); `nslab destroy \(lab)` removes what it lists"
         case .unknownNode(let lab, let node, let known):
             return "lab \"\(lab)\" has no node \"\(node)\"; its nodes: \(known.joined(separator: ", "))"
+        case .nodeNotDeployed(let node, let suggestion, let labs):
+            if let suggestion {
+                return "no deployed lab has a node \"\(node)\"; did you mean \"\(suggestion.node)\" (lab \(suggestion.lab))?"
+            }
+            if labs.isEmpty { return "no deployed lab has a node \"\(node)\": no labs are deployed (`nslab deploy FILE`)" }
+            return "no deployed lab has a node \"\(node)\" (deployed labs: \(labs.joined(separator: ", "))); `nslab inspect LAB` lists a lab's nodes"
+        case .ambiguousNode(let node, let labs):
+            return "node \"\(node)\" is in several labs: \(labs.joined(separator: ", ")); say which with --lab LAB"
+        case .refused(let text):
+            return text
+        case .spawn(let error, let node):
+            return "node \(node): \(error)"
         }
     }
 }

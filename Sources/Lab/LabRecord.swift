@@ -18,6 +18,18 @@ public struct RecordEntry: Codable, Sendable, Equatable {
         case links
         /// Everything the topology asks for is in place.
         case deployed
+        /// A directory /etc/netns/NAMESPACE (or /etc/netns itself) is about to be created, with
+        /// the `files` nslab will write into it; `path` names it.
+        case etcDirectory = "etc-directory"
+        /// That directory exists and nslab made it: `inode` identifies it.
+        case etcDirectoryCreated = "etc-directory-created"
+        /// A node's UTS namespace is about to be mounted at `path`.
+        case uts
+        /// The UTS namespace exists; `inode` identifies it.
+        case utsCreated = "uts-created"
+        /// nslab started a process inside `node`: `pid`, `startTicks` (field 22 of /proc/PID/stat,
+        /// so a recycled pid is not mistaken for it), `command`, its log at `path`.
+        case process
     }
 
     public var event: Event
@@ -30,12 +42,19 @@ public struct RecordEntry: Codable, Sendable, Equatable {
     public var node: String?
     public var inode: UInt64?
     public var interfaces: [String]?
+    public var path: String?
+    public var files: [String]?
+    public var pid: Int32?
+    public var startTicks: UInt64?
+    public var command: [String]?
 
     public init(event: Event, lab: String? = nil, file: String? = nil, hash: String? = nil, prefix: String? = nil,
                 time: Double? = nil, name: String? = nil, node: String? = nil, inode: UInt64? = nil,
-                interfaces: [String]? = nil) {
+                interfaces: [String]? = nil, path: String? = nil, files: [String]? = nil, pid: Int32? = nil,
+                startTicks: UInt64? = nil, command: [String]? = nil) {
         self.event = event; self.lab = lab; self.file = file; self.hash = hash; self.prefix = prefix
         self.time = time; self.name = name; self.node = node; self.inode = inode; self.interfaces = interfaces
+        self.path = path; self.files = files; self.pid = pid; self.startTicks = startTicks; self.command = command
     }
 }
 
@@ -67,8 +86,8 @@ public struct RecordSummary: Sendable {
                 }
             case .namespaceCreated:
                 if let name = entry.name, let inode = entry.inode { inodes[name] = inode }
-            case .links:
-                break
+            case .links, .etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process:
+                break  // folded by NodeEnvironmentRecord
             case .deployed:
                 isComplete = true; deployedAt = entry.time; hash = entry.hash ?? hash
             }

@@ -23,23 +23,34 @@ enum NamespaceProcesses {
     }
 
     /// Ends every process inside the given namespaces: SIGTERM, up to `grace` seconds to exit,
-    /// then SIGKILL. Returns how many there were.
+    /// then SIGKILL. Returns how many there were. A process that holds a namespace would keep
+    /// it, and its interfaces, alive after the mount is gone.
     @discardableResult
     static func terminateAll(inNamespacesWithInodes inodes: Set<UInt64>, grace: Double = 2.0) -> Int {
-        let initial = pids(inNamespacesWithInodes: inodes)
+        let found = pids(inNamespacesWithInodes: inodes)
+        let inodeOf = Dictionary(found.map { ($0.pid, $0.inode) }, uniquingKeysWith: { first, _ in first })
+        return terminate(found.map(\.pid), grace: grace) { pid in
+            inodeOf[pid].map { isAlive(pid, inode: $0) } ?? false
+        }
+    }
+
+    /// SIGTERM to every pid, up to `grace` seconds for them to go, then SIGKILL to those that
+    /// `isAlive` still recognises. Returns how many there were.
+    @discardableResult
+    static func terminate(_ initial: [pid_t], grace: Double, isAlive: (pid_t) -> Bool) -> Int {
         if initial.isEmpty { return 0 }
-        for process in initial { kill(process.pid, SIGTERM) }
+        for pid in initial { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         var remaining = initial
         while !remaining.isEmpty && Date() < deadline {
             usleep(20_000)
-            remaining = remaining.filter { isAlive($0.pid, inode: $0.inode) }
+            remaining = remaining.filter(isAlive)
         }
-        for process in remaining { kill(process.pid, SIGKILL) }
+        for pid in remaining { kill(pid, SIGKILL) }
         let killDeadline = Date().addingTimeInterval(1.0)
         while !remaining.isEmpty && Date() < killDeadline {
             usleep(10_000)
-            remaining = remaining.filter { isAlive($0.pid, inode: $0.inode) }
+            remaining = remaining.filter(isAlive)
         }
         return initial.count
     }

@@ -36,7 +36,7 @@ struct TopologyDecoder {
 
     private var start: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
 
-    private mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+    mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(location, message, hint: hint))
     }
 
@@ -49,11 +49,11 @@ struct TopologyDecoder {
         return SourceLocation(file: file, line: mark.line, column: mark.column)
     }
 
-    private func location(_ node: YAMLNode) -> SourceLocation { location(node.mark) }
+    func location(_ node: YAMLNode) -> SourceLocation { location(node.mark) }
 
     /// The column of the `offset`-th Unicode scalar of a scalar's value, when the value is
     /// written verbatim on one line; otherwise the scalar's own start, which is still right.
-    private func location(_ node: YAMLNode, offset: Int) -> SourceLocation {
+    func location(_ node: YAMLNode, offset: Int) -> SourceLocation {
         let base = location(node)
         guard case .scalar(let scalar) = node else { return base }
         let quote = scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? 1 : 0
@@ -168,7 +168,7 @@ struct TopologyDecoder {
 
     // MARK: node helpers
 
-    private struct Entry {
+    struct Entry {
         var key: String
         var keyLocation: SourceLocation
         var value: YAMLNode
@@ -177,12 +177,12 @@ struct TopologyDecoder {
     /// The resolved tag: Yams keeps `Tag.name` internal but prints it as its description.
     private func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
 
-    private func isNull(_ node: YAMLNode) -> Bool {
+    func isNull(_ node: YAMLNode) -> Bool {
         if case .scalar = node { return tagName(node) == .null }
         return false
     }
 
-    private func describe(_ node: YAMLNode) -> String {
+    func describe(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -198,7 +198,7 @@ struct TopologyDecoder {
     }
 
     /// The entries of a mapping in file order, each key once; later copies are reported.
-    private mutating func entries(_ mapping: YAMLNode.Mapping, what: String) -> [Entry] {
+    mutating func entries(_ mapping: YAMLNode.Mapping, what: String) -> [Entry] {
         var seen: [String: SourceLocation] = [:]
         var out: [Entry] = []
         for (key, value) in mapping {
@@ -220,7 +220,7 @@ struct TopologyDecoder {
     }
 
     /// The known keys of a mapping; unknown keys are reported with the closest known one.
-    private mutating func fields(_ node: YAMLNode, allowed: [String], what: String,
+    mutating func fields(_ node: YAMLNode, allowed: [String], what: String,
                                  expected: String, hint: String? = nil) -> [String: Entry]? {
         guard case .mapping(let mapping) = node else {
             error(location(node), "\(what) must be \(expected), found \(describe(node))", hint: hint)
@@ -248,7 +248,7 @@ struct TopologyDecoder {
     }
 
     /// A scalar's text, or nil after reporting what was found instead.
-    private mutating func text(_ node: YAMLNode, _ what: String, expected: String = "a string") -> String? {
+    mutating func text(_ node: YAMLNode, _ what: String, expected: String = "a string") -> String? {
         if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
         error(location(node), "\(what) must be \(expected), found \(describe(node))")
         return nil
@@ -344,7 +344,7 @@ struct TopologyDecoder {
         if isNull(entry.value) { return node }
         let what = "node \(Names.quoted(entry.key))"
         guard let fields = fields(entry.value, allowed: TopologyKeys.node, what: what,
-                                  expected: "a mapping with 'kind' and 'routes', or empty",
+                                  expected: "a mapping with 'kind', 'routes', 'files' or 'commands', or empty",
                                   hint: "e.g. `\(entry.key): { kind: router, routes: [10.0.0.0/24 via 172.16.0.2] }`")
         else { return node }
 
@@ -361,6 +361,8 @@ struct TopologyDecoder {
                 error(location(kind.value), "'kind' must be \(expected), found \(describe(kind.value))")
             }
         }
+
+        decodeNodeExtras(fields, into: &node)
 
         if let routes = fields["routes"], !isNull(routes.value) {
             guard case .sequence(let items) = routes.value else {

@@ -6,7 +6,7 @@ import NetAddress
 public enum TopologyKeys {
     public static let topLevel = ["name", "prefix", "nodes", "links"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
-    public static let node = ["kind", "routes"]
+    public static let node = ["kind", "routes", "files", "commands"]
     public static let link = ["endpoints", "addresses", "mtu"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
     public static let endpoint = ["node", "interface", "addresses", "mtu", "mac"]
@@ -37,6 +37,8 @@ struct DraftNode {
     var location: SourceLocation
     var kind: NodeKind = .host
     var routes: [DraftRoute] = []
+    var files: [NodeFile] = []
+    var commands: [NodeCommand] = []
 }
 
 struct DraftRoute {

@@ -55,9 +55,15 @@ public struct Node: Sendable {
     public var kind: NodeKind
     public var routes: [Route]
     public var location: SourceLocation
+    /// Files the node sees over /etc (through /etc/netns/NAMESPACE/), in file order.
+    public var files: [NodeFile]
+    /// Processes started inside the node once the lab is up, in file order.
+    public var commands: [NodeCommand]
 
-    public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation) {
+    public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation,
+                files: [NodeFile] = [], commands: [NodeCommand] = []) {
         self.name = name; self.kind = kind; self.routes = routes; self.location = location
+        self.files = files; self.commands = commands
     }
 }
 

@@ -185,7 +185,7 @@ extension DraftLab {
                      Route(destination: $0.destination.network, gateway: $0.gateway?.value, device: $0.device?.value,
                            metric: $0.metric, location: $0.location)
                  },
-                 location: node.location)
+                 location: node.location, files: node.files, commands: node.commands)
         }
         let links = links.map { link in
             Link(endpoints: link.endpoints.map {

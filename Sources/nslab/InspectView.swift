@@ -30,8 +30,22 @@ struct InspectView {
                 out.append("  routes:")
                 out += routes.map { "    " + routeLine($0) }
             }
+            out += environmentLines(node)
         }
         return out.joined(separator: "\n")
+    }
+
+    /// Host name, /etc files and the processes nslab started in the node.
+    func environmentLines(_ node: NodeState) -> [String] {
+        var lines: [String] = []
+        if let hostname = node.hostname { lines.append("  hostname: \(hostname)") }
+        if let files = node.files, !files.isEmpty { lines.append("  /etc files: \(files.joined(separator: " "))") }
+        if let processes = node.processes, !processes.isEmpty {
+            lines.append("  processes:")
+            let rows = processes.map { [String($0.pid), $0.state, $0.origin, $0.command.joined(separator: " "), $0.log] }
+            lines.append(Table(header: ["PID", "STATE", "FROM", "COMMAND", "LOG"], rows: rows, indent: "    ").render())
+        }
+        return lines
     }
 
     func onOff(_ value: Bool?) -> String { value.map { $0 ? "on" : "off" } ?? "?" }

@@ -138,7 +138,7 @@ import Testing
 
     @Test func nodeValueOfWrongType() {
         expectOnly("name: x\nnodes:\n  r1: router\n", "lab.yaml:3:7",
-                   "node 'r1' must be a mapping with 'kind' and 'routes', or empty, found the string 'router'",
+                   "node 'r1' must be a mapping with 'kind', 'routes', 'files' or 'commands', or empty, found the string 'router'",
                    hint: "`r1: { kind: router")
     }
 

@@ -6,6 +6,9 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <signal.h>
+// setxattr/getxattr: Swift's Glibc module leaves them out.
+#include <sys/xattr.h>
 // glibc first: it tells the UAPI headers (libc-compat.h) not to define in6_addr again.
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -36,17 +39,37 @@ int nslab_pipe_cloexec(int fds[2]);
 // 1 if fd is a namespace file (nsfs), 0 if not, -1 on error.
 int nslab_is_nsfs(int fd);
 
-// Runs `argv` inside the network namespace `netns_fd` the way `ip netns exec` does:
-// fork; in the child join the namespace (and the UTS namespace `uts_fd` if >= 0), unshare the
-// mount namespace, make / a slave, remount /sys for the new netns, bind /etc/netns/<name>/* over
-// /etc/*, optionally setsid + dup fds, then execvp. Any failure before exec is written to a
-// close-on-exec pipe as "step: errno" so the parent can report it; success closes the pipe empty.
-// Returns the child's pid, or -1 with `error_out` (size `error_len`) filled.
-// `netns_name` may be NULL (no /etc/netns binding). `stdio_fds` may be NULL (inherit) or point to
-// three fds for stdin/stdout/stderr. `new_session` != 0 calls setsid() in the child.
-pid_t nslab_spawn_in_netns(int netns_fd, int uts_fd, const char *netns_name,
-                           char *const argv[], char *const envp[],
-                           const int *stdio_fds, int new_session,
-                           char *error_out, size_t error_len);
+/// What nslab_spawn_in_netns runs and how.
+struct nslab_spawn_request {
+    /// The network namespace to join (an fd of /run/netns/NAME).
+    int netns_fd;
+    /// The UTS namespace to join as well (the node's host name), or -1.
+    int uts_fd;
+    /// The namespace's name: /sys is mounted with it as source and /etc/netns/<name>/* are bound
+    /// over /etc/*, as `ip netns exec` does. NULL for neither.
+    const char *netns_name;
+    /// The program to execve: already resolved through PATH by the caller.
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    /// Three fds that become stdin, stdout and stderr, -1 (or the pointer NULL) to inherit.
+    const int *stdio_fds;
+    /// Non-zero: setsid() in the child (a background process, no controlling terminal).
+    int new_session;
+    /// Non-zero: every fd above 2 is closed on exec (background processes).
+    int close_other_fds;
+    /// Signals set back to SIG_DFL in the child before exec (NULL: none). The mask is always cleared.
+    const sigset_t *default_signals;
+    /// When not NULL, receives the errno of a failed step.
+    int *error_number;
+};
+
+// Runs a program inside a network namespace the way `ip netns exec` does: fork; in the child
+// join the namespace (and the UTS namespace if given), unshare the mount namespace, make /
+// a slave, remount /sys for the new netns, bind /etc/netns/<name>/* over /etc/*, then execve.
+// Only async-signal-safe calls happen in the child. A failure before exec is written to a
+// close-on-exec pipe as "step:errno" so the parent can report it; a successful exec closes the
+// pipe empty. Returns the child's pid, or -1 with `error_out` (size `error_len`) filled.
+pid_t nslab_spawn_in_netns(const struct nslab_spawn_request *request, char *error_out, size_t error_len);
 
 #endif

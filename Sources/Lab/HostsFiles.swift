@@ -1,0 +1,188 @@
+import Foundation
+import CShims
+import NetAddress
+import Netlink
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The /etc/hosts every node gets unless its topology gives its own: every node of the lab by
+/// name with its data-plane addresses, and NODE-IFACE for each interface address, so that
+/// `ping ns02` and `ping router01-gw01-veth1` work inside any node, through `ip netns exec` too.
+public enum HostsFile {
+    public static func content(for node: String, in topology: Topology) -> String {
+        var lines = [
+            "# /etc/hosts of node \(node) in lab \(topology.name), written by nslab: `nslab exec \(node)` and",
+            "# `ip netns exec \(topology.namespaceName(of: node))` bind it over /etc/hosts. `nslab destroy \(topology.name)` removes it.",
+            "127.0.0.1\tlocalhost",
+            "::1\tlocalhost ip6-localhost ip6-loopback",
+        ]
+        var ownAddressCount = 0
+        for other in topology.nodes {
+            for endpoint in topology.endpoints(of: other.name) {
+                for prefix in endpoint.addresses {
+                    var names = [other.name]
+                    // Interface names may hold characters a hosts file reads as syntax ('#').
+                    let alias = "\(other.name)-\(endpoint.interface)"
+                    if alias.unicodeScalars.allSatisfy(isHostNameCharacter) { names.append(alias) }
+                    lines.append("\(prefix.address)\t\(names.joined(separator: " "))")
+                    if other.name == node { ownAddressCount += 1 }
+                }
+            }
+        }
+        // A node without addresses still resolves its own name, as Debian's installer arranges
+        // with 127.0.1.1 (sudo, `hostname -f` and mail tools look it up).
+        if ownAddressCount == 0 { lines.insert("127.0.1.1\t\(node)", at: 4) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func isHostNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || scalar == "-" || scalar == "." || scalar == "_"
+    }
+}
+
+/// The per-node /etc files: /etc/netns/NAMESPACE/NAME, which `ip netns exec` (and `nslab exec`)
+/// bind over /etc/NAME inside the node. nslab only ever writes into directories it created, and
+/// records them before creating them.
+enum NodeFiles {
+    static let root = "/etc/netns"
+
+    static func directory(of namespace: String) -> String { "\(root)/\(namespace)" }
+
+    /// The files a node gets: those it declares, plus the generated hosts and resolv.conf for
+    /// those it does not declare (resolv.conf only where the host has one to bind over).
+    static func files(of node: Node, in topology: Topology,
+                      hostHasResolvConf: Bool = FileManager.default.fileExists(atPath: "/etc/resolv.conf"))
+        -> [(name: String, content: String)] {
+        var files = node.files.map { (name: $0.name, content: $0.content) }
+        var generated: [(name: String, content: String)] = []
+        if !files.contains(where: { $0.name == "hosts" }) {
+            generated.append((name: "hosts", content: HostsFile.content(for: node.name, in: topology)))
+        }
+        if hostHasResolvConf && !files.contains(where: { $0.name == "resolv.conf" }) {
+            generated.append((name: "resolv.conf", content: resolvConf(for: node.name, lab: topology.name)))
+        }
+        return generated + files
+    }
+
+    /// No name server: a lab reaches nothing outside itself, so the host's name server is out of
+    /// reach, and every lookup /etc/hosts cannot answer (getent asks for IPv6 first) would wait
+    /// 5 s for it. Without a `nameserver` line the resolver asks 127.0.0.1, which refuses at once
+    /// (or answers, if the node runs a DNS server of its own).
+    static func resolvConf(for node: String, lab: String) -> String {
+        """
+        # resolv.conf of node \(node) in lab \(lab), written by nslab. The lab is not connected to any
+        # network outside it, so no name server is listed: the resolver asks 127.0.0.1 inside the
+        # node, which fails at once unless the node runs a DNS server. Names come from /etc/hosts.
+        # Give the node `files: { resolv.conf: … }` in the topology to use a name server of its own.
+
+        """
+    }
+
+    /// /etc/netns/NAMESPACE directories that exist already: someone else's, never overwritten.
+    static func collisions(_ topology: Topology) -> [String] {
+        topology.nodes.compactMap { node in
+            let path = directory(of: topology.namespaceName(of: node.name))
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            return "\(path) (the /etc files of node \(node.name)) already exists and nslab did not create it"
+        }
+    }
+
+    /// Declared files whose /etc counterpart does not exist on this machine: a bind mount needs
+    /// a file to cover, so inside the node they would silently not appear.
+    static func missingTargets(_ topology: Topology) -> [String] {
+        var problems: [String] = []
+        for node in topology.nodes {
+            for file in node.files where !FileManager.default.fileExists(atPath: "/etc/\(file.name)") {
+                problems.append("\(file.location): node \(node.name): /etc/\(file.name) does not exist on this machine, "
+                                + "so /etc/netns/\(topology.namespaceName(of: node.name))/\(file.name) could not be bound over it")
+            }
+        }
+        return problems
+    }
+
+    /// Creates every node's directory and writes its files, recording each directory before it
+    /// is made. A directory that appeared since the collision check is an error, not a takeover.
+    static func write(_ topology: Topology, record: LabRecord) throws {
+        try makeRootIfMissing(record: record)
+        for node in topology.nodes {
+            let path = directory(of: topology.namespaceName(of: node.name))
+            let files = files(of: node, in: topology)
+            try makeDirectory(path, files: files.map(\.name), record: record)
+            for file in files {
+                let target = "\(path)/\(file.name)"
+                guard FileManager.default.createFile(atPath: target, contents: Data(file.content.utf8),
+                                                     attributes: [.posixPermissions: 0o644]) else {
+                    throw LabError.system(SystemCallError("write \(target)"), context: "writing the /etc files of node \(node.name)")
+                }
+            }
+        }
+    }
+
+    /// /etc/netns, when there is none: recorded as this lab's, so its destroy removes it if empty.
+    private static func makeRootIfMissing(record: LabRecord) throws {
+        if FileManager.default.fileExists(atPath: root) { return }
+        try record.append([RecordEntry(event: .etcDirectory, path: root, files: [])])
+        if mkdir(root, 0o755) == 0 {
+            // Marked as nslab's for every lab: the last lab to leave removes it, whichever made it.
+            _ = setxattr(root, rootMark, "1", 1, 0)
+            try confirm(root, record: record)
+        } else if errno != EEXIST {
+            throw LabError.system(SystemCallError("mkdir \(root)"), context: "creating per-node /etc files")
+        }
+    }
+
+    private static func makeDirectory(_ path: String, files: [String], record: LabRecord) throws {
+        try record.append([RecordEntry(event: .etcDirectory, path: path, files: files)])
+        var attempts = 0
+        while mkdir(path, 0o755) != 0 {
+            // Another lab's destroy may remove an empty /etc/netns between the check and here.
+            if errno == ENOENT && attempts < 3 {
+                attempts += 1
+                try makeRootIfMissing(record: record)
+                continue
+            }
+            if errno == EEXIST {
+                throw LabError.collision(["\(path) appeared while the lab was being deployed; nslab did not create it"])
+            }
+            throw LabError.system(SystemCallError("mkdir \(path)"), context: "creating per-node /etc files")
+        }
+        try confirm(path, record: record)
+    }
+
+    private static func confirm(_ path: String, record: LabRecord) throws {
+        var info = stat()
+        let inode: UInt64? = stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+        try record.append([RecordEntry(event: .etcDirectoryCreated, inode: inode, path: path)])
+    }
+
+    /// Removes what the record says nslab created, newest first: its files, then the directory
+    /// if it is empty (files someone added by hand keep it, and them). A directory whose creation
+    /// was never confirmed is removed only if empty. /etc/netns goes when nslab made it and no
+    /// lab uses it any more.
+    static func remove(_ directories: [NodeEnvironmentRecord.Directory]) {
+        // /etc/netns itself last: it can only go once empty.
+        for directory in directories.filter({ $0.path != root }).reversed() { removeIfOurs(directory) }
+        if getxattr(root, rootMark, nil, 0) >= 0 {
+            _ = rmdir(root)  // made by nslab (for this lab or another): gone once no lab uses it
+        } else if let recorded = directories.first(where: { $0.path == root }) {
+            removeIfOurs(recorded)  // file systems without user xattrs: only the lab that made it
+        }
+    }
+
+    /// An extended attribute nslab puts on the /etc/netns it creates, so that whichever lab is
+    /// destroyed last removes it, and a /etc/netns someone else made is never removed.
+    static let rootMark = "user.nslab.created"
+
+    private static func removeIfOurs(_ directory: NodeEnvironmentRecord.Directory) {
+        var info = stat()
+        guard stat(directory.path, &info) == 0 else { return }
+        if let inode = directory.inode {
+            guard UInt64(info.st_ino) == inode else { return }  // replaced: someone else's now
+            for file in directory.files { _ = unlink("\(directory.path)/\(file)") }
+        }
+        _ = rmdir(directory.path)
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Namespaces
+import Netlink
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The insides of a lab's nodes: host names (a UTS namespace per node), per-node /etc files,
+/// and the processes nslab starts. Deploy, destroy and inspect call in here at one point each.
+enum NodeEnvironment {
+    static func utsDirectory(of lab: String) -> String { "\(LabRecord.root)/\(lab)/uts" }
+    static func utsPath(lab: String, node: String) -> String { "\(utsDirectory(of: lab))/\(node)" }
+
+    /// Deploy, before anything changes: /etc/netns directories someone else holds (returned, to
+    /// be reported with the other names taken), and declared files that have nothing in /etc to
+    /// be bound over (thrown).
+    static func collisions(_ topology: Topology) throws -> [String] {
+        let missing = NodeFiles.missingTargets(topology)
+        if !missing.isEmpty {
+            throw LabError.refused("cannot deploy: per-node files need a file of the same name in /etc to be bound over "
+                                   + "(nothing was changed):\n" + missing.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        let unknown = unknownPrograms(topology)
+        if !unknown.isEmpty {
+            throw LabError.refused("cannot deploy: commands name programs that are not installed (nothing was changed):\n"
+                                   + unknown.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        return NodeFiles.collisions(topology)
+    }
+
+    /// The list form of a command names its program: found through PATH now, or the lab would be
+    /// built only to be torn down again. (A shell line's programs are the shell's business: it
+    /// reports them in the log.)
+    static func unknownPrograms(_ topology: Topology) -> [String] {
+        topology.nodes.flatMap { node in
+            node.commands.compactMap { command -> String? in
+                guard let program = command.argv.first, Spawn.resolve(program) == nil else { return nil }
+                return "\(command.location): node \(node.name): \(program) not found (searched PATH)"
+            }
+        }
+    }
+
+    /// Deploy, once every link and route is in place: each node's host name, its /etc files,
+    /// then its `commands:` (last, so they find the network complete).
+    static func prepare(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
+                        progress: (String) -> Void) throws {
+        let directory = utsDirectory(of: topology.name)
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
+        }
+        try record.append(topology.nodes.map {
+            RecordEntry(event: .uts, node: $0.name, path: utsPath(lab: topology.name, node: $0.name))
+        })
+        _ = try NamespaceThread.forEach(topology.nodes, threads: LabDeployer.creationThreads) { node in
+            let path = utsPath(lab: topology.name, node: node.name)
+            let inode: UInt64
+            do {
+                inode = try UTSNamespace.create(hostname: node.name, at: path)
+            } catch let error as SystemCallError {
+                throw LabError.system(error, context: "setting the host name of node \(node.name)")
+            }
+            try record.append([RecordEntry(event: .utsCreated, node: node.name, inode: inode, path: path)])
+        }
+
+        try NodeFiles.write(topology, record: record)
+
+        let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
+        if commands > 0 { progress("starting \(commands) commands") }
+        for (node, namespace) in nodes where !node.commands.isEmpty {
+            let utsFD = try openUTS(lab: topology.name, node: node.name, recorded: NodeEnvironmentRecord(entries: try record.entries()))
+            defer { if let utsFD { close(utsFD) } }
+            for command in node.commands {
+                _ = try NodeProcesses.start(command.argv, origin: "topology", node: node.name, namespace: namespace,
+                                            utsFD: utsFD, record: record)
+            }
+        }
+    }
+
+    /// An fd of the node's UTS namespace if it is still the recorded one; nil for a lab
+    /// deployed before nodes had host names.
+    static func openUTS(lab: String, node: String, recorded: NodeEnvironmentRecord) throws -> Int32? {
+        guard let uts = recorded.uts(of: node), let inode = uts.inode else { return nil }
+        return UTSNamespace.open(at: uts.path, inode: inode)
+    }
+
+    /// Destroy (and a failed deploy's rollback), after the namespaces are gone and before the
+    /// record is: the recorded processes that still run, the UTS mounts, the /etc files.
+    /// Returns how many processes had to be ended here.
+    static func tearDown(record: LabRecord) -> Int {
+        let recorded = NodeEnvironmentRecord(entries: (try? record.entries()) ?? [])
+        let ended = NodeProcesses.endRunning(recorded.processes)
+        // Under the lab's own directory: nslab's whatever is mounted there.
+        for uts in recorded.utsNamespaces.reversed() { UTSNamespace.remove(at: uts.path) }
+        NodeFiles.remove(recorded.directories)
+        return ended
+    }
+
+    /// Inspect: each node's processes and /etc files.
+    static func annotate(_ nodes: [NodeState], lab: String) -> [NodeState] {
+        let recorded = NodeEnvironmentRecord(lab: lab)
+        let formatter = ISO8601DateFormatter()
+        return nodes.map { state in
+            var state = state
+            state.processes = recorded.processes.filter { $0.node == state.name }.map { process in
+                let running = NodeProcesses.isRunning(process)
+                return ProcessState(pid: process.pid, command: process.command, origin: process.origin, log: process.log,
+                                    startedAt: process.startedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                                    state: running ? "running" : "exited", running: running)
+            }
+            let directory = NodeFiles.directory(of: state.namespace)
+            state.files = recorded.directories.first { $0.path == directory && $0.inode != nil }
+                .map { dir in dir.files.map { "\(directory)/\($0)" } } ?? []
+            state.hostname = recorded.uts(of: state.name)?.inode == nil ? nil : state.name
+            return state
+        }
+    }
+}
+
+/// A process nslab started inside a node, as `inspect` shows it.
+public struct ProcessState: Codable, Sendable {
+    public var pid: Int32
+    public var command: [String]
+    /// "topology" (the node's `commands:`) or "exec" (`nslab exec -d`).
+    public var origin: String
+    /// Its stdout and stderr.
+    public var log: String
+    /// ISO 8601, UTC.
+    public var startedAt: String?
+    /// "running" or "exited". Exit statuses are not known: nslab is not the parent that could
+    /// collect them once the command that started the process has returned.
+    public var state: String
+    public var running: Bool
+}

@@ -1,0 +1,70 @@
+/// A process nslab started inside a node, as its record has it.
+public struct RecordedProcess: Sendable, Equatable {
+    /// Where it came from: "topology" (a node's `commands:`) or "exec" (`nslab exec -d`).
+    public var origin: String
+    public var node: String
+    public var pid: Int32
+    /// Field 22 of /proc/PID/stat when it started: with the pid, identifies the process even
+    /// after the pid has been recycled.
+    public var startTicks: UInt64
+    public var command: [String]
+    public var log: String
+    /// Seconds since 1970.
+    public var startedAt: Double?
+}
+
+/// What a lab's journal says about the insides of its nodes: the /etc/netns directories nslab
+/// created, the nodes' UTS namespaces and the processes it started. Folded here rather than in
+/// RecordSummary so that the core record stays about namespaces and links.
+struct NodeEnvironmentRecord {
+    struct Directory {
+        var path: String
+        /// Names of the files nslab writes into it.
+        var files: [String]
+        /// nil until the directory's creation was confirmed.
+        var inode: UInt64?
+    }
+
+    struct UTS {
+        var node: String
+        var path: String
+        var inode: UInt64?
+    }
+
+    /// In creation order (/etc/netns itself first when nslab made it).
+    var directories: [Directory] = []
+    /// In creation order.
+    var utsNamespaces: [UTS] = []
+    var processes: [RecordedProcess] = []
+
+    init(entries: [RecordEntry]) {
+        for entry in entries {
+            switch entry.event {
+            case .etcDirectory:
+                if let path = entry.path, !directories.contains(where: { $0.path == path }) {
+                    directories.append(Directory(path: path, files: entry.files ?? []))
+                }
+            case .etcDirectoryCreated:
+                if let index = directories.firstIndex(where: { $0.path == entry.path }) { directories[index].inode = entry.inode }
+            case .uts:
+                if let path = entry.path, let node = entry.node { utsNamespaces.append(UTS(node: node, path: path)) }
+            case .utsCreated:
+                if let index = utsNamespaces.firstIndex(where: { $0.path == entry.path }) { utsNamespaces[index].inode = entry.inode }
+            case .process:
+                if let node = entry.node, let pid = entry.pid, let ticks = entry.startTicks {
+                    processes.append(RecordedProcess(origin: entry.name ?? "exec", node: node, pid: pid, startTicks: ticks,
+                                                     command: entry.command ?? [], log: entry.path ?? "",
+                                                     startedAt: entry.time))
+                }
+            case .lab, .namespace, .namespaceCreated, .links, .deployed:
+                break
+            }
+        }
+    }
+
+    init(lab: String) {
+        self.init(entries: LabRecord.entries(atPath: "\(LabRecord.root)/\(lab)/\(LabRecord.journalName)"))
+    }
+
+    func uts(of node: String) -> UTS? { utsNamespaces.first { $0.node == node } }
+}
