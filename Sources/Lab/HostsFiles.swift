@@ -11,30 +11,46 @@ import Glibc
 /// name with its data-plane addresses, and NODE-IFACE for each interface address, so that
 /// `ping ns02` and `ping router01-gw01-veth1` work inside any node, through `ip netns exec` too.
 public enum HostsFile {
-    public static func content(for node: String, in topology: Topology) -> String {
-        var lines = [
-            "# /etc/hosts of node \(node) in lab \(topology.name), written by nslab: `nslab exec \(node)` and",
-            "# `ip netns exec \(topology.namespaceName(of: node))` bind it over /etc/hosts. `nslab destroy \(topology.name)` removes it.",
-            "127.0.0.1\tlocalhost",
-            "::1\tlocalhost ip6-localhost ip6-loopback",
-        ]
-        var ownAddressCount = 0
-        for other in topology.nodes {
-            for endpoint in topology.endpoints(of: other.name) {
-                for prefix in endpoint.addresses {
-                    var names = [other.name]
-                    // Interface names may hold characters a hosts file reads as syntax ('#').
-                    let alias = "\(other.name)-\(endpoint.interface)"
-                    if alias.unicodeScalars.allSatisfy(isHostNameCharacter) { names.append(alias) }
-                    lines.append("\(prefix.address)\t\(names.joined(separator: " "))")
-                    if other.name == node { ownAddressCount += 1 }
+    /// The lines every node's hosts file shares, computed once per lab: building them per node
+    /// made a 2,000-node deploy cubic (each node listing every node's endpoints, found by a scan).
+    struct Table {
+        var lines: [String] = []
+        /// Nodes with at least one address: their hosts files are identical.
+        var addressed: Set<String> = []
+
+        init(_ topology: Topology) {
+            var endpointsByNode: [String: [Endpoint]] = [:]
+            for endpoint in topology.links.flatMap(\.endpoints) { endpointsByNode[endpoint.node, default: []].append(endpoint) }
+            for other in topology.nodes {
+                for endpoint in endpointsByNode[other.name] ?? [] {
+                    for prefix in endpoint.addresses {
+                        var names = [other.name]
+                        // Interface names may hold characters a hosts file reads as syntax ('#').
+                        let alias = "\(other.name)-\(endpoint.interface)"
+                        if alias.unicodeScalars.allSatisfy(isHostNameCharacter) { names.append(alias) }
+                        lines.append("\(prefix.address)\t\(names.joined(separator: " "))")
+                        addressed.insert(other.name)
+                    }
                 }
             }
         }
+    }
+
+    public static func content(for node: String, in topology: Topology) -> String {
+        content(for: node, lab: topology.name, table: Table(topology))
+    }
+
+    static func content(for node: String, lab: String, table: Table) -> String {
+        var lines = [
+            "# /etc/hosts of the nodes of lab \(lab), written by nslab: `nslab exec NODE` and `ip netns exec`",
+            "# bind it over /etc/hosts. `nslab destroy \(lab)` removes it.",
+            "127.0.0.1\tlocalhost",
+            "::1\tlocalhost ip6-localhost ip6-loopback",
+        ]
         // A node without addresses still resolves its own name, as Debian's installer arranges
         // with 127.0.1.1 (sudo, `hostname -f` and mail tools look it up).
-        if ownAddressCount == 0 { lines.insert("127.0.1.1\t\(node)", at: 4) }
-        return lines.joined(separator: "\n") + "\n"
+        if !table.addressed.contains(node) { lines.append("127.0.1.1\t\(node)") }
+        return (lines + table.lines).joined(separator: "\n") + "\n"
     }
 
     static func isHostNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
@@ -54,12 +70,14 @@ enum NodeFiles {
     /// The files a node gets: those it declares, plus the generated hosts and resolv.conf for
     /// those it does not declare (resolv.conf only where the host has one to bind over).
     static func files(of node: Node, in topology: Topology,
-                      hostHasResolvConf: Bool = FileManager.default.fileExists(atPath: "/etc/resolv.conf"))
+                      hostHasResolvConf: Bool = FileManager.default.fileExists(atPath: "/etc/resolv.conf"),
+                      hosts: HostsFile.Table? = nil)
         -> [(name: String, content: String)] {
         var files = node.files.map { (name: $0.name, content: $0.content) }
         var generated: [(name: String, content: String)] = []
         if !files.contains(where: { $0.name == "hosts" }) {
-            generated.append((name: "hosts", content: HostsFile.content(for: node.name, in: topology)))
+            generated.append((name: "hosts", content: HostsFile.content(for: node.name, lab: topology.name,
+                                                                         table: hosts ?? HostsFile.Table(topology))))
         }
         if hostHasResolvConf && !files.contains(where: { $0.name == "resolv.conf" }) {
             generated.append((name: "resolv.conf", content: resolvConf(for: node.name, lab: topology.name)))
@@ -107,12 +125,22 @@ enum NodeFiles {
     /// is made. A directory that appeared since the collision check is an error, not a takeover.
     static func write(_ topology: Topology, record: LabRecord) throws {
         try makeRootIfMissing(record: record)
+        let hosts = HostsFile.Table(topology)
+        let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
+        // Every node with an address gets the same generated hosts file: written once, then
+        // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
+        var sharedHosts: String?
         for node in topology.nodes {
             let path = directory(of: topology.namespaceName(of: node.name))
-            let files = files(of: node, in: topology)
+            let files = files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts)
             try makeDirectory(path, files: files.map(\.name), record: record)
+            let sharesHosts = hosts.addressed.contains(node.name) && !node.files.contains { $0.name == "hosts" }
             for file in files {
                 let target = "\(path)/\(file.name)"
+                if file.name == "hosts" && sharesHosts {
+                    if let sharedHosts, link(sharedHosts, target) == 0 { continue }
+                    sharedHosts = target
+                }
                 guard FileManager.default.createFile(atPath: target, contents: Data(file.content.utf8),
                                                      attributes: [.posixPermissions: 0o644]) else {
                     throw LabError.system(SystemCallError("write \(target)"), context: "writing the /etc files of node \(node.name)")

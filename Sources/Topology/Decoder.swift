@@ -301,7 +301,10 @@ struct TopologyDecoder {
         }
 
         if let entry = top["links"], !isNull(entry.value) {
-            if case .sequence(let items) = entry.value {
+            if case .sequence(let items) = entry.value, items.count > TopologyLimits.links {
+                error(entry.keyLocation, "the lab has \(items.count) links, more than nslab deploys (\(TopologyLimits.links))",
+                      hint: "split the lab into several")
+            } else if case .sequence(let items) = entry.value {
                 for item in items {
                     if let link = decodeLink(item) { lab.links.append(link) }
                 }
@@ -329,6 +332,11 @@ struct TopologyDecoder {
             }
             error(location(node), "'nodes' must be a mapping from node names to their settings, found \(describe(node))",
                   hint: hint)
+            return []
+        }
+        if mapping.count > TopologyLimits.nodes {
+            error(keyLocation, "the lab has \(mapping.count) nodes, more than nslab deploys (\(TopologyLimits.nodes))",
+                  hint: "each node is a network namespace, about 1 ms and 100 KiB of kernel memory; split the lab into several")
             return []
         }
         let list = entries(mapping, what: "in 'nodes'")

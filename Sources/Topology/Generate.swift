@@ -23,9 +23,8 @@ public struct GeneratedShape: Sendable {
     var nodes: [String] = []
     var links: [(String, String)] = []
 
-    /// The largest lab a generator writes: 10.0.0.0/8 holds 4,194,304 /30 blocks, but a lab
-    /// far beyond the kernel's own comfort (see the neighbour-table note in the README) helps nobody.
-    public static let maximumLinks = 100_000
+    /// The largest lab nslab deploys; 10.0.0.0/8 would hold far more /30 blocks.
+    public static let maximumLinks = TopologyLimits.links
 
     public static func star(leaves: Int) throws -> GeneratedShape {
         try require(leaves >= 1, "a star needs at least 1 leaf (--leaves)")
@@ -116,7 +115,9 @@ public struct GeneratedShape: Sendable {
 
     private func checked() throws -> GeneratedShape {
         try Self.require(links.count <= Self.maximumLinks,
-                         "\(links.count) links is more than nslab generates (\(Self.maximumLinks))")
+                         "\(links.count) links is more than nslab deploys (\(Self.maximumLinks))")
+        try Self.require(nodes.count <= TopologyLimits.nodes,
+                         "\(nodes.count) nodes is more than nslab deploys (\(TopologyLimits.nodes))")
         return self
     }
 

@@ -16,6 +16,14 @@ public enum TopologyKeys {
     public static let routeWords = ["via", "dev", "metric"]
 }
 
+/// The largest lab nslab accepts. A 100×100 torus (10,000 nodes, 20,000 links) fits; beyond
+/// that a lab costs gigabytes of kernel memory and minutes of namespace setup, and the host's
+/// neighbour and mount tables become the limit rather than nslab.
+public enum TopologyLimits {
+    public static let nodes = 10_000
+    public static let links = 20_000
+}
+
 /// A value with where it was written.
 struct Located<Value> {
     var value: Value

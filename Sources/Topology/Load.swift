@@ -10,7 +10,7 @@ extension Topology {
     /// Reads, decodes and validates a topology file. Every problem found is thrown at once,
     /// in file order; a file that cannot be read is one diagnostic at `path:1:1`.
     public static func load(path: String) throws(TopologyError) -> Topology {
-        let text = try readText(path)
+        let text = try readText(path: path)
         return try parse(yaml: text, file: path)
     }
 
@@ -44,7 +44,9 @@ extension Topology {
         }.map(\.element)
     }
 
-    private static func readText(_ path: String) throws(TopologyError) -> String {
+    /// The file's text, or one diagnostic saying why it cannot be used: unreadable, a directory,
+    /// or not UTF-8 (with the line and column of the first bad byte).
+    public static func readText(path: String) throws(TopologyError) -> String {
         let here = SourceLocation(file: path, line: 1, column: 1)
         func failure(_ reason: String, hint: String? = nil) -> TopologyError {
             TopologyError([Diagnostic(here, "cannot read topology file '\(path)': \(reason)", hint: hint)])

@@ -79,14 +79,7 @@ struct Deploy: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw TopologyError([Diagnostic(SourceLocation(file: file, line: 1, column: 1),
-                                                "cannot read the topology file: \(error.localizedDescription)",
-                                                hint: "check the path; `nslab deploy examples/routers.yaml` deploys an example")])
-            }
+            let text = try Topology.readText(path: file)
             let topology = try Topology.parse(yaml: text, file: file)
             let progress = Progress(enabled: !quiet)
             defer { progress.finish() }

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import Lab
 import Topology
@@ -21,7 +22,7 @@ import Topology
             "172.16.0.2\trouter02 router02-gw02-veth0",
             "10.0.0.254\trouter02 router02-gw02-veth1",
         ])
-        #expect(text.hasPrefix("# /etc/hosts of node ns01 in lab routers"))
+        #expect(text.hasPrefix("# /etc/hosts of the nodes of lab routers"))
         #expect(text.hasSuffix("\n"))
     }
 
@@ -72,5 +73,21 @@ import Topology
         #expect(NodeProcesses.logLabel(["/usr/bin/iperf3", "-s"]) == "iperf3")
         #expect(NodeProcesses.logLabel(["/bin/sh", "-c", "  "]) == "sh")
         #expect(NodeProcesses.logLabel(["we!rd$"]) == "werd")
+    }
+
+    /// Nodes with addresses share one generated hosts file: one copy written, the others
+    /// hard links to it, so a large lab does not write the same list a thousand times.
+    @Test(.enabled(if: isRoot, needsRoot)) func generatedHostsFilesAreOneFileLinkedIntoEachNode() throws {
+        let lab = TestLab("hostlink")
+        defer { lab.cleanUp() }
+        _ = try lab.deploy(routersBody)
+        var inodes = Set<UInt64>()
+        for node in ["ns01", "ns02", "router01", "router02"] {
+            var info = stat()
+            #expect(stat("/etc/netns/\(lab.namespace(node))/hosts", &info) == 0)
+            inodes.insert(UInt64(info.st_ino))
+        }
+        #expect(inodes.count == 1)
+        #expect(lab.exec("ns01", "getent hosts router02-gw02-veth1").output.contains("10.0.0.254"))
     }
 }

@@ -5,8 +5,6 @@ import Topology
 
 /// The CLI binary `swift test` builds beside the tests, for what only a separate process can
 /// show: inherited stdio, a terminal, exit statuses.
-let nslabBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent(".build/debug/nslab").path
 
 extension TestLab {
     /// `nslab exec --lab THIS NODE -- COMMAND` through the CLI (the node names repeat across

@@ -6,7 +6,16 @@ import Topology
 
 /// Kernel tests need root: they create namespaces, veth pairs and mounts.
 let isRoot = getuid() == 0
-let needsRoot = "needs root: creates namespaces, veth pairs and mounts"
+let needsRoot: Comment = "needs root: creates namespaces, veth pairs and mounts"
+
+/// The command-line tool, as `swift test` builds it beside the tests.
+let nslabBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent(".build/debug/nslab").path
+
+/// What a test must leave as it found: namespaces, their mounts, /etc/netns entries, lab records.
+func systemSnapshot() -> String {
+    sh("ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab 2>/dev/null").output
+}
 
 /// A lab name and namespace prefix no other test (or test run) uses.
 struct TestLab {
