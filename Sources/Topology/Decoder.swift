@@ -36,7 +36,7 @@ struct TopologyDecoder {
 
     private var start: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
 
-    private mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+    mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(location, message, hint: hint))
     }
 
@@ -49,11 +49,11 @@ struct TopologyDecoder {
         return SourceLocation(file: file, line: mark.line, column: mark.column)
     }
 
-    private func location(_ node: YAMLNode) -> SourceLocation { location(node.mark) }
+    func location(_ node: YAMLNode) -> SourceLocation { location(node.mark) }
 
     /// The column of the `offset`-th Unicode scalar of a scalar's value, when the value is
     /// written verbatim on one line; otherwise the scalar's own start, which is still right.
-    private func location(_ node: YAMLNode, offset: Int) -> SourceLocation {
+    func location(_ node: YAMLNode, offset: Int) -> SourceLocation {
         let base = location(node)
         guard case .scalar(let scalar) = node else { return base }
         let quote = scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? 1 : 0
@@ -168,21 +168,21 @@ struct TopologyDecoder {
 
     // MARK: node helpers
 
-    private struct Entry {
+    struct Entry {
         var key: String
         var keyLocation: SourceLocation
         var value: YAMLNode
     }
 
     /// The resolved tag: Yams keeps `Tag.name` internal but prints it as its description.
-    private func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
+    func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
 
-    private func isNull(_ node: YAMLNode) -> Bool {
+    func isNull(_ node: YAMLNode) -> Bool {
         if case .scalar = node { return tagName(node) == .null }
         return false
     }
 
-    private func describe(_ node: YAMLNode) -> String {
+    func describe(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -220,7 +220,7 @@ struct TopologyDecoder {
     }
 
     /// The known keys of a mapping; unknown keys are reported with the closest known one.
-    private mutating func fields(_ node: YAMLNode, allowed: [String], what: String,
+    mutating func fields(_ node: YAMLNode, allowed: [String], what: String,
                                  expected: String, hint: String? = nil) -> [String: Entry]? {
         guard case .mapping(let mapping) = node else {
             error(location(node), "\(what) must be \(expected), found \(describe(node))", hint: hint)
@@ -248,7 +248,7 @@ struct TopologyDecoder {
     }
 
     /// A scalar's text, or nil after reporting what was found instead.
-    private mutating func text(_ node: YAMLNode, _ what: String, expected: String = "a string") -> String? {
+    mutating func text(_ node: YAMLNode, _ what: String, expected: String = "a string") -> String? {
         if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
         error(location(node), "\(what) must be \(expected), found \(describe(node))")
         return nil
@@ -309,6 +309,9 @@ struct TopologyDecoder {
                 error(location(entry.value), "'links' must be a list of links, found \(describe(entry.value))",
                       hint: "start each link with '- endpoints: [a:eth0, b:eth0]'")
             }
+        }
+        if let entry = top["expect"], !isNull(entry.value) {
+            lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name))
         }
         return lab
     }

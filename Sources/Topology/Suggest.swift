@@ -1,5 +1,5 @@
 /// "Did you mean …?" for misspelt keys, node names and interface names.
-enum Suggest {
+public enum Suggest {
     /// Damerau–Levenshtein distance (optimal string alignment): a swapped pair of letters is
     /// the most common typo in hand-written names ("ruotes") and should cost one edit, not two.
     static func distance(_ a: String, _ b: String) -> Int {
@@ -26,7 +26,7 @@ enum Suggest {
 
     /// The closest candidate, if it is close enough to be a plausible typo. Case differences are
     /// compared case-insensitively first so "Routes" finds "routes" even for short words.
-    static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+    public static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let lowered = word.lowercased()
         var best: (candidate: String, distance: Int)?
         for candidate in candidates where candidate != word {
@@ -41,7 +41,7 @@ enum Suggest {
     }
 
     /// "did you mean 'x'?" or nil.
-    static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String? {
+    public static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String? {
         closest(to: word, among: candidates).map { "did you mean '\($0)'?" }
     }
 }
