@@ -13,7 +13,7 @@ struct NSLab: ParsableCommand {
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
         version: "0.1.0",
-        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self]
+        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Ping.self, Trace.self, Explain.self, Verify.self]
     )
 }
 
