@@ -41,6 +41,28 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable {
 public struct LabNetwork: Sendable {
     public let state: LabState
     public let topology: Topology?
+    /// Address → node:interface, live first, then as the topology declares them.
+    private let owners: [IPAddress: InterfaceRef]
+
+    public init(state: LabState, topology: Topology?) {
+        self.state = state
+        self.topology = topology
+        var owners: [IPAddress: InterfaceRef] = [:]
+        for node in state.nodes {
+            for interface in node.interfaces {
+                for text in interface.addresses {
+                    guard let address = IPPrefix(text)?.address, owners[address] == nil else { continue }
+                    owners[address] = InterfaceRef(node: node.name, interface: interface.name)
+                }
+            }
+        }
+        for endpoint in topology?.links.flatMap(\.endpoints) ?? [] {
+            for prefix in endpoint.addresses where owners[prefix.address] == nil {
+                owners[prefix.address] = InterfaceRef(node: endpoint.node, interface: endpoint.interface)
+            }
+        }
+        self.owners = owners
+    }
 
     public var lab: String { state.lab }
     public var nodeNames: [String] { state.nodes.map(\.name) }
@@ -115,19 +137,7 @@ public struct LabNetwork: Sendable {
     }
 
     /// Which node and interface hold `address` now (or were given it by the topology).
-    public func owner(of address: IPAddress) -> InterfaceRef? {
-        for node in state.nodes {
-            for interface in node.interfaces where interface.addresses.contains(where: { IPPrefix($0)?.address == address }) {
-                return InterfaceRef(node: node.name, interface: interface.name)
-            }
-        }
-        for link in topology?.links ?? [] {
-            for endpoint in link.endpoints where endpoint.addresses.contains(where: { $0.address == address }) {
-                return InterfaceRef(node: endpoint.node, interface: endpoint.interface)
-            }
-        }
-        return nil
-    }
+    public func owner(of address: IPAddress) -> InterfaceRef? { owners[address] }
 
     /// The routing model of the live state, for explain.
     public func model() -> NetworkModel {
