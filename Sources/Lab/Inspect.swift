@@ -33,6 +33,8 @@ public struct NodeState: Codable, Sendable {
     public var files: [String]?
     /// The processes nslab started inside the node (`commands:`, `nslab exec -d`).
     public var processes: [ProcessState]?
+    /// The ARP/NDP table (`ip neigh`), read for explain; absent in documents of older versions.
+    public var neighbours: [NeighbourState]?
 
     public struct Forwarding: Codable, Sendable {
         public var ipv4: Bool?
@@ -76,6 +78,18 @@ public struct RouteState: Codable, Sendable {
     /// "kernel" for connected routes, "boot" for routes nslab (or `ip route add`) added.
     public var `protocol`: String
     public var scope: String
+    /// "blackhole", "unreachable", "prohibit"; absent for ordinary (unicast) routes.
+    public var type: String?
+    /// The preferred source address (`src` in `ip route`), when the route sets one.
+    public var source: String?
+}
+
+public struct NeighbourState: Codable, Sendable {
+    public var interface: String
+    public var address: String
+    /// As `ip neigh` prints it: REACHABLE, STALE, DELAY, PROBE, FAILED, INCOMPLETE, PERMANENT, …
+    public var state: String
+    public var mac: String?
 }
 
 public enum LabInspector {
@@ -88,6 +102,7 @@ public enum LabInspector {
             var links: [LinkInfo] = []
             var addresses: [AddressInfo] = []
             var routes: [RouteInfo] = []
+            var neighbours: [NeighbourInfo] = []
             var forwarding: (ipv4: Bool?, ipv6: Bool?) = (nil, nil)
             var present = false
         }
@@ -97,7 +112,7 @@ public enum LabInspector {
             try namespace.enter()  // this worker thread is ours and exits when the lab is read
             let socket = try NetlinkSocket()
             return Raw(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
-                       forwarding: Sysctl.forwarding(), present: true)
+                       neighbours: try socket.neighbours(), forwarding: Sysctl.forwarding(), present: true)
         }
 
         // A veth reports its peer's index (IFLA_LINK); the peer is the interface with that index
@@ -138,12 +153,17 @@ public enum LabInspector {
                            destination: route.isDefault ? "default" : route.destination.description,
                            gateway: route.gateway?.description,
                            device: route.outputIndex.flatMap { names[Int32($0)] },
-                           metric: route.metric, protocol: route.protocolName, scope: route.scopeName)
+                           metric: route.metric, protocol: route.protocolName, scope: route.scopeName,
+                           type: route.typeName, source: route.preferredSource?.description)
+            }
+            let neighbours = raw.neighbours.filter { !$0.destination.isMulticast }.map { entry in
+                NeighbourState(interface: names[entry.index] ?? String(entry.index), address: entry.destination.description,
+                               state: entry.stateName, mac: entry.linkAddress.map(formatMAC))
             }
             nodes.append(NodeState(name: entry.node, namespace: entry.name,
                                    kind: topology?.node(named: entry.node)?.kind.rawValue, present: raw.present,
                                    forwarding: .init(ipv4: raw.forwarding.ipv4, ipv6: raw.forwarding.ipv6),
-                                   interfaces: interfaces, routes: routes))
+                                   interfaces: interfaces, routes: routes, neighbours: neighbours))
         }
         nodes = NodeEnvironment.annotate(nodes, lab: lab)
         let formatter = ISO8601DateFormatter()

@@ -56,6 +56,18 @@ public struct RouteInfo: Sendable, Equatable {
         }
     }
 
+    /// nil for ordinary unicast routes; the keyword `ip route` prints first otherwise.
+    public var typeName: String? {
+        switch Int(type) {
+        case Int(RTN_UNICAST): return nil
+        case Int(RTN_BLACKHOLE): return "blackhole"
+        case Int(RTN_UNREACHABLE): return "unreachable"
+        case Int(RTN_PROHIBIT): return "prohibit"
+        case Int(RTN_LOCAL): return "local"
+        default: return String(type)
+        }
+    }
+
     public var scopeName: String {
         switch Int32(scope) {
         case Int32(RT_SCOPE_UNIVERSE.rawValue): return "global"

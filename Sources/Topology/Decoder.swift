@@ -175,7 +175,7 @@ struct TopologyDecoder {
     }
 
     /// The resolved tag: Yams keeps `Tag.name` internal but prints it as its description.
-    private func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
+    func tagName(_ node: YAMLNode) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
 
     func isNull(_ node: YAMLNode) -> Bool {
         if case .scalar = node { return tagName(node) == .null }
@@ -312,6 +312,9 @@ struct TopologyDecoder {
                 error(location(entry.value), "'links' must be a list of links, found \(describe(entry.value))",
                       hint: "start each link with '- endpoints: [a:eth0, b:eth0]'")
             }
+        }
+        if let entry = top["expect"], !isNull(entry.value) {
+            lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name))
         }
         return lab
     }

@@ -4,7 +4,7 @@ import NetAddress
 /// The decoder checks against these lists and a test compares them with
 /// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
 public enum TopologyKeys {
-    public static let topLevel = ["name", "prefix", "nodes", "links"]
+    public static let topLevel = ["name", "prefix", "nodes", "links", "expect"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
     public static let node = ["kind", "routes", "files", "commands"]
     public static let link = ["endpoints", "addresses", "mtu"]
@@ -12,6 +12,9 @@ public enum TopologyKeys {
     public static let endpoint = ["node", "interface", "addresses", "mtu", "mac"]
     /// The mapping form of a route.
     public static let route = ["to", "via", "dev", "metric"]
+    /// The mapping form of an expectation; the string form is "A reaches B [via R1, R2]" or
+    /// "A does not reach B".
+    public static let expectation = ["from", "to", "reaches", "via"]
     /// Words after the destination in the string form of a route.
     public static let routeWords = ["via", "dev", "metric"]
 }
@@ -38,6 +41,7 @@ struct DraftLab {
     var prefixLocation: SourceLocation?
     var nodes: [DraftNode] = []
     var links: [DraftLink] = []
+    var expectations: [Expectation] = []
 }
 
 struct DraftNode {

@@ -26,9 +26,12 @@ public struct Topology: Sendable {
     public var links: [Link]
     /// Path of the file the topology came from, as given.
     public var file: String
+    /// What `nslab verify` checks (the `expect:` list), in file order.
+    public var expectations: [Expectation]
 
-    public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String) {
+    public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = []) {
         self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
+        self.expectations = expectations
     }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }

@@ -41,7 +41,7 @@ public enum Suggest {
     }
 
     /// "did you mean 'x'?" or nil.
-    static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String? {
+    public static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String? {
         closest(to: word, among: candidates).map { "did you mean '\($0)'?" }
     }
 }

@@ -13,7 +13,8 @@ struct NSLab: ParsableCommand {
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
         version: "0.1.0",
-        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Exec.self, Generate.self]
+        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
+                      Explain.self, Verify.self, Generate.self]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every

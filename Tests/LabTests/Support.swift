@@ -12,9 +12,11 @@ let needsRoot: Comment = "needs root: creates namespaces, veth pairs and mounts"
 let nslabBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".build/debug/nslab").path
 
-/// What a test must leave as it found: namespaces, their mounts, /etc/netns entries, lab records.
+/// What a test must leave as it found: namespaces, their mounts, /etc/netns entries, lab records;
+/// without those of other tests (names `tDIGITS-…`), which run in parallel and come and go.
 func systemSnapshot() -> String {
-    sh("ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab 2>/dev/null").output
+    sh("{ ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab; } 2>/dev/null | grep -Ev '(^|/)t[0-9]+-'")
+        .output
 }
 
 /// A lab name and namespace prefix no other test (or test run) uses.

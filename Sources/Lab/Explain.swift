@@ -1,0 +1,93 @@
+import Foundation
+import NetAddress
+import Namespaces
+import Netlink
+import Topology
+
+/// `nslab explain`: the path model of the live state, and a real echo to check it against.
+public struct ExplainReport: Encodable, Sendable {
+    public var lab: String
+    public var from: String
+    public var target: String
+    public var explanation: PathExplanation
+    /// What a real echo request from the source node got: "reply from 10.0.0.1", "no reply", …
+    public var observed: String
+    public var observedReply: Bool
+    /// The model and the real echo say the same.
+    public var agrees: Bool
+}
+
+public enum Explainer {
+    public static func explain(lab: String?, from source: String, to target: String, sourceAddress: String? = nil,
+                               family: IPAddress.Family? = nil) throws -> ExplainReport {
+        let network = try LabNetwork.read(lab: try LabNetwork.locate(node: source, lab: lab))
+        _ = try network.node(source)
+        let resolved = try network.resolve(target)
+        guard let destination = resolved.addresses.first(where: { family == nil || $0.family == family }) else {
+            throw ProbeError.unknownTarget(target, lab: network.lab, hint: "it has no \(family?.description ?? "") address")
+        }
+        var chosen: IPAddress?
+        if let sourceAddress {
+            guard let address = IPAddress(sourceAddress) else {
+                throw ProbeError.unknownTarget(sourceAddress, lab: network.lab, hint: "-I takes an address")
+            }
+            chosen = address
+        }
+        let explanation = network.model().explain(from: source, to: destination, sourceAddress: chosen)
+        // The real thing, from a socket inside the source node bound like the model's source.
+        var reply = ProbeReply.timeout
+        do {
+            let sockets = try ICMPSocket.open(in: try network.namespace(of: source), families: [destination.family], source: chosen)
+            reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination)], timeout: 0.5, retries: 2)[0]
+        } catch let error as SystemCallError {
+            reply = .notSent(errno: error.code)
+        }
+        return ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
+                             observed: describe(reply, network: network), observedReply: reply.isEcho,
+                             agrees: reply.isEcho == explanation.reaches)
+    }
+
+    static func describe(_ reply: ProbeReply, network: LabNetwork) -> String {
+        func name(_ address: IPAddress) -> String {
+            network.owner(of: address).map { "\(address) (\($0))" } ?? address.description
+        }
+        switch reply {
+        case .echo(let from, _, let seconds): return String(format: "reply from %@ in %.3f ms", name(from), seconds * 1000)
+        case .timeExceeded(let from, _): return "time exceeded from \(name(from))"
+        case .unreachable(let from, let code, _): return "destination unreachable (code \(code)) from \(name(from))"
+        case .notSent(let error): return "not sent: \(String(cString: strerror(error)))"
+        case .timeout: return "no reply"
+        }
+    }
+
+    public static func render(_ report: ExplainReport) -> String {
+        let explanation = report.explanation
+        let forward = explanation.forward
+        var lines = ["explain \(report.from) → \(report.target) (\(forward.destination)) in lab \(report.lab)"
+                     + (forward.source.map { ", from \($0)" } ?? "")]
+        func section(_ title: String, _ walk: PathWalk) {
+            lines.append("\(title) (\(walk.source.map(\.description) ?? "?") → \(walk.destination)):")
+            let width = walk.hops.map(\.node.count).max() ?? 0
+            for (index, hop) in walk.hops.enumerated() {
+                var words: [String] = []
+                if let incoming = hop.inInterface { words.append("in \(incoming)") }
+                let isLast = index == walk.hops.count - 1
+                if isLast, let arrived = walk.deliveredTo {
+                    words.append("✓ delivered: \(walk.destination) is on \(arrived)")
+                } else {
+                    if let out = hop.outInterface { words.append("out \(out)") }
+                    if let route = hop.route { words.append("route \(route)") }
+                    if isLast, let problem = walk.problem { words.append("✗ \(problem.cause.rawValue): \(problem.detail)") }
+                }
+                lines.append("  " + hop.node.padding(toLength: width + 2, withPad: " ", startingAt: 0) + words.joined(separator: "  "))
+            }
+            if walk.hops.isEmpty, let problem = walk.problem { lines.append("  ✗ \(problem.cause.rawValue): \(problem.detail)") }
+        }
+        section("request", forward)
+        if let reply = explanation.reply { section("reply", reply) }
+        lines.append((explanation.reaches ? "verdict: ✓ " : "verdict: ✗ ") + explanation.summary)
+        lines.append("echo from \(report.from): \(report.observed)"
+                     + (report.agrees ? " (as the model says)" : " — DISAGREES with the model: something the model does not read (firewall, rp_filter, a neighbour that does not answer) is in the way"))
+        return lines.joined(separator: "\n")
+    }
+}

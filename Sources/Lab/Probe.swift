@@ -1,0 +1,373 @@
+import CShims
+import NetAddress
+import Namespaces
+import Netlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// ICMP echo from inside a node, with nothing installed in the lab.
+//
+// Raw ICMP sockets (SOCK_RAW), not "ping sockets" (SOCK_DGRAM + IPPROTO_ICMP): a ping socket
+// needs net.ipv4.ping_group_range to include our group inside the node, and changing a sysctl
+// in the user's lab to run a check would alter what is being checked. nslab already needs root
+// (CAP_SYS_ADMIN for setns), and a raw socket also receives the ICMP errors (time exceeded,
+// unreachable) that trace needs, with the original header inside to match them to probes.
+// Each socket gets its own echo identifier and ignores everything else, so several nslab
+// runs, ping and traceroute can work in the same node at once.
+
+/// What came back for one probe.
+public enum ProbeReply: Sendable, Equatable {
+    /// An echo reply: `from` is the address that answered, `ttl` the reply's remaining TTL.
+    case echo(from: IPAddress, ttl: Int?, seconds: Double)
+    /// ICMP time exceeded: the probe's TTL ran out at the router `from`.
+    case timeExceeded(from: IPAddress, seconds: Double)
+    /// ICMP destination unreachable from `from` (code as the kernel sent it).
+    case unreachable(from: IPAddress, code: UInt8, seconds: Double)
+    /// The kernel refused to send (errno): no route, no source address, …
+    case notSent(errno: Int32)
+    case timeout
+
+    public var isEcho: Bool { if case .echo = self { return true } else { return false } }
+
+    public var seconds: Double? {
+        switch self {
+        case .echo(_, _, let s), .timeExceeded(_, let s), .unreachable(_, _, let s): return s
+        default: return nil
+        }
+    }
+
+    public var responder: IPAddress? {
+        switch self {
+        case .echo(let from, _, _), .timeExceeded(let from, _), .unreachable(let from, _, _): return from
+        default: return nil
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// A raw ICMP (or ICMPv6) socket that lives in the namespace of the thread that opened it.
+final class ICMPSocket: @unchecked Sendable {
+    let fd: Int32
+    let family: IPAddress.Family
+    let identifier: UInt16
+    private var currentTTL: Int = -1
+
+    /// A received ICMP message about one of this socket's probes.
+    struct Message {
+        enum Kind { case echoReply, timeExceeded, unreachable(code: UInt8) }
+        var kind: Kind
+        var sequence: UInt16
+        var from: IPAddress
+        var ttl: Int?
+    }
+
+    /// Opens the socket in the calling thread's namespace; `source` binds it (ping -I).
+    init(family: IPAddress.Family, source: IPAddress? = nil) throws {
+        self.family = family
+        let isV4 = family == .ipv4
+        let fd = socket(isV4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                        Int32(isV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+        guard fd >= 0 else { throw SystemCallError("socket(SOCK_RAW, \(isV4 ? "ICMP" : "ICMPv6"))") }
+        self.fd = fd
+        identifier = UInt16.random(in: 1...UInt16.max)
+        // Only what answers echo requests reaches us; the kernel drops the rest before queueing.
+        if isV4 {
+            var blocked: UInt32 = ~((1 << 0) | (1 << 3) | (1 << 11))  // echo reply, unreachable, time exceeded
+            _ = setsockopt(fd, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &blocked, socklen_t(4))
+        } else {
+            var filter = [UInt32](repeating: .max, count: 8)
+            for type in [1, 3, 129] { filter[type >> 5] &= ~(UInt32(1) << UInt32(type & 31)) }
+            _ = filter.withUnsafeMutableBytes { setsockopt(fd, Int32(IPPROTO_ICMPV6), 1 /* ICMP6_FILTER */, $0.baseAddress, socklen_t($0.count)) }
+            var one: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_IPV6), 51 /* IPV6_RECVHOPLIMIT */, &one, socklen_t(4))
+        }
+        // Many replies may arrive while the sender is busy: room for thousands.
+        var size: Int32 = 4 << 20
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(4)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(4))
+        }
+        if let source {
+            let bound = ICMPSocket.withSockaddr(source) { bind(fd, $0, $1) }
+            guard bound == 0 else {
+                let error = SystemCallError("bind \(source)")
+                close(fd)
+                throw error
+            }
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Opens one socket per family inside `namespace`, on a thread of its own.
+    static func open(in namespace: NetworkNamespace, families: [IPAddress.Family], source: IPAddress? = nil) throws -> [ICMPSocket] {
+        try namespace.run { try families.map { try ICMPSocket(family: $0, source: source) } }
+    }
+
+    static func withSockaddr<T>(_ address: IPAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        let bytes = address.bytes
+        switch address {
+        case .v4:
+            var raw = sockaddr_in()
+            raw.sin_family = sa_family_t(AF_INET)
+            withUnsafeMutableBytes(of: &raw.sin_addr) { $0.copyBytes(from: bytes) }
+            return withUnsafePointer(to: &raw) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        case .v6:
+            var raw = sockaddr_in6()
+            raw.sin6_family = sa_family_t(AF_INET6)
+            withUnsafeMutableBytes(of: &raw.sin6_addr) { $0.copyBytes(from: bytes) }
+            return withUnsafePointer(to: &raw) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+    }
+
+    /// Sends one echo request; returns 0 or the errno the kernel refused it with.
+    func send(to destination: IPAddress, sequence: UInt16, ttl: Int? = nil, payloadSize: Int = 56) -> Int32 {
+        let wanted = ttl ?? 64
+        if wanted != currentTTL {
+            var value = Int32(wanted)
+            if family == .ipv4 {
+                _ = setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &value, socklen_t(4))
+            } else {
+                _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &value, socklen_t(4))
+            }
+            currentTTL = wanted
+        }
+        var packet: [UInt8] = [family == .ipv4 ? 8 : 128, 0, 0, 0,
+                               UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        packet += (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0 + 0x10) }
+        if family == .ipv4 {
+            // The kernel fills in ICMPv6 checksums on raw sockets, not ICMP ones.
+            let sum = internetChecksum(packet)
+            packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
+        }
+        while true {
+            let sent = ICMPSocket.withSockaddr(destination) { address, length in
+                packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
+            }
+            if sent >= 0 { return 0 }
+            if errno == EINTR { continue }
+            return errno
+        }
+    }
+
+    /// The next message about one of this socket's probes, or nil when none is queued.
+    func receive(_ buffer: inout [UInt8], _ control: inout [UInt8]) -> Message? {
+        while true {
+            var from = sockaddr_in6()
+            var vector = iovec()
+            var controlLength = 0
+            let count: Int = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { controlBytes in
+                    withUnsafeMutablePointer(to: &from) { fromPointer in
+                        vector.iov_base = data.baseAddress
+                        vector.iov_len = data.count
+                        return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                            var header = msghdr()
+                            header.msg_name = UnsafeMutableRawPointer(fromPointer)
+                            header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in6>.size)
+                            header.msg_iov = vectorPointer
+                            header.msg_iovlen = 1
+                            header.msg_control = controlBytes.baseAddress
+                            header.msg_controllen = controlBytes.count
+                            let n = recvmsg(fd, &header, 0)
+                            controlLength = Int(header.msg_controllen)
+                            return n
+                        }
+                    }
+                }
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            let packet = buffer[0..<count]
+            let message = family == .ipv4 ? parseV4(packet) : parseV6(packet, from: from, control: control.prefix(controlLength))
+            if let message { return message }
+        }
+    }
+
+    private func parseV4(_ packet: ArraySlice<UInt8>) -> Message? {
+        let p = Array(packet)
+        guard p.count >= 20 else { return nil }
+        let headerLength = Int(p[0] & 0x0f) * 4
+        guard p.count >= headerLength + 8, let from = IPAddress(bytes: p[12..<16]) else { return nil }
+        let icmp = headerLength
+        switch p[icmp] {
+        case 0:
+            guard readU16(p, icmp + 4) == identifier else { return nil }
+            return Message(kind: .echoReply, sequence: readU16(p, icmp + 6), from: from, ttl: Int(p[8]))
+        case 3, 11:
+            let inner = icmp + 8
+            guard p.count >= inner + 20 else { return nil }
+            let innerICMP = inner + Int(p[inner] & 0x0f) * 4
+            guard p.count >= innerICMP + 8, p[inner + 9] == 1, p[innerICMP] == 8,
+                  readU16(p, innerICMP + 4) == identifier else { return nil }
+            let kind: Message.Kind = p[icmp] == 11 ? .timeExceeded : .unreachable(code: p[icmp + 1])
+            return Message(kind: kind, sequence: readU16(p, innerICMP + 6), from: from, ttl: Int(p[8]))
+        default:
+            return nil
+        }
+    }
+
+    private func parseV6(_ packet: ArraySlice<UInt8>, from: sockaddr_in6, control: ArraySlice<UInt8>) -> Message? {
+        let p = Array(packet)
+        guard p.count >= 8 else { return nil }
+        var sender = from
+        let fromBytes = withUnsafeBytes(of: &sender.sin6_addr) { Array($0) }
+        guard let source = IPAddress(bytes: fromBytes) else { return nil }
+        let hopLimit = ICMPSocket.hopLimit(control)
+        switch p[0] {
+        case 129:
+            guard readU16(p, 4) == identifier else { return nil }
+            return Message(kind: .echoReply, sequence: readU16(p, 6), from: source, ttl: hopLimit)
+        case 1, 3:
+            // 8 bytes of ICMPv6 header, the 40-byte IPv6 header of our probe, then its echo header.
+            guard p.count >= 8 + 40 + 8, p[8 + 6] == 58, p[48] == 128, readU16(p, 52) == identifier else { return nil }
+            let kind: Message.Kind = p[0] == 3 ? .timeExceeded : .unreachable(code: p[1])
+            return Message(kind: kind, sequence: readU16(p, 54), from: source, ttl: hopLimit)
+        default:
+            return nil
+        }
+    }
+
+    /// IPV6_HOPLIMIT from the control messages (struct cmsghdr: size_t len, int level, int type).
+    private static func hopLimit(_ received: ArraySlice<UInt8>) -> Int? {
+        let control = Array(received)
+        var offset = 0
+        while offset + 20 <= control.count {
+            let cmsgLength = Int(readU64(control, offset))
+            let level = readI32(control, offset + 8), type = readI32(control, offset + 12)
+            if level == Int32(IPPROTO_IPV6), type == 52 /* IPV6_HOPLIMIT */ { return Int(readI32(control, offset + 16)) }
+            guard cmsgLength >= 16 else { return nil }
+            offset += (cmsgLength + 7) & ~7
+        }
+        return nil
+    }
+}
+
+private func readU16(_ p: [UInt8], _ offset: Int) -> UInt16 { UInt16(p[offset]) << 8 | UInt16(p[offset + 1]) }
+private func readU64(_ p: [UInt8], _ offset: Int) -> UInt64 {
+    (0..<8).reduce(UInt64(0)) { $0 | UInt64(p[offset + $1]) << (8 * UInt64($1)) }
+}
+private func readI32(_ p: [UInt8], _ offset: Int) -> Int32 {
+    Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(p[offset + $1]) << (8 * UInt32($1)) })
+}
+
+/// RFC 1071.
+func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+    var sum: UInt32 = 0
+    var i = 0
+    while i + 1 < bytes.count { sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]); i += 2 }
+    if i < bytes.count { sum += UInt32(bytes[i]) << 8 }
+    while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+    return ~UInt16(sum)
+}
+
+/// One probe to send: from which socket, to where, with which TTL.
+struct Probe {
+    var socket: Int
+    var destination: IPAddress
+    var ttl: Int?
+}
+
+/// Sends many probes from many sockets at once and collects what comes back.
+///
+/// One thread, no namespace switching: the sockets were opened inside their nodes and stay
+/// there. Each socket keeps up to `window` probes in flight; the kernel's replies are read as
+/// they arrive, so a lab that answers in microseconds is verified at the speed of its sends.
+/// A probe unanswered after `timeout` is sent again `retries` times before it counts as lost.
+enum ProbeEngine {
+    static func run(sockets: [ICMPSocket], probes: [Probe], timeout: Double, retries: Int = 1,
+                    window: Int = 64, payloadSize: Int = 16) -> [ProbeReply] {
+        var results = [ProbeReply?](repeating: nil, count: probes.count)
+        var remaining = probes.count
+        var queues = [[Int]](repeating: [], count: sockets.count)
+        for (index, probe) in probes.enumerated() { queues[probe.socket].append(index) }
+        var queueHeads = [Int](repeating: 0, count: sockets.count)
+        var inFlight = [Int](repeating: 0, count: sockets.count)
+        var nextSequence = [UInt16](repeating: 1, count: sockets.count)
+        var bySequence = [[UInt16: Int]](repeating: [:], count: sockets.count)
+        var attempts = [Int](repeating: 0, count: probes.count)
+        var sentAt = [Double](repeating: 0, count: probes.count)
+        // In send order, so expiry only ever looks at the front.
+        var sendLog: [(probe: Int, at: Double)] = []
+        var sendLogHead = 0
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var control = [UInt8](repeating: 0, count: 128)
+        var pollSet = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+
+        func finish(_ index: Int, _ reply: ProbeReply) {
+            guard results[index] == nil else { return }
+            results[index] = reply
+            remaining -= 1
+            if case .notSent = reply { return }
+            inFlight[probes[index].socket] -= 1
+        }
+
+        while remaining > 0 {
+            for s in sockets.indices {
+                while inFlight[s] < window, queueHeads[s] < queues[s].count {
+                    let index = queues[s][queueHeads[s]]
+                    queueHeads[s] += 1
+                    if results[index] != nil { continue }
+                    let sequence = nextSequence[s]
+                    nextSequence[s] = sequence == UInt16.max ? 1 : sequence + 1
+                    bySequence[s][sequence] = index
+                    let error = sockets[s].send(to: probes[index].destination, sequence: sequence, ttl: probes[index].ttl,
+                                                payloadSize: payloadSize)
+                    if error == EAGAIN || error == ENOBUFS {
+                        queueHeads[s] -= 1  // the queue is full: try again after reading
+                        break
+                    }
+                    if error != 0 {
+                        finish(index, .notSent(errno: error))
+                        continue
+                    }
+                    attempts[index] += 1
+                    sentAt[index] = monotonicSeconds()
+                    inFlight[s] += 1
+                    sendLog.append((index, sentAt[index]))
+                }
+            }
+            if remaining == 0 { break }
+            let now = monotonicSeconds()
+            let nextExpiry = sendLogHead < sendLog.count ? sendLog[sendLogHead].at + timeout : now + 0.01
+            let wait = max(0, min(nextExpiry - now, 0.05))
+            let ready = poll(&pollSet, nfds_t(pollSet.count), Int32((wait * 1000).rounded(.up)))
+            if ready > 0 {
+                for (s, entry) in pollSet.enumerated() where entry.revents & Int16(POLLIN) != 0 {
+                    while let message = sockets[s].receive(&buffer, &control) {
+                        guard let index = bySequence[s][message.sequence], results[index] == nil else { continue }
+                        let rtt = monotonicSeconds() - sentAt[index]
+                        switch message.kind {
+                        case .echoReply: finish(index, .echo(from: message.from, ttl: message.ttl, seconds: rtt))
+                        case .timeExceeded: finish(index, .timeExceeded(from: message.from, seconds: rtt))
+                        case .unreachable(let code): finish(index, .unreachable(from: message.from, code: code, seconds: rtt))
+                        }
+                    }
+                }
+            }
+            let later = monotonicSeconds()
+            while sendLogHead < sendLog.count, sendLog[sendLogHead].at + timeout <= later {
+                let (index, at) = sendLog[sendLogHead]
+                sendLogHead += 1
+                // Stale entries: answered, or sent again since.
+                guard results[index] == nil, sentAt[index] == at else { continue }
+                let s = probes[index].socket
+                if attempts[index] <= retries {
+                    inFlight[s] -= 1
+                    queues[s].append(index)
+                } else {
+                    finish(index, .timeout)
+                }
+            }
+        }
+        return results.map { $0 ?? .timeout }
+    }
+}

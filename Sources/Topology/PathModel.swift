@@ -1,0 +1,394 @@
+import NetAddress
+
+// The routing model `nslab explain` and `nslab verify` walk: nodes, interfaces, routes,
+// forwarding and neighbour entries as plain values, and a walk that follows a packet hop by hop
+// the way the kernel would. Pure: Lab fills it from the live kernel state; tests build it by hand.
+
+/// "node:interface".
+public struct InterfaceRef: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var node: String
+    public var interface: String
+
+    public init(node: String, interface: String) { self.node = node; self.interface = interface }
+
+    public var description: String { "\(node):\(interface)" }
+}
+
+public struct ModelInterface: Sendable {
+    public var name: String
+    /// Administratively up (IFF_UP).
+    public var up: Bool
+    /// IFF_LOWER_UP: for a veth, the other end is up too.
+    public var carrier: Bool
+    public var addresses: [IPPrefix]
+    /// The other end of the veth pair, when it is in a node of the model.
+    public var peer: InterfaceRef?
+
+    public init(name: String, up: Bool = true, carrier: Bool = true, addresses: [IPPrefix] = [], peer: InterfaceRef? = nil) {
+        self.name = name; self.up = up; self.carrier = carrier; self.addresses = addresses; self.peer = peer
+    }
+}
+
+public struct ModelRoute: Sendable {
+    public enum Kind: String, Sendable, Codable {
+        case unicast, blackhole, unreachable, prohibit
+    }
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    public var device: String?
+    /// The kernel's priority: lower wins among routes of the same prefix length.
+    public var metric: UInt32
+    public var preferredSource: IPAddress?
+    public var kind: Kind
+
+    public init(_ destination: IPPrefix, via gateway: IPAddress? = nil, dev device: String? = nil, metric: UInt32 = 0,
+                source: IPAddress? = nil, kind: Kind = .unicast) {
+        self.destination = destination; self.gateway = gateway; self.device = device; self.metric = metric
+        self.preferredSource = source; self.kind = kind
+    }
+
+    /// As `ip route` prints it.
+    public var text: String {
+        var words: [String] = kind == .unicast ? [] : [kind.rawValue]
+        words.append(destination.length == 0 ? "default" : destination.network.description)
+        if let gateway { words += ["via", gateway.description] }
+        if let device { words += ["dev", device] }
+        if let preferredSource { words += ["src", preferredSource.description] }
+        if metric != 0 { words += ["metric", String(metric)] }
+        return words.joined(separator: " ")
+    }
+}
+
+public struct ModelNeighbour: Sendable {
+    public var interface: String
+    public var address: IPAddress
+    /// As `ip neigh` prints it: REACHABLE, STALE, FAILED, …
+    public var state: String
+
+    public init(interface: String, address: IPAddress, state: String) {
+        self.interface = interface; self.address = address; self.state = state
+    }
+
+    public var isFailed: Bool { state.contains("FAILED") }
+}
+
+public struct ModelNode: Sendable {
+    public var name: String
+    public var forwardsIPv4: Bool
+    public var forwardsIPv6: Bool
+    public var interfaces: [ModelInterface]
+    /// The main table as the kernel has it now (connected routes included).
+    public var routes: [ModelRoute]
+    public var neighbours: [ModelNeighbour]
+    /// Routes the topology file declares: only used to say why a route the kernel lacks is gone.
+    public var declaredRoutes: [ModelRoute]
+
+    public init(name: String, forwardsIPv4: Bool = false, forwardsIPv6: Bool = false, interfaces: [ModelInterface] = [],
+                routes: [ModelRoute] = [], neighbours: [ModelNeighbour] = [], declaredRoutes: [ModelRoute] = []) {
+        self.name = name; self.forwardsIPv4 = forwardsIPv4; self.forwardsIPv6 = forwardsIPv6
+        self.interfaces = interfaces; self.routes = routes; self.neighbours = neighbours; self.declaredRoutes = declaredRoutes
+    }
+
+    public func interface(named name: String) -> ModelInterface? { interfaces.first { $0.name == name } }
+
+    func forwards(_ family: IPAddress.Family) -> Bool { family == .ipv4 ? forwardsIPv4 : forwardsIPv6 }
+
+    /// The interface holding `address`, if this node has it.
+    public func owner(of address: IPAddress) -> ModelInterface? {
+        interfaces.first { $0.addresses.contains { $0.address == address } }
+    }
+
+    /// Longest prefix match, then the lowest metric, as the kernel's FIB lookup in the main table.
+    public func lookup(_ destination: IPAddress) -> ModelRoute? {
+        routes.filter { $0.destination.contains(destination) }
+            .min { ($0.destination.length, UInt32.max - $0.metric) > ($1.destination.length, UInt32.max - $1.metric) }
+    }
+
+    /// The source address the kernel would put on a packet sent with `route` towards `destination`:
+    /// the route's `src`, else an address of the outgoing interface (one on the next hop's subnet
+    /// first), else any global address of the node.
+    public func sourceAddress(for route: ModelRoute, to destination: IPAddress) -> IPAddress? {
+        if let preferred = route.preferredSource { return preferred }
+        let family = destination.family
+        let usable = { (prefix: IPPrefix) in prefix.family == family && !prefix.address.isLinkLocalV6 && !prefix.address.isLoopback }
+        let nextHop = route.gateway ?? destination
+        if let device = route.device.flatMap(interface(named:)) {
+            let own = device.addresses.filter(usable)
+            if let onSubnet = own.first(where: { $0.contains(nextHop) }) { return onSubnet.address }
+            if let first = own.first { return first.address }
+        }
+        return interfaces.flatMap(\.addresses).first(where: usable)?.address
+    }
+}
+
+/// Why a packet stops.
+public enum PathCause: String, Sendable, Codable {
+    case noRoute = "no-route"
+    case rejectRoute = "reject-route"
+    case forwardingOff = "forwarding-off"
+    case linkDown = "link-down"
+    case noCarrier = "no-carrier"
+    case notConnected = "not-connected"
+    case gatewayNotConnected = "gateway-not-connected"
+    case gatewayUnreachable = "gateway-unreachable"
+    case addressMissing = "address-missing"
+    case noSourceAddress = "no-source-address"
+    case loop = "routing-loop"
+    case unknownNode = "unknown-node"
+}
+
+public struct PathProblem: Sendable, Codable, CustomStringConvertible {
+    /// The node where the packet stops.
+    public var node: String
+    public var cause: PathCause
+    /// One sentence saying what is wrong there, in the user's terms.
+    public var detail: String
+
+    public var description: String { detail }
+}
+
+/// One node the packet passes.
+public struct PathHop: Sendable, Codable {
+    public var node: String
+    /// Where the packet came in (nil at the source).
+    public var inInterface: String?
+    /// Where it goes out (nil where it is delivered or stops).
+    public var outInterface: String?
+    /// The route used, as `ip route` prints it.
+    public var route: String?
+    public var nextHop: String?
+}
+
+public struct PathWalk: Sendable, Encodable {
+    public var from: String
+    public var source: IPAddress?
+    public var destination: IPAddress
+    public var hops: [PathHop]
+    /// Where the packet arrives, or nil when it stops.
+    public var deliveredTo: InterfaceRef?
+    public var problem: PathProblem?
+
+    public var delivered: Bool { deliveredTo != nil }
+
+    /// Nodes between the source and the node it is delivered to, in order.
+    public var intermediateNodes: [String] { Array(hops.dropFirst().dropLast().map(\.node)) }
+
+    private enum CodingKeys: String, CodingKey { case from, source, destination, hops, deliveredTo, problem }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(from, forKey: .from)
+        try container.encodeIfPresent(source?.description, forKey: .source)
+        try container.encode(destination.description, forKey: .destination)
+        try container.encode(hops, forKey: .hops)
+        try container.encodeIfPresent(deliveredTo, forKey: .deliveredTo)
+        try container.encodeIfPresent(problem, forKey: .problem)
+    }
+}
+
+/// Both directions of an echo: the request to the destination, the reply back to the source.
+public struct PathExplanation: Sendable, Encodable {
+    public enum Direction: String, Sendable, Codable { case forward, reply }
+    public var forward: PathWalk
+    public var reply: PathWalk?
+    public var reaches: Bool { forward.delivered && reply?.delivered == true }
+    /// The first break, and in which direction.
+    public var brokenDirection: Direction? {
+        if !forward.delivered { return .forward }
+        if reply?.delivered == false { return .reply }
+        return nil
+    }
+    public var problem: PathProblem? { forward.problem ?? reply?.problem }
+
+    private enum CodingKeys: String, CodingKey { case reaches, brokenDirection, problem, forward, reply }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reaches, forKey: .reaches)
+        try container.encodeIfPresent(brokenDirection, forKey: .brokenDirection)
+        try container.encodeIfPresent(problem, forKey: .problem)
+        try container.encode(forward, forKey: .forward)
+        try container.encodeIfPresent(reply, forKey: .reply)
+    }
+
+    /// One line: "ns01 → 10.0.0.1: reply path breaks at router02: no route to 192.168.0.1 …".
+    public var summary: String {
+        let head = "\(forward.from) → \(forward.destination)"
+        switch brokenDirection {
+        case nil:
+            return "\(head): reachable (forward \(forward.hops.map(\.node).joined(separator: " → ")), reply \(reply?.hops.map(\.node).joined(separator: " → ") ?? "-"))"
+        case .forward?:
+            return "\(head): forward path breaks at \(forward.problem?.node ?? "?"): \(forward.problem?.detail ?? "?")"
+        case .reply?:
+            return "\(head): forward path works, reply path breaks at \(reply?.problem?.node ?? "?"): \(reply?.problem?.detail ?? "?")"
+        }
+    }
+}
+
+public struct NetworkModel: Sendable {
+    public var nodes: [ModelNode]
+    /// The addresses the topology file gives each interface: to say which address is missing,
+    /// and which subnet a downed interface (whose IPv6 addresses the kernel removed) was on.
+    public var declaredAddresses: [InterfaceRef: [IPPrefix]]
+
+    public init(nodes: [ModelNode], declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]) {
+        self.nodes = nodes; self.declaredAddresses = declaredAddresses
+    }
+
+    func declaredOwner(of address: IPAddress) -> InterfaceRef? {
+        declaredAddresses.first { $0.value.contains { $0.address == address } }?.key
+    }
+
+    public func node(named name: String) -> ModelNode? { nodes.first { $0.name == name } }
+
+    /// The node and interface that hold `address` now.
+    public func owner(of address: IPAddress) -> InterfaceRef? {
+        for node in nodes {
+            if let interface = node.owner(of: address) { return InterfaceRef(node: node.name, interface: interface.name) }
+        }
+        return nil
+    }
+
+    /// An echo request from `source` to `destination` and its reply, walked through the model.
+    public func explain(from source: String, to destination: IPAddress, sourceAddress: IPAddress? = nil) -> PathExplanation {
+        let forward = walk(from: source, to: destination, sourceAddress: sourceAddress)
+        guard let arrived = forward.deliveredTo, let replyTo = forward.source else {
+            return PathExplanation(forward: forward, reply: nil)
+        }
+        // The reply leaves from the address that was pinged, towards the request's source.
+        let reply = walk(from: arrived.node, to: replyTo, sourceAddress: destination)
+        return PathExplanation(forward: forward, reply: reply)
+    }
+
+    /// Follows one packet from node `start` to `destination` as the kernel would forward it.
+    public func walk(from start: String, to destination: IPAddress, sourceAddress: IPAddress? = nil) -> PathWalk {
+        var result = PathWalk(from: start, source: sourceAddress, destination: destination, hops: [])
+        func stop(_ node: String, _ cause: PathCause, _ detail: String) -> PathWalk {
+            result.problem = PathProblem(node: node, cause: cause, detail: detail)
+            return result
+        }
+        var current = start
+        var cameIn: String?
+        var visited: [String] = []
+        while true {
+            guard let node = node(named: current) else {
+                return stop(current, .unknownNode, "\(current) is not a node of this lab")
+            }
+            if visited.contains(current) {
+                return stop(current, .loop, "routing loop: the packet comes back to \(current) (\((visited + [current]).joined(separator: " → ")))")
+            }
+            visited.append(current)
+            var hop = PathHop(node: current, inInterface: cameIn)
+            // Weak host model (Linux, both families): a node accepts a packet for any of its addresses.
+            if let local = node.owner(of: destination) {
+                result.hops.append(hop)
+                result.deliveredTo = InterfaceRef(node: current, interface: local.name)
+                if current == start, result.source == nil { result.source = destination }
+                return result
+            }
+            if current != start, !node.forwards(destination.family) {
+                result.hops.append(hop)
+                let key = destination.family == .ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding"
+                return stop(current, .forwardingOff,
+                            "forwarding is off on \(current) (\(key) = 0): it drops the packet to \(destination) that came in on \(cameIn ?? "?")")
+            }
+            guard let route = node.lookup(destination) else {
+                result.hops.append(hop)
+                let (cause, detail) = noRouteProblem(node, destination)
+                return stop(current, cause, detail)
+            }
+            hop.route = route.text
+            if route.kind != .unicast {
+                result.hops.append(hop)
+                return stop(current, .rejectRoute, "\(current) has a \(route.kind.rawValue) route for \(destination): \(route.text)")
+            }
+            if current == start {
+                if let chosen = result.source {
+                    if node.owner(of: chosen) == nil {
+                        result.hops.append(hop)
+                        return stop(current, .noSourceAddress, "\(chosen) is not an address of \(current)")
+                    }
+                } else if let chosen = node.sourceAddress(for: route, to: destination) {
+                    result.source = chosen
+                } else {
+                    result.hops.append(hop)
+                    return stop(current, .noSourceAddress, "\(current) has no \(destination.family) address to send from")
+                }
+            }
+            guard let deviceName = route.device, let device = node.interface(named: deviceName) else {
+                result.hops.append(hop)
+                return stop(current, .noRoute, "\(current)'s route \(route.text) names no interface it has")
+            }
+            hop.outInterface = deviceName
+            let nextHop = route.gateway ?? destination
+            hop.nextHop = nextHop.description
+            result.hops.append(hop)
+            let place = "\(current):\(deviceName)"
+            guard device.up else {
+                return stop(current, .linkDown, "\(place) is down (ip link set dev \(deviceName) up)")
+            }
+            guard let peer = device.peer, let peerNode = self.node(named: peer.node),
+                  let peerInterface = peerNode.interface(named: peer.interface) else {
+                return stop(current, .notConnected, "\(place) is not connected to another node of the lab")
+            }
+            guard device.carrier, peerInterface.up else {
+                return stop(current, .noCarrier, "\(place) has no carrier: the other end, \(peer), is down (ip -n \(peer.node) link set dev \(peer.interface) up)")
+            }
+            // Who answers ARP/NDP for the next hop across the link: IPv4 answers for any of the
+            // node's addresses (arp_ignore 0), IPv6 only for addresses of the receiving interface.
+            let answers = nextHop.family == .ipv4 ? peerNode.owner(of: nextHop) != nil
+                                                  : peerInterface.addresses.contains { $0.address == nextHop }
+            if !answers {
+                let failed = node.neighbours.first { $0.interface == deviceName && $0.address == nextHop }
+                let evidence = failed.map { " (neighbour entry \(nextHop) dev \($0.interface) \($0.state))" } ?? ""
+                if let gateway = route.gateway {
+                    if !device.addresses.contains(where: { $0.contains(gateway) }) {
+                        return stop(current, .gatewayNotConnected,
+                                    "gateway \(gateway) of route \(route.text) is not on a subnet of \(place) (\(subnets(device))), and \(peer) does not answer for it\(evidence)")
+                    }
+                    return stop(current, .gatewayUnreachable,
+                                "gateway \(gateway) does not answer: \(peer) across \(place) does not have that address\(ownerHint(gateway))\(evidence)")
+                }
+                return stop(current, .addressMissing,
+                            "\(destination) is not on \(peer), the node across \(place)\(ownerHint(destination))\(evidence)")
+            }
+            current = peer.node
+            cameIn = peer.interface
+        }
+    }
+
+    private func subnets(_ interface: ModelInterface) -> String {
+        let list = interface.addresses.filter { !$0.address.isLinkLocalV6 }.map { $0.network.description }
+        return list.isEmpty ? "it has no addresses" : "its subnets: \(list.joined(separator: ", "))"
+    }
+
+    /// " (the topology gives it to X:Y; it is gone)" when the address is declared but missing.
+    private func ownerHint(_ address: IPAddress) -> String {
+        if let now = owner(of: address) { return "; it is on \(now)" }
+        if let declared = declaredOwner(of: address) { return "; the topology gives it to \(declared), which no longer has it" }
+        return "; no node of the lab has it"
+    }
+
+    /// No route: plain, or because an interface went down and the kernel removed its routes.
+    private func noRouteProblem(_ node: ModelNode, _ destination: IPAddress) -> (PathCause, String) {
+        var detail = "\(node.name) has no route to \(destination)"
+        let declared = node.declaredRoutes.filter { $0.destination.contains(destination) }
+            .max { $0.destination.length < $1.destination.length }
+        // The subnets a down interface has, or had before the kernel removed its IPv6 addresses.
+        func downInterface(covering address: IPAddress) -> ModelInterface? {
+            node.interfaces.first { interface in
+                let declared = declaredAddresses[InterfaceRef(node: node.name, interface: interface.name)] ?? []
+                return !interface.up && (interface.addresses + declared).contains { $0.contains(address) }
+            }
+        }
+        if let declared {
+            if let down = downInterface(covering: declared.gateway ?? destination) {
+                return (.linkDown, detail + ": \(node.name):\(down.name) is down, and the kernel removed the routes through it (the topology declares \(declared.text))")
+            }
+            detail += " (the topology declares \(declared.text); it is not in the kernel's table)"
+        } else if let down = downInterface(covering: destination) {
+            return (.linkDown, detail + ": \(node.name):\(down.name), on \(destination)'s subnet, is down")
+        }
+        return (.noRoute, detail)
+    }
+}

@@ -1,0 +1,200 @@
+import ArgumentParser
+import Foundation
+import Lab
+import NetAddress
+import Synchronization
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// reportingErrors, plus the errors of the probing commands (2: bad request, 1: failure).
+func reportingProbeErrors(_ body: () throws -> Void) throws {
+    try reportingErrors {
+        do {
+            try body()
+        } catch let error as ProbeError {
+            note("nslab: \(error)")
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
+
+func familyOption(_ v4: Bool, _ v6: Bool) -> IPAddress.Family? { v4 ? .ipv4 : (v6 ? .ipv6 : nil) }
+
+/// Set by SIGINT so that ping prints its statistics before it exits, as ping does.
+let interrupted = Atomic<Bool>(false)
+
+struct Ping: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "ICMP echo from inside a node, as iputils ping (nothing needs to be installed in the lab).",
+        discussion: "DST is a node (its first address), NODE:INTERFACE or an address. Exit status: 0 if any reply came, 1 if none, 2 on error.")
+
+    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @Argument(help: "The node to ping from.") var source: String
+    @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
+    @Option(name: .customShort("c"), help: "Stop after this many requests (default: until interrupted).") var count: Int?
+    @Option(name: .customShort("i"), help: "Seconds between requests.") var interval: Double = 1
+    @Option(name: .customShort("W"), help: "Seconds to wait for replies after the last request.") var timeout: Double = 1
+    @Option(name: .customShort("I"), help: "Source address (or interface) of the source node.") var interface: String?
+    @Flag(name: .customShort("4"), help: "Use the node's IPv4 address.") var ipv4 = false
+    @Flag(name: .customShort("6"), help: "Use the node's IPv6 address.") var ipv6 = false
+
+    func run() throws {
+        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        var statistics = PingStatistics()
+        try reportingProbeErrors {
+            do {
+                statistics = try Pinger.ping(
+                    lab: lab, from: source, to: destination,
+                    options: PingOptions(count: count, interval: max(0.002, interval), timeout: timeout, source: interface,
+                                         family: familyOption(ipv4, ipv6)),
+                    output: { print($0); fflush(nil) }, shouldStop: { interrupted.load(ordering: .relaxed) })
+            } catch let error as PingSendError {
+                note("nslab ping: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if statistics.exitCode != 0 { throw ExitCode(statistics.exitCode) }
+    }
+}
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The path from a node to a destination hop by hop, as traceroute -I shows it, each hop named node:interface.")
+
+    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @Argument(help: "The node to trace from.") var source: String
+    @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
+    @Option(name: .customShort("m"), help: "Maximum number of hops.") var maxHops = 30
+    @Option(name: .customShort("q"), help: "Probes per hop.") var queries = 3
+    @Option(name: .customShort("W"), help: "Seconds to wait for answers.") var timeout: Double = 1
+    @Flag(name: .customShort("4")) var ipv4 = false
+    @Flag(name: .customShort("6")) var ipv6 = false
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() throws {
+        try reportingProbeErrors {
+            let result = try Tracer.trace(lab: lab, from: source, to: destination,
+                                          options: TraceOptions(maxHops: max(1, min(maxHops, 255)), queries: max(1, min(queries, 10)),
+                                                                timeout: timeout, family: familyOption(ipv4, ipv6)))
+            if json { try printJSON(result) } else { print(Tracer.render(result)) }
+            if !result.reached { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Why a node does or does not reach a destination: the request and the reply walked hop by hop through the live routing state.",
+        discussion: "Reads routes, addresses, link state, forwarding and neighbour entries of every node over netlink, names the first broken hop and its cause, and checks the verdict with a real echo. Exit status: 0 reachable, 1 not.")
+
+    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @Argument(help: "The node the packets start from.") var source: String
+    @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
+    @Option(name: .customShort("I"), help: "Source address (default: the one the kernel would choose).") var sourceAddress: String?
+    @Flag(name: .customShort("4")) var ipv4 = false
+    @Flag(name: .customShort("6")) var ipv6 = false
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() throws {
+        try reportingProbeErrors {
+            let report = try Explainer.explain(lab: lab, from: source, to: destination, sourceAddress: sourceAddress,
+                                               family: familyOption(ipv4, ipv6))
+            if json { try printJSON(report) } else { print(Explainer.render(report)) }
+            if !report.observedReply { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that a lab works: every node to every address of every other node, in parallel, and the topology's expectations.",
+        discussion: "Exit status: 0 when every expectation holds (without expectations: every pair answers), 1 otherwise, 2 on bad input. With a topology FILE, its `expect:` list is checked against the deployed lab (no redeploy needed after editing it).")
+
+    @Argument(help: "A lab name or its topology file.") var lab: String
+    @Flag(help: "Machine-readable output.") var json = false
+    @Option(help: "Also write the results as JUnit XML to this file.") var junit: String?
+    @Option(name: .customShort("W"), help: "Seconds to wait for each reply (each probe is sent twice before it counts as lost).") var timeout: Double = 0.5
+    @Flag(help: "Check only the expectations, not every pair.") var expectationsOnly = false
+
+    func run() throws {
+        try reportingProbeErrors {
+            var isDirectory: ObjCBool = false
+            let isFile = FileManager.default.fileExists(atPath: lab, isDirectory: &isDirectory) && !isDirectory.boolValue
+            let topology = isFile ? try Topology.load(path: lab) : nil
+            let report = try Verifier.verify(lab: topology?.name ?? lab, topology: topology,
+                                             options: VerifyOptions(timeout: timeout, skipPairs: expectationsOnly))
+            if let junit {
+                do {
+                    try Verifier.junit(report).write(toFile: junit, atomically: true, encoding: .utf8)
+                } catch {
+                    note("nslab: cannot write the JUnit report to \(junit): \(error.localizedDescription)")
+                    throw ExitCode(2)
+                }
+            }
+            if json { try printJSON(report) } else { print(VerifyView(report).render()) }
+            if !report.passed { throw ExitCode(1) }
+        }
+    }
+}
+
+/// `nslab verify` as text: a matrix for small labs, a summary for big ones, then every failure
+/// with its explanation.
+struct VerifyView {
+    let report: VerifyReport
+    static let matrixLimit = 12
+
+    init(_ report: VerifyReport) { self.report = report }
+
+    func render() -> String {
+        var out: [String] = []
+        let answered = report.pairs.count - report.failedPairs
+        if !report.pairs.isEmpty {
+            if report.nodes.count <= VerifyView.matrixLimit {
+                out.append(matrix())
+            }
+            out.append(String(format: "%d nodes, %d probes: %d answered, %d failed in %.0f ms",
+                              report.nodes.count, report.pairs.count, answered, report.failedPairs, report.seconds * 1000))
+            let failures = report.pairs.filter { !$0.reachable }
+            for pair in failures.prefix(30) {
+                out.append("  ✗ \(pair.from) → \(pair.to) (\(pair.address)): \(pair.outcome)")
+                if let explanation = pair.explanation { out.append("      \(explanation)") }
+            }
+            if failures.count > 30 { out.append("  … and \(failures.count - 30) more (--json lists them all)") }
+        }
+        if !report.expectations.isEmpty {
+            out.append("expectations:")
+            for result in report.expectations {
+                out.append("  \(result.holds ? "✓" : "✗") \(result.expectation)  (\(result.detail))")
+                if !result.holds {
+                    out.append("      at \(result.location)")
+                    if let explanation = result.explanation { out.append("      \(explanation)") }
+                }
+            }
+            let failed = report.expectations.filter { !$0.holds }.count
+            out.append("\(report.expectations.count - failed) of \(report.expectations.count) expectations hold")
+        }
+        out.append(report.passed ? "PASS" : "FAIL")
+        return out.joined(separator: "\n")
+    }
+
+    /// Rows are sources, columns destinations: ✓ with the slowest RTT over the node's
+    /// addresses, ✗ when none answered, k/n when some did.
+    func matrix() -> String {
+        var cells: [String: [PairResult]] = [:]
+        for pair in report.pairs { cells["\(pair.from)>\(pair.to)", default: []].append(pair) }
+        let rows = report.nodes.map { from in
+            [from] + report.nodes.map { to -> String in
+                if to == from { return "-" }
+                guard let pairs = cells["\(from)>\(to)"], !pairs.isEmpty else { return "" }
+                let ok = pairs.filter(\.reachable)
+                if ok.count == pairs.count {
+                    return String(format: "✓ %.2f", ok.compactMap(\.milliseconds).max() ?? 0)
+                }
+                return ok.isEmpty ? "✗" : "✗ \(ok.count)/\(pairs.count)"
+            }
+        }
+        return Table(header: ["FROM \\ TO (ms)"] + report.nodes, rows: rows).render()
+    }
+}
