@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,34 @@
 int nslab_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nslab_unshare(int flags) { return unshare(flags); }
 int nslab_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+static volatile sig_atomic_t nslab_caught_signal = 0;
+
+static void nslab_note_signal(int signal) {
+    if (nslab_caught_signal == 0) nslab_caught_signal = signal;
+}
+
+void nslab_catch_interrupts(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = nslab_note_signal;
+    sigfillset(&action.sa_mask);
+    // Restart system calls: netlink replies and file writes in flight should just complete.
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    // A parent may have started us with these blocked (a thread of a test runner, say): then
+    // they would stay pending and the deploy could not be stopped.
+    sigset_t interrupts;
+    sigemptyset(&interrupts);
+    sigaddset(&interrupts, SIGINT);
+    sigaddset(&interrupts, SIGTERM);
+    sigaddset(&interrupts, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &interrupts, NULL);
+}
+
+int nslab_interrupt_signal(void) { return nslab_caught_signal; }
 pid_t nslab_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int nslab_is_nsfs(int fd) {

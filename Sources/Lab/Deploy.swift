@@ -102,12 +102,16 @@ public enum LabDeployer {
             progress("creating \(topology.nodes.count) namespaces")
             created = try createNamespaces(topology, record: record)
             let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
+            try Interruption.check()
             progress("creating \(topology.links.count) links")
             try createLinks(topology, nodes: byName)
+            try Interruption.check()
             progress("configuring interfaces and addresses")
             let addresses = try configureInterfaces(topology, nodes: created)
+            try Interruption.check()
             progress("adding routes")
             let routes = try addRoutes(created)
+            try Interruption.check()
             try NodeEnvironment.prepare(topology, record: record, nodes: created.map { ($0.node, $0.namespace) },
                                         progress: progress)
             try record.append([RecordEntry(event: .deployed, hash: hash, time: Date().timeIntervalSince1970)])
@@ -169,6 +173,7 @@ public enum LabDeployer {
     static func createNamespaces(_ topology: Topology, record: LabRecord) throws -> [DeployedNode] {
         do {
             return try NamespaceThread.forEach(topology.nodes, threads: creationThreads) { node in
+                try Interruption.check()
                 let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name)) {
                     // Inside the new namespace, on its creating thread.
                     try Sysctl.setForwarding(node.kind.forwards)
@@ -238,6 +243,7 @@ public enum LabDeployer {
     /// own socket, so batches of different nodes proceed in parallel in the kernel.
     static func eachNode<T>(_ nodes: [DeployedNode], _ batch: (DeployedNode) throws -> T) throws -> [T] {
         try NamespaceThread.forEach(nodes, threads: creationThreads) { deployed in
+            try Interruption.check()
             do {
                 return try batch(deployed)
             } catch let error as NetlinkError {

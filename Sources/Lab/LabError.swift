@@ -24,6 +24,8 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     /// A request nslab will not carry out as things are (nothing was changed).
     case refused(String)
     case spawn(SpawnError, node: String)
+    /// A signal stopped a deploy; what it had created was removed.
+    case interrupted(signal: Int32)
 
     public var exitCode: Int32 {
         switch self {
@@ -32,6 +34,8 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return 2
         case .spawn(let error, _):
             return error.exitStatus
+        case .interrupted(let signal):
+            return 128 + signal
         default:
             return 1
         }
@@ -77,6 +81,9 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return "node \"\(node)\" is in several labs: \(labs.joined(separator: ", ")); say which with --lab LAB"
         case .refused(let text):
             return text
+        case .interrupted(let signal):
+            let name = [2: "SIGINT", 15: "SIGTERM", 1: "SIGHUP"][signal] ?? "signal \(signal)"
+            return "interrupted by \(name): everything this deploy had created was removed, as if it never ran"
         case .spawn(let error, let node):
             return "node \(node): \(error)"
         }

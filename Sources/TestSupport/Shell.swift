@@ -22,8 +22,20 @@ public func sh(_ command: String) -> (status: Int32, output: String) {
 
     let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
     defer { argv.forEach { free($0) } }
+    // The child starts with no signal blocked and every signal at its default, whatever the
+    // test runner's thread had: commands under test must see SIGINT and SIGTERM as a shell would.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t(), all = sigset_t()
+    sigemptyset(&none)
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
+    let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ)
     close(writeEnd)
     guard spawned == 0 else {
         close(readEnd)

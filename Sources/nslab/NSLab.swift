@@ -82,6 +82,7 @@ struct Deploy: ParsableCommand {
         try reportingErrors {
             let text = try Topology.readText(path: file)
             let topology = try Topology.parse(yaml: text, file: file)
+            Interruption.catchSignals()
             let progress = Progress(enabled: !quiet)
             defer { progress.finish() }
             let result = try LabDeployer.deploy(topology, sourceText: text, progress: progress.stage)
@@ -112,6 +113,9 @@ struct Destroy: ParsableCommand {
     }
 
     func run() throws {
+        // A destroy stopped half-way would leave a half lab: Ctrl-C is noted and ignored, and
+        // the destroy (seconds at most) runs to its end.
+        Interruption.catchSignals()
         try reportingErrors {
             let results: [DestroyResult]
             if all {

@@ -36,6 +36,10 @@ int nslab_unshare(int flags);
 pid_t nslab_gettid(void);
 /// pipe2(O_CLOEXEC): both ends close-on-exec from birth, so concurrent spawns never inherit them.
 int nslab_pipe_cloexec(int fds[2]);
+/// SIGINT, SIGTERM and SIGHUP set a flag instead of ending the process, so a deploy can stop at
+/// its next step and remove what it made. nslab_interrupt_signal() is that signal, or 0.
+void nslab_catch_interrupts(void);
+int nslab_interrupt_signal(void);
 // 1 if fd is a namespace file (nsfs), 0 if not, -1 on error.
 int nslab_is_nsfs(int fd);
 

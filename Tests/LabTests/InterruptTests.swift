@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import Lab
+import Topology
+
+/// A deploy stopped by a signal: SIGINT/SIGTERM/SIGHUP roll everything back and exit 128+N;
+/// after SIGKILL (nothing can run) `nslab destroy` removes exactly what exists of the lab.
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces"), .serialized)
+struct InterruptTests {
+    /// A lab big enough to still be deploying when the signal comes, written to a file.
+    func labFile(_ lab: TestLab) throws -> String {
+        let topology = try GeneratedShape.star(leaves: 300).topology(name: lab.name, prefix: lab.prefix)
+        let path = "/tmp/\(lab.name).yaml"
+        try YAMLWriter.yaml(of: topology).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Starts `nslab deploy`, waits until its first namespace exists, sends `signal`, and
+    /// returns the exit status and output.
+    func deploy(_ file: String, _ lab: TestLab, interruptedBy signal: String) -> (status: Int32, output: String) {
+        let script = """
+            \(nslabBinary) deploy \(file) 2>&1 & pid=$!
+            while ! ls /run/netns 2>/dev/null | grep -q '^\(lab.prefix)'; do sleep 0.005; done
+            sleep 0.05; kill -\(signal) $pid; wait $pid; echo "exit=$?"
+            """
+        return sh(script)
+    }
+
+    @Test(arguments: [("INT", 130), ("TERM", 143), ("HUP", 129)])
+    func aSignalRollsTheDeployBack(signal: String, expected: Int) throws {
+        let lab = TestLab("sig\(signal.lowercased())")
+        let file = try labFile(lab)
+        defer { lab.cleanUp(); unlink(file) }
+        let result = deploy(file, lab, interruptedBy: signal)
+        #expect(result.output.contains("exit=\(expected)"), "\(result.output)")
+        #expect(result.output.contains("interrupted by SIG\(signal)"), "\(result.output)")
+        #expect(lab.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+        #expect(!sh("ls /etc/netns 2>/dev/null").output.contains(lab.prefix))
+    }
+
+    @Test func afterKill9DestroyRemovesWhatExists() throws {
+        let lab = TestLab("kill9")
+        let file = try labFile(lab)
+        defer { lab.cleanUp(); unlink(file) }
+        let result = deploy(file, lab, interruptedBy: "KILL")
+        #expect(result.output.contains("exit=137"), "\(result.output)")
+        #expect(!lab.namespaces().isEmpty, "the deploy was killed before it created anything")
+        #expect(sh("\(nslabBinary) list").output.contains("incomplete"))
+        let destroy = sh("\(nslabBinary) destroy \(lab.name)")
+        #expect(destroy.status == 0, "\(destroy.output)")
+        #expect(lab.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+        #expect(sh("grep -c ' /run/netns/\(lab.prefix)' /proc/mounts").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+}
