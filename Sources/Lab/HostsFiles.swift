@@ -129,23 +129,57 @@ enum NodeFiles {
         let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
         // Every node with an address gets the same generated hosts file: written once, then
         // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
+        let planned = topology.nodes.map { node in
+            (node: node, path: directory(of: topology.namespaceName(of: node.name)),
+             files: files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts))
+        }
+        // Every intent in one record write, every directory, every confirmation in a second write,
+        // then the files. A crash before a directory is confirmed leaves it empty, and destroy
+        // removes empty unconfirmed directories; one write per directory cost a second per
+        // thousand nodes.
+        try record.append(planned.map { RecordEntry(event: .etcDirectory, path: $0.path, files: $0.files.map(\.name)) })
+        var confirmations: [RecordEntry] = []
+        for entry in planned {
+            try makeDirectory(entry.path, record: record)
+            var info = stat()
+            confirmations.append(RecordEntry(event: .etcDirectoryCreated,
+                                             inode: stat(entry.path, &info) == 0 ? UInt64(info.st_ino) : nil,
+                                             path: entry.path))
+        }
+        try record.append(confirmations)
+
+        // Every node with an address gets the same generated hosts file: written once, then
+        // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
         var sharedHosts: String?
-        for node in topology.nodes {
-            let path = directory(of: topology.namespaceName(of: node.name))
-            let files = files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts)
-            try makeDirectory(path, files: files.map(\.name), record: record)
-            let sharesHosts = hosts.addressed.contains(node.name) && !node.files.contains { $0.name == "hosts" }
-            for file in files {
-                let target = "\(path)/\(file.name)"
+        for entry in planned {
+            let sharesHosts = hosts.addressed.contains(entry.node.name) && !entry.node.files.contains { $0.name == "hosts" }
+            for file in entry.files {
+                let target = "\(entry.path)/\(file.name)"
                 if file.name == "hosts" && sharesHosts {
                     if let sharedHosts, link(sharedHosts, target) == 0 { continue }
                     sharedHosts = target
                 }
-                guard FileManager.default.createFile(atPath: target, contents: Data(file.content.utf8),
-                                                     attributes: [.posixPermissions: 0o644]) else {
-                    throw LabError.system(SystemCallError("write \(target)"), context: "writing the /etc files of node \(node.name)")
+                do {
+                    try writeNewFile(target, Array(file.content.utf8))
+                } catch {
+                    throw LabError.system(error, context: "writing the /etc files of node \(entry.node.name)")
                 }
             }
+        }
+    }
+
+    /// A file that must not exist yet, written in one go, mode 0644 (no temporary file and no
+    /// fsync: the lab is gone at reboot anyway).
+    private static func writeNewFile(_ path: String, _ bytes: [UInt8]) throws(SystemCallError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemCallError("create \(path)") }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw SystemCallError("write \(path)") }
+            offset += written
         }
     }
 
@@ -162,8 +196,7 @@ enum NodeFiles {
         }
     }
 
-    private static func makeDirectory(_ path: String, files: [String], record: LabRecord) throws {
-        try record.append([RecordEntry(event: .etcDirectory, path: path, files: files)])
+    private static func makeDirectory(_ path: String, record: LabRecord) throws {
         var attempts = 0
         while mkdir(path, 0o755) != 0 {
             // Another lab's destroy may remove an empty /etc/netns between the check and here.
@@ -177,7 +210,6 @@ enum NodeFiles {
             }
             throw LabError.system(SystemCallError("mkdir \(path)"), context: "creating per-node /etc files")
         }
-        try confirm(path, record: record)
     }
 
     private static func confirm(_ path: String, record: LabRecord) throws {

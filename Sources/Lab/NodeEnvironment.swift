@@ -45,6 +45,7 @@ enum NodeEnvironment {
     /// then its `commands:` (last, so they find the network complete).
     static func prepare(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
                         progress: (String) -> Void) throws {
+        progress("setting host names")
         let directory = utsDirectory(of: topology.name)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
@@ -63,6 +64,7 @@ enum NodeEnvironment {
             try record.append([RecordEntry(event: .utsCreated, node: node.name, inode: inode, path: path)])
         }
 
+        progress("writing /etc/netns files")
         try NodeFiles.write(topology, record: record)
 
         let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
