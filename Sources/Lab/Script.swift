@@ -1,0 +1,142 @@
+import Foundation
+import NetAddress
+import Topology
+
+/// `nslab script`: the iproute2 commands that build a lab by hand, in the tutorials' style and
+/// commented by step, so a learner sees what `nslab deploy` does. Run on a clean machine they
+/// leave the kernel as deploy does, except for what only nslab can do: the ownership alias on
+/// each interface, the record under /run/nslab, and a host name per node.
+public enum LabScript {
+    public static func text(for topology: Topology) -> String {
+        var out = ScriptWriter()
+        let ns = { (node: String) in shellWord(topology.namespaceName(of: node)) }
+        out.header(topology)
+
+        out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
+                 "on for routers, off for hosts (a new namespace copies the host's IPv4 setting). Duplicate",
+                 "address detection off, so IPv6 addresses work at once.")
+        for node in topology.nodes {
+            let on = node.kind.forwards ? 1 : 0
+            out.line("ip netns add \(ns(node.name))")
+            out.line("ip netns exec \(ns(node.name)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
+                     + " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")
+            out.line("ip netns exec \(ns(node.name)) ip link set lo up")
+        }
+
+        if !topology.links.isEmpty {
+            out.step("2. Links: a veth pair each, its two ends created directly in their namespaces (the tutorials",
+                     "create both in the host and move them with `ip link set NAME netns NODE`: same result, but",
+                     "the names must then be free in the host too).")
+            for link in topology.links where link.endpoints.count == 2 {
+                let (a, b) = (link.endpoints[0], link.endpoints[1])
+                out.line("ip link add \(shellWord(a.interface)) netns \(ns(a.node))\(linkOptions(a)) type veth"
+                         + " peer name \(shellWord(b.interface)) netns \(ns(b.node))\(linkOptions(b))")
+            }
+
+            out.step("3. Addresses on each end, then each end up.")
+            for endpoint in topology.links.flatMap(\.endpoints) {
+                for address in endpoint.addresses {
+                    let nodad = address.family == .ipv6 ? " nodad" : ""
+                    out.line("ip netns exec \(ns(endpoint.node)) ip address add \(address) dev \(shellWord(endpoint.interface))\(nodad)")
+                }
+                out.line("ip netns exec \(ns(endpoint.node)) ip link set \(shellWord(endpoint.interface)) up")
+            }
+        }
+
+        let routed = topology.nodes.filter { !$0.routes.isEmpty }
+        if !routed.isEmpty {
+            out.step("4. Static routes, once every address is in place.")
+            for node in routed {
+                for route in node.routes {
+                    let family = route.destination.family == .ipv6 ? "-6 " : ""
+                    out.line("ip netns exec \(ns(node.name)) ip \(family)route add \(route.text)")
+                }
+            }
+        }
+
+        out.step("5. Per-node /etc files: `ip netns exec NODE` binds /etc/netns/NODE/* over /etc/*, so each",
+                 "node resolves the others by name (`ping ns02`, `ping router01-gw01-veth1`).")
+        let hosts = HostsFile.Table(topology)
+        let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
+        for node in topology.nodes {
+            let directory = "/etc/netns/\(topology.namespaceName(of: node.name))"
+            out.line("mkdir -p \(shellWord(directory))")
+            for file in NodeFiles.files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts) {
+                out.heredoc(to: "\(directory)/\(file.name)", file.content)
+            }
+        }
+
+        let commands = topology.nodes.filter { !$0.commands.isEmpty }
+        if !commands.isEmpty {
+            out.step("6. Commands started inside nodes once the network is complete, in the background.")
+            for node in commands {
+                for (number, command) in node.commands.enumerated() {
+                    let log = "/tmp/\(topology.name)-\(node.name)-\(number + 1).log"
+                    out.line("ip netns exec \(ns(node.name)) \(command.argv.map(shellWord).joined(separator: " "))"
+                             + " < /dev/null > \(shellWord(log)) 2>&1 &")
+                }
+            }
+        }
+
+        out.blank()
+        out.comment("To remove the lab: end what runs inside (ip netns pids NODE), then")
+        for node in topology.nodes {
+            out.comment("  ip netns delete \(topology.namespaceName(of: node.name)); rm -r /etc/netns/\(topology.namespaceName(of: node.name))")
+        }
+        return out.text
+    }
+
+    private static func linkOptions(_ endpoint: Endpoint) -> String {
+        var words = ""
+        if let mtu = endpoint.mtu { words += " mtu \(mtu)" }
+        if let mac = endpoint.mac {
+            words += " address " + mac.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined(separator: ":")
+        }
+        return words
+    }
+
+    /// Quoted for sh when it holds anything but safe characters.
+    static func shellWord(_ word: String) -> String {
+        let safe = word.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_./:=@%+,".unicodeScalars.contains($0)
+        }
+        if safe && !word.isEmpty { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+private struct ScriptWriter {
+    var text = ""
+
+    mutating func line(_ line: String) { text += line + "\n" }
+    mutating func blank() { text += "\n" }
+    mutating func comment(_ line: String) { text += "# " + line + "\n" }
+
+    mutating func step(_ lines: String...) {
+        blank()
+        for line in lines { comment(line) }
+    }
+
+    mutating func header(_ topology: Topology) {
+        line("#!/bin/sh")
+        comment("Lab \(topology.name) (\(topology.file)) built by hand with iproute2: \(topology.nodes.count) nodes,"
+                + " \(topology.links.count) links. Run as root on a machine without these namespaces.")
+        comment("`nslab deploy` does the same over rtnetlink, in one process, and also tags each interface")
+        comment("(alias nslab:LAB/NODE), records what it made under /run/nslab and gives each node its host name.")
+        line("set -e")
+    }
+
+    /// A file written with a quoted here-document, so nothing in it is expanded.
+    mutating func heredoc(to path: String, _ content: String) {
+        guard content.hasSuffix("\n") else {
+            // A here-document always ends with a newline: printf keeps the content exact.
+            line("printf '%s' \(LabScript.shellWord(content)) > \(LabScript.shellWord(path))")
+            return
+        }
+        var marker = "EOF"
+        while content.contains(marker) { marker += "_" }
+        line("cat > \(LabScript.shellWord(path)) <<'\(marker)'")
+        text += content
+        line(marker)
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Lab
+import Topology
+
+struct Script: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the iproute2 commands that build the lab by hand, commented by step.",
+        discussion: """
+        What `nslab deploy` does, as the tutorials type it: ip netns add, ip link add … type veth, \
+        ip address add, ip link set … up, ip route add, /etc/netns files. Run on a clean machine \
+        (sh SCRIPT, as root) it gives the same kernel state as deploy, without nslab's record, \
+        interface aliases and host names. Nothing is changed by this command.
+        """)
+
+    @Argument(help: "The topology file (YAML).")
+    var file: String
+
+    func run() throws {
+        try reportingErrors {
+            let topology = try Topology.parse(yaml: try Topology.readText(path: file), file: file)
+            print(LabScript.text(for: topology), terminator: "")
+        }
+    }
+}
