@@ -7,8 +7,8 @@ address on both ends, loopback and every link up, forwarding on in the hub, a de
 in each leaf. The same work for all three methods, checked by a ping from the last leaf to the
 first before each lab is destroyed.
 
-Destroy times include the kernel's own cleanup: the clock stops when the count of network
-namespaces in /proc/slabinfo is back to what it was before the deploy.
+Destroy times include the kernel's own cleanup: the clock stops when the kernel's netns worker
+has been idle for 50 ms (that idle time not counted).
 
 Run as root: scripts/bench.sh [--sizes 10,100,1000] [--runs 3] [--hand-runs 1] [--out FILE]
 """
@@ -30,33 +30,39 @@ def run(args, **kwargs):
     return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def namespace_slab():
-    """(objects in use, objects per slab) of the kernel's net_namespace cache."""
-    with open("/proc/slabinfo") as f:
-        for line in f:
-            if line.startswith("net_namespace "):
-                fields = line.split()
-                return int(fields[1]), int(fields[4])
-    raise SystemExit("no net_namespace line in /proc/slabinfo")
-
-
-def namespaces_alive():
-    return namespace_slab()[0]
+def netns_cleanup_running():
+    """True while a kernel worker runs the netns workqueue (its name then reads '…+netns')."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if "+netns" in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 CLEANUP_TIMEOUTS = []
 
 
-def wait_for_kernel_cleanup(baseline, timeout=20):
-    """Until the namespaces are freed. The slab count is exact only to a slab's worth of objects
-    (SLUB keeps per-CPU free lists), and other namespaces on the machine move it too: run the
-    benchmark on a quiet machine."""
+def wait_for_kernel_cleanup(timeout=30):
+    """Until the kernel has torn the namespaces down: its netns worker idle for 50 ms in a row.
+    (The net_namespace slab count is no guide: the kernel defers freeing the structures to a
+    later cleanup run.)"""
     deadline = time.monotonic() + timeout
-    while namespaces_alive() > baseline + namespace_slab()[1]:
-        if time.monotonic() > deadline:
-            CLEANUP_TIMEOUTS.append(baseline)
-            return
+    idle_since = None
+    while time.monotonic() < deadline:
+        if netns_cleanup_running():
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= 0.05:
+            return time.monotonic() - 0.05
         time.sleep(0.002)
+    CLEANUP_TIMEOUTS.append(1)
+    return time.monotonic()
 
 
 def leaf(i):
@@ -166,7 +172,6 @@ def measure(method, n, runs, workdir, peak):
     HUB = f"{PREFIX}hub"
     deploys, destroys = [], []
     for _ in range(runs):
-        baseline = namespaces_alive()
         start = time.monotonic()
         if method == "nslab":
             deploy_nslab(n, workdir, peak)
@@ -183,8 +188,8 @@ def measure(method, n, runs, workdir, peak):
             destroy_hand(n)
         else:
             destroy_batch(n, workdir)
-        wait_for_kernel_cleanup(baseline)
-        destroys.append(time.monotonic() - start)
+        done = wait_for_kernel_cleanup()
+        destroys.append(done - start)
         time.sleep(1)  # let the kernel's deferred work settle before the next run
     return statistics.median(deploys), statistics.median(destroys)
 
@@ -259,7 +264,7 @@ def main():
         growth = results[("nslab", 1000)][0] / results[("nslab", 100)][0]
         lines += ["", f"Growth: nslab's deploy at N=1000 takes {growth:.1f}× its time at N=100 (linear would be 10×)."]
     if CLEANUP_TIMEOUTS:
-        lines += ["", f"Warning: the kernel's cleanup was not seen to finish within 20 s in {len(CLEANUP_TIMEOUTS)} runs "
+        lines += ["", f"Warning: the kernel's netns worker did not go idle within 30 s in {len(CLEANUP_TIMEOUTS)} runs "
                   "(another program creating namespaces?); those destroy times are not meaningful."]
     text = "\n".join(lines)
     print(text)
