@@ -223,7 +223,10 @@ public enum LabDeployer {
     static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode]) throws -> Int {
         let counts = try eachNode(nodes) { deployed in
             var count = 0
-            var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true)]
+            // Loopback carries the tag too: it is the one interface a namespace keeps when its
+            // veths are gone, so `nslab doctor` can still tell whose namespace it was.
+            var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true,
+                                            alias: ownershipAlias(lab: topology.name, node: deployed.node.name))]
             for endpoint in topology.endpoints(of: deployed.node.name) {
                 guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
                 requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true,

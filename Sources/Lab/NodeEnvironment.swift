@@ -94,8 +94,39 @@ enum NodeEnvironment {
         let ended = NodeProcesses.endRunning(recorded.processes)
         // Under the lab's own directory: nslab's whatever is mounted there.
         for uts in recorded.utsNamespaces.reversed() { UTSNamespace.remove(at: uts.path) }
+        // And whatever else is mounted there, recorded or not (a journal lost or cut short by a
+        // crash): without this the lab's directory could never be removed.
+        for path in mountPoints(under: "\(LabRecord.root)/\(record.lab)/").reversed() { UTSNamespace.remove(at: path) }
         NodeFiles.remove(recorded.directories)
         return ended
+    }
+
+    /// Mount points below `prefix`, from the kernel's mount table (octal escapes decoded).
+    static func mountPoints(under prefix: String) -> [String] {
+        guard let table = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return [] }
+        return table.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 1 else { return nil }
+            let path = decodeMountEscapes(String(fields[1]))
+            return path.hasPrefix(prefix) ? path : nil
+        }
+    }
+
+    /// /proc/self/mounts writes space, tab, newline and backslash as \040, \011, \012, \134.
+    private static func decodeMountEscapes(_ text: String) -> String {
+        var out = ""
+        var scalars = Array(text.unicodeScalars)[...]
+        while let first = scalars.first {
+            if first == "\\", scalars.count >= 4, let value = UInt32(String(String.UnicodeScalarView(scalars.dropFirst().prefix(3))), radix: 8),
+               let decoded = Unicode.Scalar(value) {
+                out.unicodeScalars.append(decoded)
+                scalars = scalars.dropFirst(4)
+            } else {
+                out.unicodeScalars.append(first)
+                scalars = scalars.dropFirst()
+            }
+        }
+        return out
     }
 
     /// Inspect: each node's processes and /etc files.

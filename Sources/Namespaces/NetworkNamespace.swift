@@ -50,6 +50,17 @@ public final class NetworkNamespace: @unchecked Sendable {
 
     public var path: String { NamedNamespaces.path(of: name) }
 
+    /// Opens the namespace at any nsfs path, such as /proc/PID/ns/net (one no name refers to).
+    public static func open(path: String, describedAs name: String) throws -> NetworkNamespace {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw NamespaceError.system(SystemCallError("open \(path)"), step: "open", name: name) }
+        guard nslab_is_nsfs(fd) == 1 else {
+            close(fd)
+            throw NamespaceError.system(SystemCallError("\(path) is not a namespace", code: EINVAL), step: "open", name: name)
+        }
+        return try NetworkNamespace(name: name, fd: fd)
+    }
+
     /// Opens an existing named namespace.
     public static func open(_ name: String) throws -> NetworkNamespace {
         try NamedNamespaces.validate(name)

@@ -1,0 +1,108 @@
+import Foundation
+import Namespaces
+import Netlink
+
+/// Leftovers that look like nslab's, found from both sides: records whose resources are gone,
+/// resources no record lists, and namespaces that lost their mount but live on through a
+/// process. Each finding says what it is and how `nslab doctor --yes` cleans it.
+public struct DoctorFinding: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// A lab's record under /run/nslab, none of whose namespaces exist any more.
+        case recordWithoutResources = "record-without-resources"
+        /// A named namespace whose interfaces carry nslab's alias, listed in no record.
+        case namespaceWithoutRecord = "namespace-without-record"
+        /// A namespace with nslab's aliases that no name refers to, kept alive by processes.
+        case namespaceKeptByProcesses = "namespace-kept-by-processes"
+    }
+
+    public var kind: Kind
+    /// The lab the record or the interface aliases name.
+    public var lab: String
+    /// Namespace name, or "pid N" for an unnamed one.
+    public var subject: String
+    public var processes: [Int32]
+    public var detail: String
+}
+
+public enum Doctor {
+    public static func examine() -> [DoctorFinding] {
+        var findings: [DoctorFinding] = []
+        var recorded = Set<String>()
+        for lab in LabRecord.labs() {
+            guard let summary = try? LabRecord.read(lab: lab).summary else { continue }
+            recorded.formUnion(summary.namespaces.map(\.name))
+            let alive = summary.namespaces.filter { entry in
+                guard let inode = NamedNamespaces.inode(of: entry.name) else { return false }
+                return summary.inodes[entry.name].map { $0 == inode } ?? true
+            }
+            if alive.isEmpty {
+                findings.append(DoctorFinding(kind: .recordWithoutResources, lab: lab, subject: "\(LabRecord.root)/\(lab)",
+                                              processes: [],
+                                              detail: "none of its \(summary.namespaces.count) namespaces exists; the record can go"))
+            }
+        }
+
+        var mounted = Set<UInt64>()
+        for name in NamedNamespaces.list() {
+            guard let inode = NamedNamespaces.inode(of: name) else { continue }
+            mounted.insert(inode)
+            guard !recorded.contains(name), let namespace = try? NetworkNamespace.open(name),
+                  let lab = nslabLab(of: namespace) else { continue }
+            findings.append(DoctorFinding(kind: .namespaceWithoutRecord, lab: lab, subject: name, processes: [],
+                                          detail: "its interfaces are tagged nslab:\(lab)/… but no lab's record lists it"))
+        }
+
+        // Unnamed namespaces: those of processes, minus the host's and the mounted ones.
+        var hostInode: UInt64 = 0
+        var info = stat()
+        if stat("/proc/1/ns/net", &info) == 0 { hostInode = UInt64(info.st_ino) }
+        var byInode: [UInt64: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), stat("/proc/\(entry)/ns/net", &info) == 0 else { continue }
+            let inode = UInt64(info.st_ino)
+            if inode != hostInode && !mounted.contains(inode) { byInode[inode, default: []].append(pid) }
+        }
+        for (_, pids) in byInode.sorted(by: { $0.key < $1.key }) {
+            guard let first = pids.min(),
+                  let namespace = try? NetworkNamespace.open(path: "/proc/\(first)/ns/net", describedAs: "pid \(first)"),
+                  let lab = nslabLab(of: namespace) else { continue }
+            findings.append(DoctorFinding(kind: .namespaceKeptByProcesses, lab: lab, subject: "pid \(first)",
+                                          processes: pids.sorted(),
+                                          detail: "a namespace of lab \(lab) with no name left, alive only through \(pids.count) process(es)"))
+        }
+        return findings
+    }
+
+    /// The lab named by the nslab aliases of the namespace's interfaces, if it has any.
+    static func nslabLab(of namespace: NetworkNamespace) -> String? {
+        guard let links = try? namespace.run({ try NetlinkSocket().links() }) else { return nil }
+        for link in links {
+            guard let alias = link.alias, alias.hasPrefix("nslab:") else { continue }
+            return String(alias.dropFirst("nslab:".count).split(separator: "/").first ?? "")
+        }
+        return nil
+    }
+
+    /// Cleans one finding: the record removed, the namespace unmounted, the processes ended.
+    public static func fix(_ finding: DoctorFinding) throws {
+        switch finding.kind {
+        case .recordWithoutResources:
+            let record = try LabRecord(lab: finding.lab, create: false)
+            _ = try LabDestroyer.destroy(record: record, unconfirmed: .removeIfOurs)
+        case .namespaceWithoutRecord:
+            if let inode = NamedNamespaces.inode(of: finding.subject) {
+                NamespaceProcesses.terminateAll(inNamespacesWithInodes: [inode])
+            }
+            do {
+                try NamedNamespaces.delete(finding.subject)
+            } catch let error as NamespaceError {
+                throw LabError.namespace(error)
+            }
+        case .namespaceKeptByProcesses:
+            // Only the processes still in that namespace: a recycled pid is someone else now.
+            var info = stat()
+            guard let first = finding.processes.first, stat("/proc/\(first)/ns/net", &info) == 0 else { return }
+            NamespaceProcesses.terminateAll(inNamespacesWithInodes: [UInt64(info.st_ino)])
+        }
+    }
+}
