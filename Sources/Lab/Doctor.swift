@@ -13,6 +13,8 @@ public struct DoctorFinding: Codable, Sendable, Equatable {
         case namespaceWithoutRecord = "namespace-without-record"
         /// A namespace with nslab's aliases that no name refers to, kept alive by processes.
         case namespaceKeptByProcesses = "namespace-kept-by-processes"
+        /// An /etc/netns/NODE directory with files nslab wrote, listed in no record.
+        case etcFilesWithoutRecord = "etc-files-without-record"
     }
 
     public var kind: Kind
@@ -41,6 +43,8 @@ public enum Doctor {
                                               detail: "none of its \(summary.namespaces.count) namespaces exists; the record can go"))
             }
         }
+
+        findings += orphanEtcDirectories()
 
         var mounted = Set<UInt64>()
         for name in NamedNamespaces.list() {
@@ -73,6 +77,25 @@ public enum Doctor {
         return findings
     }
 
+    /// How the files nslab generates begin (HostsFile, NodeFiles.resolvConf): what marks them.
+    static let hostsHeader = "# /etc/hosts of the nodes of lab "
+    static let resolvHeader = "# resolv.conf of node "
+
+    static func orphanEtcDirectories() -> [DoctorFinding] {
+        let recorded = Set(LabRecord.labs().flatMap { NodeEnvironmentRecord(lab: $0).directories.map(\.path) })
+        var findings: [DoctorFinding] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: NodeFiles.root)) ?? []).sorted() {
+            let path = "\(NodeFiles.root)/\(name)"
+            guard !recorded.contains(path),
+                  let hosts = try? String(contentsOfFile: "\(path)/hosts", encoding: .utf8), hosts.hasPrefix(hostsHeader)
+            else { continue }
+            let lab = hosts.dropFirst(hostsHeader.count).prefix { $0 != "," && $0 != "\n" }
+            findings.append(DoctorFinding(kind: .etcFilesWithoutRecord, lab: String(lab), subject: path, processes: [],
+                                          detail: "/etc files nslab wrote for a node, listed in no lab's record"))
+        }
+        return findings
+    }
+
     /// The lab named by the nslab aliases of the namespace's interfaces, if it has any.
     static func nslabLab(of namespace: NetworkNamespace) -> String? {
         guard let links = try? namespace.run({ try NetlinkSocket().links() }) else { return nil }
@@ -98,6 +121,16 @@ public enum Doctor {
             } catch let error as NamespaceError {
                 throw LabError.namespace(error)
             }
+        case .etcFilesWithoutRecord:
+            // Only the files nslab wrote (known by their first line); a file added by hand keeps
+            // the directory, and itself.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: finding.subject)) ?? [] {
+                let file = "\(finding.subject)/\(name)"
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                      text.hasPrefix(hostsHeader) || text.hasPrefix(resolvHeader) else { continue }
+                unlink(file)
+            }
+            rmdir(finding.subject)
         case .namespaceKeptByProcesses:
             // Only the processes still in that namespace: a recycled pid is someone else now.
             var info = stat()
