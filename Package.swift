@@ -30,6 +30,8 @@ let package = Package(
             "Lab", "Topology",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Mutation fuzzer for the topology decoder and the netlink reply parser (scripts/fuzz.sh).
+        .executableTarget(name: "nslab-fuzz", dependencies: ["Topology", "Netlink", "NetAddress"]),
         // Shared by the test targets only: runs shell commands without Foundation's Process.
         .target(name: "TestSupport", dependencies: ["CShims"]),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),

@@ -17,11 +17,12 @@ struct InterruptTests {
 
     /// Starts `nslab deploy`, waits until its first namespace exists, sends `signal`, and
     /// returns the exit status and output.
-    func deploy(_ file: String, _ lab: TestLab, interruptedBy signal: String) -> (status: Int32, output: String) {
+    func deploy(_ file: String, _ lab: TestLab, interruptedBy signal: String, after delay: Double = 0.05)
+        -> (status: Int32, output: String) {
         let script = """
             \(nslabBinary) deploy \(file) 2>&1 & pid=$!
             while ! ls /run/netns 2>/dev/null | grep -q '^\(lab.prefix)'; do sleep 0.005; done
-            sleep 0.05; kill -\(signal) $pid; wait $pid; echo "exit=$?"
+            sleep \(delay); kill -\(signal) $pid; wait $pid; echo "exit=$?"
             """
         return sh(script)
     }
@@ -52,5 +53,22 @@ struct InterruptTests {
         #expect(lab.namespaces().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
         #expect(sh("grep -c ' /run/netns/\(lab.prefix)' /proc/mounts").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
+    /// kill -9 at several points of a deploy (namespaces, links, addresses, host names, /etc
+    /// files), each followed by `nslab destroy`: nothing of the lab may remain.
+    @Test(arguments: [0.0, 0.15, 0.3, 0.5, 0.8])
+    func kill9AnywhereThenDestroyLeavesNothing(after delay: Double) throws {
+        let lab = TestLab("k9")
+        let file = try labFile(lab)
+        defer { lab.cleanUpEverything(); unlink(file) }
+        _ = deploy(file, lab, interruptedBy: "KILL", after: delay)
+        let destroy = sh("\(nslabBinary) destroy \(lab.name)")
+        #expect(destroy.status == 0, "\(destroy.output)")
+        #expect(lab.namespaces().isEmpty)
+        #expect(!sh("cat /proc/mounts").output.contains(lab.prefix) && !sh("cat /proc/mounts").output.contains(lab.name))
+        #expect(!sh("ls /etc/netns 2>/dev/null").output.contains(lab.prefix))
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+        #expect(!sh("ps -eo args").output.contains(file))
     }
 }
