@@ -201,15 +201,16 @@ public enum LabDeployer {
         guard let socket = nodes.values.first?.socket else { return }
         var requests: [NetlinkMessage] = []
         var indexes = LabIndexes(nodes: nodes.values)
+        let neighbours = StaticNeighbours(topology)
         for link in topology.links {
             guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
                   let b = nodes[link.endpoints[1].node] else { continue }
             let ea = link.endpoints[0], eb = link.endpoints[1]
             requests.append(LinkRequest.createVeth(
                 VethEnd(name: ea.interface, namespaceFD: a.namespace.fd, index: indexes.assign(to: ea.interface, on: a),
-                        mtu: ea.mtu, mac: ea.mac),
+                        mtu: ea.mtu, mac: neighbours?.mac(of: ea) ?? ea.mac),
                 peer: VethEnd(name: eb.interface, namespaceFD: b.namespace.fd, index: indexes.assign(to: eb.interface, on: b),
-                              mtu: eb.mtu, mac: eb.mac),
+                              mtu: eb.mtu, mac: neighbours?.mac(of: eb) ?? eb.mac),
                 up: true))
         }
         do {
@@ -221,13 +222,15 @@ public enum LabDeployer {
 
     /// Alias and up on every interface, then its addresses: one batch per node, on its socket.
     static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode]) throws -> Int {
+        let neighbours = StaticNeighbours(topology)
+        let endpointsByNode = Dictionary(grouping: topology.links.flatMap(\.endpoints), by: \.node)
         let counts = try eachNode(nodes) { deployed in
             var count = 0
             // Loopback carries the tag too: it is the one interface a namespace keeps when its
             // veths are gone, so `nslab doctor` can still tell whose namespace it was.
             var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true,
                                             alias: ownershipAlias(lab: topology.name, node: deployed.node.name))]
-            for endpoint in topology.endpoints(of: deployed.node.name) {
+            for endpoint in endpointsByNode[deployed.node.name] ?? [] {
                 guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
                 requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true,
                                                 alias: ownershipAlias(lab: topology.name, node: deployed.node.name)))
@@ -235,6 +238,7 @@ public enum LabDeployer {
                     requests.append(AddressRequest.add(address, index: UInt32(index), interface: endpoint.interface))
                     count += 1
                 }
+                requests += neighbours?.requests(for: endpoint, index: index) ?? []
             }
             try deployed.socket.execute(requests)
             return count

@@ -76,6 +76,22 @@ public enum NeighbourRequest {
     }
 }
 
+extension NeighbourRequest {
+    /// `ip neigh replace ADDRESS lladdr MAC dev INTERFACE nud permanent`: an entry the kernel
+    /// never expires, never probes, and does not count against gc_thresh3.
+    public static func addPermanent(_ address: IPAddress, linkAddress: [UInt8], index: Int32, interface: String) -> NetlinkMessage {
+        NetlinkMessage(
+            type: RTM_NEWNEIGH, flags: NLM_F_CREATE | NLM_F_REPLACE,
+            header: NeighbourMessage(family: address.family == .ipv6 ? AddressFamily.inet6 : AddressFamily.inet,
+                                     index: index, state: UInt16(NUD_PERMANENT)),
+            summary: "add permanent neighbour \(address) on \(interface)"
+        ) { a in
+            a.put(NDA_DST, bytes: address.bytes)
+            a.put(NDA_LLADDR, bytes: linkAddress)
+        }
+    }
+}
+
 extension NetlinkSocket {
     public func neighbours(family: UInt8 = AddressFamily.unspecified) throws -> [NeighbourInfo] {
         try dump(NeighbourRequest.dump(family: family))

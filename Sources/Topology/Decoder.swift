@@ -287,6 +287,16 @@ struct TopologyDecoder {
                   hint: "add a line such as `name: mylab` at the top level; the lab is destroyed by that name")
         }
 
+        if let entry = top["neighbours"], let value = text(entry.value, "'neighbours'", expected: "'dynamic' or 'static'") {
+            if let mode = NeighbourMode(rawValue: value) {
+                lab.neighbours = mode
+            } else {
+                error(location(entry.value), "'neighbours' must be 'dynamic' or 'static', found \(Names.quoted(value))",
+                      hint: Suggest.didYouMean(value, among: NeighbourMode.allCases.map(\.rawValue))
+                        ?? "'static' installs permanent neighbour entries on every link (for labs of hundreds of links)")
+            }
+        }
+
         if let entry = top["prefix"], !isNull(entry.value), let prefix = text(entry.value, "'prefix'") {
             lab.prefix = prefix
             lab.prefixLocation = location(entry.value)

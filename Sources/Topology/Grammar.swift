@@ -4,7 +4,7 @@ import NetAddress
 /// The decoder checks against these lists and a test compares them with
 /// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
 public enum TopologyKeys {
-    public static let topLevel = ["name", "prefix", "nodes", "links", "expect"]
+    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
     public static let node = ["kind", "routes", "files", "commands"]
     public static let link = ["endpoints", "addresses", "mtu"]
@@ -37,6 +37,7 @@ struct Located<Value> {
 /// Only turned into the public model when no diagnostic was raised.
 struct DraftLab {
     var name = ""
+    var neighbours: NeighbourMode = .dynamic
     var prefix = ""
     var prefixLocation: SourceLocation?
     var nodes: [DraftNode] = []

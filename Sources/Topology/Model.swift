@@ -29,9 +29,14 @@ public struct Topology: Sendable {
     /// What `nslab verify` checks (the `expect:` list), in file order.
     public var expectations: [Expectation]
 
-    public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = []) {
+    /// How link ends find each other's MAC addresses: `.dynamic` (ARP and NDP, as by hand) or
+    /// `.permanent` (entries installed at deploy, exempt from the host-wide neighbour limit).
+    public var neighbours: NeighbourMode = .dynamic
+
+    public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
+                neighbours: NeighbourMode = .dynamic) {
         self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
-        self.expectations = expectations
+        self.expectations = expectations; self.neighbours = neighbours
     }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
@@ -42,6 +47,12 @@ public struct Topology: Sendable {
     public func endpoints(of node: String) -> [Endpoint] {
         links.flatMap { $0.endpoints }.filter { $0.node == node }
     }
+}
+
+public enum NeighbourMode: String, Sendable, Codable, CaseIterable {
+    case dynamic
+    /// `neighbours: static`: every link end gets a permanent entry for the other end's addresses.
+    case permanent = "static"
 }
 
 public enum NodeKind: String, Sendable, Codable, CaseIterable {

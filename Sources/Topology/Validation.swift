@@ -193,6 +193,7 @@ extension DraftLab {
                          mtu: $0.mtu ?? link.mtu, mac: $0.mac, location: $0.location)
             }, location: link.location)
         }
-        return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations)
+        return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
+                        neighbours: neighbours)
     }
 }

@@ -82,6 +82,7 @@ struct Deploy: ParsableCommand {
         try reportingErrors {
             let text = try Topology.readText(path: file)
             let topology = try Topology.parse(yaml: text, file: file)
+            if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
             Interruption.catchSignals()
             let progress = Progress(enabled: !quiet)
             defer { progress.finish() }

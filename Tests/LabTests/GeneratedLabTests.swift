@@ -33,3 +33,37 @@ struct GeneratedLabTests {
         try deployAndPingAll(try .leafSpine(spines: 2, leaves: 2, hostsPerLeaf: 1), base: "clos", dualStack: true)
     }
 }
+
+/// `neighbours: static`: permanent entries on both ends of every link, with the MACs nslab chose
+/// (or the file gave), and a warning for large labs without it.
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces"), .serialized)
+struct StaticNeighbourTests {
+    @Test func everyLinkEndKnowsItsPeerPermanently() throws {
+        let lab = TestLab("neigh")
+        defer { lab.cleanUp() }
+        var topology = try GeneratedShape.star(leaves: 3).topology(name: lab.name, prefix: lab.prefix, dualStack: true)
+        topology.neighbours = .permanent
+        topology.links[0].endpoints[0].mac = [0x02, 0, 0, 0, 0xaa, 0x01]
+        let text = YAMLWriter.yaml(of: topology)
+        #expect(text.contains("neighbours: static"))
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: text, file: "\(lab.name).yaml"), sourceText: text)
+        let leaf1 = sh("ip -n \(lab.namespace("leaf1")) neigh show").output
+        #expect(leaf1.contains("10.0.0.1 dev eth0 lladdr 02:00:00:00:aa:01 PERMANENT"), "\(leaf1)")
+        #expect(leaf1.contains("fd00::1 dev eth0 lladdr 02:00:00:00:aa:01 PERMANENT"), "\(leaf1)")
+        let hub = sh("ip -n \(lab.namespace("hub")) neigh show").output
+        #expect(hub.components(separatedBy: "PERMANENT").count - 1 == 6, "\(hub)")
+        #expect(sh("ip -n \(lab.namespace("hub")) link show eth0").output.contains("link/ether 02:00:00:00:aa:01"))
+        #expect(lab.exec("leaf3", "ping -c 1 -W 2 10.0.0.2").status == 0)
+        #expect(lab.exec("leaf3", "ping -6 -c 1 -W 2 fd00::2").status == 0)
+    }
+
+    @Test func largeDynamicLabsAreWarnedAbout() throws {
+        let big = try GeneratedShape.star(leaves: 600).topology(name: "w")
+        let warning = try #require(LabDeployer.neighbourTableWarning(big))
+        #expect(warning.contains("1200 IPv4 neighbour entries") && warning.contains("neighbours: static"))
+        var fixed = big
+        fixed.neighbours = .permanent
+        #expect(LabDeployer.neighbourTableWarning(fixed) == nil)
+        #expect(LabDeployer.neighbourTableWarning(try GeneratedShape.star(leaves: 50).topology(name: "s")) == nil)
+    }
+}

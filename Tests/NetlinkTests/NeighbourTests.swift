@@ -17,6 +17,21 @@ struct NeighbourTests {
         #expect(v6.payload == [0x0a] + [UInt8](repeating: 0, count: 11))
     }
 
+    /// Captured with strace from `ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud
+    /// permanent` (and fd00::2) with v0 at index 3: flags CREATE|REPLACE, then ndmsg + attributes.
+    @Test("ip neigh replace … nud permanent: the same bytes")
+    func permanentNeighbourMatchesIPRoute2() throws {
+        let mac: [UInt8] = [2, 0, 0, 0, 0, 2]
+        let v4 = NeighbourRequest.addPermanent(try #require(IPAddress("10.0.0.2")), linkAddress: mac, index: 3, interface: "v0")
+        #expect(v4.type == 0x1c)
+        #expect(v4.flags == 0x500)
+        #expect(v4.payload == [0x02, 0, 0, 0, 0x03, 0, 0, 0, 0x80, 0, 0, 0, 0x08, 0, 0x01, 0, 0x0a, 0, 0, 0x02,
+                               0x0a, 0, 0x02, 0, 0x02, 0, 0, 0, 0, 0x02, 0, 0])
+        let v6 = NeighbourRequest.addPermanent(try #require(IPAddress("fd00::2")), linkAddress: mac, index: 3, interface: "v0")
+        #expect(v6.payload == [0x0a, 0, 0, 0, 0x03, 0, 0, 0, 0x80, 0, 0, 0, 0x14, 0, 0x01, 0, 0xfd, 0, 0, 0, 0, 0, 0, 0,
+                               0, 0, 0, 0, 0, 0, 0, 0x02, 0x0a, 0, 0x02, 0, 0x02, 0, 0, 0, 0, 0x02, 0, 0])
+    }
+
     @Test("ndmsg decodes what it encodes")
     func headerRoundTrip() throws {
         let header = NeighbourMessage(family: 2, index: 7, state: UInt16(NUD_FAILED), flags: 0, type: 1)

@@ -1,0 +1,70 @@
+import Foundation
+import NetAddress
+import Netlink
+import Topology
+
+/// `neighbours: static`: every link end gets permanent neighbour entries for the other end's
+/// addresses, so no ARP or NDP is needed and the host-wide neighbour limit (gc_thresh3, 1,024
+/// entries by default for all namespaces together) is never reached: permanent entries are
+/// exempt from it. Ends without a MAC in the file get one chosen here, so both ends' entries
+/// can be written before anything is looked up.
+struct StaticNeighbours {
+    private var macs: [String: [UInt8]] = [:]
+    private var peers: [String: Endpoint] = [:]
+
+    init?(_ topology: Topology) {
+        guard topology.neighbours == .permanent else { return nil }
+        for (number, link) in topology.links.enumerated() where link.endpoints.count == 2 {
+            for (end, endpoint) in link.endpoints.enumerated() {
+                // Locally administered, unicast; unique within the lab (link number, end), which is
+                // all that matters: a MAC is only ever seen by the other end of its veth.
+                macs[endpoint.id] = endpoint.mac ?? [0x02, 0x6e, UInt8(truncatingIfNeeded: number >> 16),
+                                                     UInt8(truncatingIfNeeded: number >> 8),
+                                                     UInt8(truncatingIfNeeded: number), UInt8(end)]
+                peers[endpoint.id] = link.endpoints[1 - end]
+            }
+        }
+    }
+
+    func mac(of endpoint: Endpoint) -> [UInt8]? { macs[endpoint.id] }
+
+    /// The permanent entries on `endpoint` (at interface `index`) for its peer's addresses.
+    func requests(for endpoint: Endpoint, index: Int32) -> [NetlinkMessage] {
+        guard let peer = peers[endpoint.id], let mac = macs[peer.id] else { return [] }
+        let families = Set(endpoint.addresses.map(\.family))
+        return peer.addresses.filter { families.contains($0.family) }.map {
+            NeighbourRequest.addPermanent($0.address, linkAddress: mac, index: index, interface: endpoint.interface)
+        }
+    }
+}
+
+extension LabDeployer {
+    /// What will go wrong with this many links, said before deploy: the kernel keeps neighbour
+    /// entries for all namespaces in tables bounded host-wide (gc_thresh3, 1,024 by default per
+    /// family), starts evicting above gc_thresh2 (512), and refuses new entries at gc_thresh3:
+    /// pings between nodes then fail for no reason visible in the lab. nil when there is no risk.
+    public static func neighbourTableWarning(_ topology: Topology) -> String? {
+        guard topology.neighbours == .dynamic else { return nil }
+        var problems: [String] = []
+        for (family, directory) in [(IPAddress.Family.ipv4, "ipv4"), (.ipv6, "ipv6")] {
+            let ends = topology.links.filter { link in
+                link.endpoints.count == 2 && link.endpoints.allSatisfy { $0.addresses.contains { $0.family == family } }
+            }.count * 2
+            guard let soft = readNumber("/proc/sys/net/\(directory)/neigh/default/gc_thresh2"),
+                  let hard = readNumber("/proc/sys/net/\(directory)/neigh/default/gc_thresh3"), ends > soft else { continue }
+            problems.append("\(ends) \(family) neighbour entries when every link is used, more than the host's "
+                            + "gc_thresh2 (\(soft)); above gc_thresh3 (\(hard)) the kernel refuses new ones")
+        }
+        guard !problems.isEmpty else { return nil }
+        return "this lab may overflow the kernel's neighbour tables, which all namespaces share: "
+            + problems.joined(separator: "; ")
+            + ". Under traffic (nslab verify, pings between many nodes) some entries are evicted or never made and "
+            + "those pings fail. Add `neighbours: static` to the topology (permanent entries, exempt from the limit), "
+            + "or raise net.ipv4.neigh.default.gc_thresh1/2/3 (and ipv6) on the host yourself."
+    }
+
+    private static func readNumber(_ path: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
