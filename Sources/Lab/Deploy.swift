@@ -100,6 +100,7 @@ public enum LabDeployer {
         var created: [DeployedNode] = []
         do {
             progress("creating \(topology.nodes.count) namespaces")
+            try NodeEnvironment.prepareHostNames(topology, record: record)
             created = try createNamespaces(topology, record: record)
             let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
             try Interruption.check()
@@ -175,16 +176,18 @@ public enum LabDeployer {
             return try NamespaceThread.forEach(topology.nodes, threads: creationThreads) { node in
                 try Interruption.check()
                 let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name)) {
-                    // Inside the new namespace, on its creating thread.
+                    // Inside the new namespace, on its creating thread, which exits afterwards:
+                    // the node's UTS namespace is made here too, saving a thread per node.
                     try Sysctl.setForwarding(node.kind.forwards)
                     try Sysctl.disableDuplicateAddressDetection()
+                    let hostName = try NodeEnvironment.createHostName(lab: topology.name, node: node.name)
                     // Nothing else here: this runs serialised behind the kernel's namespace
                     // setup, so loopback is brought up later with the node's other interfaces.
-                    return try NetlinkSocket()
+                    return (try NetlinkSocket(), hostName)
                 }
                 try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
-                                                inode: namespace.inode)])
-                return DeployedNode(node: node, namespace: namespace, socket: setup, firstFreeIndex: firstIndexInNewNamespace)
+                                                inode: namespace.inode), setup.1])
+                return DeployedNode(node: node, namespace: namespace, socket: setup.0, firstFreeIndex: firstIndexInNewNamespace)
             }
         } catch let error as NamespaceError {
             throw LabError.namespace(error)

@@ -41,11 +41,9 @@ enum NodeEnvironment {
         }
     }
 
-    /// Deploy, once every link and route is in place: each node's host name, its /etc files,
-    /// then its `commands:` (last, so they find the network complete).
-    static func prepare(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
-                        progress: (String) -> Void) throws {
-        progress("setting host names")
+    /// Deploy, before the namespaces: the directory of the nodes' UTS namespaces and every intent
+    /// to create one (each is made with its network namespace, on the same thread).
+    static func prepareHostNames(_ topology: Topology, record: LabRecord) throws {
         let directory = utsDirectory(of: topology.name)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
@@ -53,17 +51,24 @@ enum NodeEnvironment {
         try record.append(topology.nodes.map {
             RecordEntry(event: .uts, node: $0.name, path: utsPath(lab: topology.name, node: $0.name))
         })
-        _ = try NamespaceThread.forEach(topology.nodes, threads: LabDeployer.creationThreads) { node in
-            let path = utsPath(lab: topology.name, node: node.name)
-            let inode: UInt64
-            do {
-                inode = try UTSNamespace.create(hostname: node.name, at: path)
-            } catch let error as SystemCallError {
-                throw LabError.system(error, context: "setting the host name of node \(node.name)")
-            }
-            try record.append([RecordEntry(event: .utsCreated, node: node.name, inode: inode, path: path)])
-        }
+    }
 
+    /// Inside a new node's namespace-creating thread: its UTS namespace with its host name, and
+    /// the record entry confirming it (to be appended with the namespace's own).
+    static func createHostName(lab: String, node: String) throws -> RecordEntry {
+        let path = utsPath(lab: lab, node: node)
+        do {
+            let inode = try UTSNamespace.createOnThisThread(hostname: node, at: path)
+            return RecordEntry(event: .utsCreated, node: node, inode: inode, path: path)
+        } catch let error as SystemCallError {
+            throw LabError.system(error, context: "setting the host name of node \(node)")
+        }
+    }
+
+    /// Deploy, once every link and route is in place: each node's /etc files, then its
+    /// `commands:` (last, so they find the network complete).
+    static func prepare(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
+                        progress: (String) -> Void) throws {
         progress("writing /etc/netns files")
         try NodeFiles.write(topology, record: record)
 

@@ -11,20 +11,24 @@ public enum UTSNamespace {
     /// Creates a UTS namespace whose host name is `hostname` and bind-mounts it on `path` (a new
     /// file, created O_EXCL). Returns its nsfs inode.
     public static func create(hostname: String, at path: String) throws -> UInt64 {
+        try NamespaceThread.run { try createOnThisThread(hostname: hostname, at: path) }
+    }
+
+    /// The same, for a thread NamespaceThread started that is about to exit anyway (such as the
+    /// one creating the node's network namespace): unshare changes only the calling thread, so
+    /// this must never run on a shared one.
+    public static func createOnThisThread(hostname: String, at path: String) throws -> UInt64 {
         let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
         guard placeholder >= 0 else { throw SystemCallError("create \(path)") }
         close(placeholder)
         do {
-            try NamespaceThread.run {
-                // On a thread of its own: unshare changes only this thread, which then exits.
-                guard nslab_unshare(NSLAB_CLONE_NEWUTS) == 0 else { throw SystemCallError("unshare(CLONE_NEWUTS)") }
-                let bytes = Array(hostname.utf8)
-                guard sethostname(bytes.map { CChar(bitPattern: $0) }, bytes.count) == 0 else {
-                    throw SystemCallError("sethostname \(hostname)")
-                }
-                guard mount("/proc/thread-self/ns/uts", path, "none", UInt(MS_BIND), nil) == 0 else {
-                    throw SystemCallError("mount --bind /proc/thread-self/ns/uts \(path)")
-                }
+            guard nslab_unshare(NSLAB_CLONE_NEWUTS) == 0 else { throw SystemCallError("unshare(CLONE_NEWUTS)") }
+            let bytes = Array(hostname.utf8)
+            guard sethostname(bytes.map { CChar(bitPattern: $0) }, bytes.count) == 0 else {
+                throw SystemCallError("sethostname \(hostname)")
+            }
+            guard mount("/proc/thread-self/ns/uts", path, "none", UInt(MS_BIND), nil) == 0 else {
+                throw SystemCallError("mount --bind /proc/thread-self/ns/uts \(path)")
             }
         } catch {
             unlink(path)
