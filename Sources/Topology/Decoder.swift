@@ -287,6 +287,20 @@ struct TopologyDecoder {
                   hint: "add a line such as `name: mylab` at the top level; the lab is destroyed by that name")
         }
 
+        if let entry = top["addressing"] {
+            lab.addressing = decodeAddressing(entry.value)
+            lab.addressingLocation = location(entry.value)
+        }
+        if let entry = top["routing"], let value = text(entry.value, "'routing'", expected: "'static' or 'none'") {
+            if let mode = RoutingMode(rawValue: value) {
+                lab.routing = mode
+            } else {
+                error(location(entry.value), "'routing' must be 'static' or 'none', found \(Names.quoted(value))",
+                      hint: Suggest.didYouMean(value, among: RoutingMode.allCases.map(\.rawValue))
+                        ?? "'static' computes shortest-path routes on every router and a default route on every host")
+            }
+        }
+
         if let entry = top["neighbours"], let value = text(entry.value, "'neighbours'", expected: "'dynamic' or 'static'") {
             if let mode = NeighbourMode(rawValue: value) {
                 lab.neighbours = mode
@@ -327,6 +341,40 @@ struct TopologyDecoder {
             lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name))
         }
         return lab
+    }
+
+    private mutating func decodeAddressing(_ node: YAMLNode) -> AddressPlan? {
+        guard let fields = fields(node, allowed: TopologyKeys.addressing, what: "'addressing'",
+                                  expected: "a mapping with 'ipv4' and/or 'ipv6' pools",
+                                  hint: "write `addressing: { ipv4: 10.0.0.0/16, ipv6: \"fd00::/48\" }`") else { return nil }
+        var plan = AddressPlan()
+        var complete = true
+        for (key, family) in [("ipv4", IPAddress.Family.ipv4), ("ipv6", .ipv6)] {
+            guard let entry = fields[key], let text = text(entry.value, "'\(key)'", expected: "a prefix such as 10.0.0.0/16") else { continue }
+            guard text.contains("/"), let pool = IPPrefix(text), pool.family == family else {
+                error(location(entry.value), "'\(key)' must be an \(family) prefix such as \(family == .ipv4 ? "10.0.0.0/16" : "fd00::/48"), found \(Names.quoted(text))")
+                complete = false
+                continue
+            }
+            if family == .ipv4 { plan.ipv4 = pool.network } else { plan.ipv6 = pool.network }
+        }
+        for (key, allowed) in [("ipv4-link", [30, 31]), ("ipv6-link", [64, 127])] {
+            guard let entry = fields[key] else { continue }
+            guard let value = integer(entry.value, "'\(key)'", in: 0...128).map(Int.init), allowed.contains(value) else {
+                error(location(entry.value), "'\(key)' must be \(allowed[0]) or \(allowed[1])",
+                      hint: key == "ipv4-link" ? "31 uses both addresses of each link subnet (RFC 3021); 30 the classic .1 and .2"
+                                               : "127 uses both addresses (RFC 6164); 64 gives ::1 and ::2 in a /64")
+                complete = false
+                continue
+            }
+            if key == "ipv4-link" { plan.ipv4LinkLength = value } else { plan.ipv6LinkLength = value }
+        }
+        // A misspelt pool key was reported already; "names no pool" would repeat it.
+        let allKeysKnown: Bool = { if case .mapping(let mapping) = node { return mapping.count == fields.count }; return true }()
+        if complete && allKeysKnown && plan.ipv4 == nil && plan.ipv6 == nil {
+            error(location(node), "'addressing' names no pool", hint: "add `ipv4: 10.0.0.0/16` and/or `ipv6: \"fd00::/48\"`")
+        }
+        return complete ? plan : nil
     }
 
     private mutating func decodeNodes(_ node: YAMLNode, keyLocation: SourceLocation) -> [DraftNode] {

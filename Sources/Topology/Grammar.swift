@@ -4,7 +4,9 @@ import NetAddress
 /// The decoder checks against these lists and a test compares them with
 /// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
 public enum TopologyKeys {
-    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours"]
+    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours", "addressing", "routing"]
+    /// Inside `addressing:`.
+    public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
     public static let node = ["kind", "routes", "files", "commands"]
     public static let link = ["endpoints", "addresses", "mtu"]
@@ -37,6 +39,9 @@ struct Located<Value> {
 /// Only turned into the public model when no diagnostic was raised.
 struct DraftLab {
     var name = ""
+    var addressing: AddressPlan?
+    var addressingLocation: SourceLocation?
+    var routing: RoutingMode = .none
     var neighbours: NeighbourMode = .dynamic
     var prefix = ""
     var prefixLocation: SourceLocation?

@@ -26,7 +26,10 @@ extension Topology {
             diagnostics += validator.diagnostics
             topology = lab.topology(file: file)
         }
-        if let topology, diagnostics.isEmpty { return topology }
+        if var topology, diagnostics.isEmpty {
+            if decoded?.routing == .static { topology = StaticRouting.apply(to: topology) }
+            return topology
+        }
         throw TopologyError(sortedByLocation(diagnostics))
     }
 

@@ -6,7 +6,7 @@ import NetAddress
 struct Validator {
     private(set) var diagnostics: [Diagnostic] = []
 
-    private mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+    mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(location, message, hint: hint))
     }
 
@@ -15,6 +15,7 @@ struct Validator {
         let known = Set(lab.nodes.map(\.name))
         checkEndpointNodes(lab, known: known)
         nameInterfaces(&lab, known: known)
+        assignAddresses(&lab)
         checkAddresses(lab)
         checkRoutes(lab)
     }

@@ -67,3 +67,37 @@ struct StaticNeighbourTests {
         #expect(LabDeployer.neighbourTableWarning(try GeneratedShape.star(leaves: 50).topology(name: "s")) == nil)
     }
 }
+
+/// A lab with no addresses and no routes at all, only `addressing:` and `routing: static`:
+/// every node pings every address of every other, both families.
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces"), .serialized)
+struct AutomaticAddressingTests {
+    @Test func noAddressesNoRoutesEveryPairPings() throws {
+        let lab = TestLab("auto")
+        defer { lab.cleanUp() }
+        let body = """
+            addressing: { ipv4: 10.77.0.0/24, ipv6: "fd00:77::/48" }
+            routing: static
+            nodes: { h1: , r1: { kind: router }, r2: { kind: router }, r3: { kind: router }, h2: }
+            links:
+              - endpoints: [h1, r1]
+              - endpoints: [r1, r2]
+              - endpoints: [r2, r3]
+              - endpoints: [r3, r1]
+              - endpoints: [r3, h2]
+
+            """
+        let result = try lab.deploy(body)
+        #expect(result.addresses == 20)
+        let topology = try Topology.parse(yaml: "name: \(lab.name)\nprefix: \(lab.prefix)\n" + body, file: "auto.yaml")
+        var failures: [String] = []
+        for source in topology.nodes {
+            for endpoint in topology.links.flatMap(\.endpoints) where endpoint.node != source.name {
+                for address in endpoint.addresses where lab.exec(source.name, "ping -c 1 -W 2 \(address.address)").status != 0 {
+                    failures.append("\(source.name) → \(address.address)")
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
