@@ -291,24 +291,13 @@ struct TopologyDecoder {
             lab.addressing = decodeAddressing(entry.value)
             lab.addressingLocation = location(entry.value)
         }
-        if let entry = top["routing"], let value = text(entry.value, "'routing'", expected: "'static' or 'none'") {
-            if let mode = RoutingMode(rawValue: value) {
-                lab.routing = mode
-            } else {
-                error(location(entry.value), "'routing' must be 'static' or 'none', found \(Names.quoted(value))",
-                      hint: Suggest.didYouMean(value, among: RoutingMode.allCases.map(\.rawValue))
-                        ?? "'static' computes shortest-path routes on every router and a default route on every host")
-            }
+        if let entry = top["routing"], let mode = choice(entry, "routing", RoutingMode.self,
+            hint: "'static' computes shortest-path routes on every router and a default route on every host") {
+            lab.routing = mode
         }
-
-        if let entry = top["neighbours"], let value = text(entry.value, "'neighbours'", expected: "'dynamic' or 'static'") {
-            if let mode = NeighbourMode(rawValue: value) {
-                lab.neighbours = mode
-            } else {
-                error(location(entry.value), "'neighbours' must be 'dynamic' or 'static', found \(Names.quoted(value))",
-                      hint: Suggest.didYouMean(value, among: NeighbourMode.allCases.map(\.rawValue))
-                        ?? "'static' installs permanent neighbour entries on every link (for labs of hundreds of links)")
-            }
+        if let entry = top["neighbours"], let mode = choice(entry, "neighbours", NeighbourMode.self,
+            hint: "'static' installs permanent neighbour entries on every link (for labs of hundreds of links)") {
+            lab.neighbours = mode
         }
 
         if let entry = top["prefix"], !isNull(entry.value), let prefix = text(entry.value, "'prefix'") {
@@ -341,6 +330,19 @@ struct TopologyDecoder {
             lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name))
         }
         return lab
+    }
+
+    /// One of a fixed set of words; anything else is reported with the closest word or `hint`.
+    private mutating func choice<Choice: RawRepresentable & CaseIterable>(
+        _ entry: Entry, _ key: String, _: Choice.Type, hint: String
+    ) -> Choice? where Choice.RawValue == String {
+        let words = Choice.allCases.map(\.rawValue)
+        let alternatives = words.map { "'\($0)'" }.joined(separator: " or ")
+        guard let value = text(entry.value, "'\(key)'", expected: alternatives) else { return nil }
+        if let chosen = Choice(rawValue: value) { return chosen }
+        error(location(entry.value), "'\(key)' must be \(alternatives), found \(Names.quoted(value))",
+              hint: Suggest.didYouMean(value, among: words) ?? hint)
+        return nil
     }
 
     private mutating func decodeAddressing(_ node: YAMLNode) -> AddressPlan? {
