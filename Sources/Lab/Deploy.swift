@@ -108,6 +108,8 @@ public enum LabDeployer {
             try Interruption.check()
             progress("configuring interfaces and addresses")
             let addresses = try configureInterfaces(topology, nodes: created)
+            // Declared `state: down` and `impair:` (LinkControl.swift).
+            try LinkControl.applyDeclared(topology, nodes: created)
             try Interruption.check()
             progress("adding routes")
             let routes = try addRoutes(created)

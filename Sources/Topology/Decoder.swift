@@ -436,6 +436,14 @@ struct TopologyDecoder {
                                   hint: "write `- endpoints: [a:eth0, b:eth0]`") else { return nil }
         var link = DraftLink(endpoints: [], location: location(node))
         if let entry = fields["mtu"] { link.mtu = mtu(entry.value) }
+        if let entry = fields["state"], let state = text(entry.value, "'state'") {
+            switch state {
+            case "up": link.isDown = false
+            case "down": link.isDown = true
+            default: error(location(entry.value), "'state' must be up or down, not \(Names.quoted(state))")
+            }
+        }
+        if let entry = fields["impair"] { link.impairment = impairment(entry.value) }
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -472,6 +480,19 @@ struct TopologyDecoder {
         }
         link.endpoints = endpoints.compactMap { $0 }
         return link
+    }
+
+    /// `impair: { delay: 20ms, loss: 1%, rate: 10mbit }`, each value as tc writes it.
+    private mutating func impairment(_ node: YAMLNode) -> Impairment? {
+        if isNull(node) { return nil }
+        guard let fields = fields(node, allowed: TopologyKeys.impairment, what: "'impair'", expected: "a mapping",
+                                  hint: "write `impair: { delay: 20ms, loss: 1% }`") else { return nil }
+        var result = Impairment()
+        for key in TopologyKeys.impairment {
+            guard let entry = fields[key], let value = text(entry.value, "'\(key)'") else { continue }
+            if let problem = result.set(key, to: value) { error(location(entry.value), problem) }
+        }
+        return result
     }
 
     /// The link's `addresses`: one item per endpoint. nil when unusable (already reported).
@@ -560,6 +581,7 @@ struct TopologyDecoder {
                 endpoint.ownAddressesLocation = location(entry.value)
             }
             if let entry = fields["mtu"] { endpoint.mtu = mtu(entry.value) }
+            if let entry = fields["impair"] { endpoint.impairment = impairment(entry.value) }
             if let entry = fields["mac"], let text = text(entry.value, "'mac'") {
                 switch AddressSyntax.mac(text) {
                 case .success(let bytes): endpoint.mac = bytes
