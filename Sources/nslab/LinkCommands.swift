@@ -1,4 +1,5 @@
 import ArgumentParser
+import CShims
 import Foundation
 import Lab
 import Topology
@@ -16,6 +17,9 @@ struct LinkCommand: ParsableCommand {
         (then only what INTERFACE sends). Parameters not named keep their values.
           clear            remove the impairment (both ends unless --end)
           show             what each end does now, read back from the kernel (--json)
+          flap             --down-after T --down-for D [--times N] [--up-for U]: down after T, \
+        up again after D, N times (U apart, default D); each change printed with its time. \
+        Ctrl-C stops and leaves the link up. Times: 2, 2s, 500ms.
         Impairments are one root qdisc per interface, set over rtnetlink: netem, or tbf when only \
         a rate (and limit) is asked for. Kernels without netem (CONFIG_NET_SCH_NETEM off) refuse \
         everything but rate. The delay distribution is sent to the kernel but not reported back by it.
@@ -27,7 +31,7 @@ struct LinkCommand: ParsableCommand {
     @Argument(help: "One end of the link: NODE:INTERFACE.")
     var end: String
 
-    @Argument(help: "down, up, set, clear or show.")
+    @Argument(help: "down, up, set, clear, show or flap.")
     var action: String
 
     @Argument(help: "For set: KEY=VALUE pairs.")
@@ -38,6 +42,18 @@ struct LinkCommand: ParsableCommand {
 
     @Flag(help: "For show: JSON.")
     var json = false
+
+    @Option(help: "For flap: seconds before the link goes down (2, 2s, 500ms).")
+    var downAfter: String?
+
+    @Option(help: "For flap: how long it stays down.")
+    var downFor: String?
+
+    @Option(help: "For flap: how long it stays up between flaps (default: --down-for).")
+    var upFor: String?
+
+    @Option(help: "For flap: how many times.")
+    var times: Int = 1
 
     func run() throws {
         try reportingProbeErrors {
@@ -68,8 +84,25 @@ struct LinkCommand: ParsableCommand {
                 for result in results {
                     print("\(result.end.id): \(result.impairment.map { $0.isEmpty ? "(\(result.qdisc), nothing set)" : $0.text } ?? "none (\(result.qdisc))")")
                 }
+            case "flap":
+                try refuseParameters()
+                func seconds(_ text: String?, _ name: String) throws -> Double? {
+                    guard let text else { return nil }
+                    guard let value = LinkFlap.seconds(text) else { throw BadInput("--\(name) must be a time such as 2, 2s or 500ms, not '\(text)'") }
+                    return value
+                }
+                guard let after = try seconds(downAfter, "down-after"), let down = try seconds(downFor, "down-for") else {
+                    throw BadInput("flap needs --down-after T and --down-for D")
+                }
+                guard times >= 1 else { throw BadInput("--times must be 1 or more") }
+                let flap = LinkFlap(downAfter: after, downFor: down, upFor: try seconds(upFor, "up-for"), times: times)
+                // Ctrl-C sets a flag: the schedule stops and the link is brought back up.
+                nslab_catch_interrupts()
+                try flap.run(lab: lab, target: end) { line in
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                }
             default:
-                throw BadInput("unknown action '\(action)'; use down, up, set, clear or show")
+                throw BadInput("unknown action '\(action)'; use down, up, set, clear, show or flap")
             }
         }
     }

@@ -192,6 +192,37 @@ struct LinkControlTests {
         #expect(averageRTT() < 5)
     }
 
+    /// A flap schedule observed packet by packet: two gaps in a fast ping, four logged changes.
+    @Test func flapTwiceIsSeenAsTwoGapsInAPing() throws {
+        let lab = TestLab("linkflap")
+        defer { lab.cleanUp() }
+        try lab.deploy(pairBody)
+        let log = "/tmp/\(lab.name)-ping.log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        sh("(ip netns exec \(lab.namespace("a")) ping -n -i 0.05 -c 110 -W 1 10.77.0.2 > \(log) 2>&1 &)")
+        let flap = link(lab, "a:eth0 flap --down-after 0.5 --down-for 0.8 --up-for 1.5 --times 2")
+        #expect(flap.status == 0, "\(flap.output)")
+        let changes = flap.output.split(separator: "\n").filter { $0.contains("link a:eth0 <-> b:eth0") }
+        #expect(changes.count == 4, "\(flap.output)")
+        #expect(changes.first?.hasSuffix("down") == true && changes.last?.hasSuffix("up") == true)
+        #expect(changes.allSatisfy { $0.first?.isNumber == true }, "each change starts with its time")
+        #expect(waitUntil(seconds: 10) { sh("grep -q 'packets transmitted' \(log)").status == 0 })
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let replies = Set(output.split(separator: "\n").compactMap { line -> Int? in
+            guard line.contains("bytes from"), let seq = line.split(separator: " ").first(where: { $0.hasPrefix("icmp_seq=") })
+            else { return nil }
+            return Int(seq.dropFirst("icmp_seq=".count))
+        })
+        // Runs of missing sequence numbers between the first and the last reply.
+        let first = replies.min() ?? 0, last = replies.max() ?? 0
+        var gaps = 0, inGap = false
+        for seq in first...last {
+            if !replies.contains(seq) { if !inGap { gaps += 1 }; inGap = true } else { inGap = false }
+        }
+        #expect(gaps == 2, "two outages:\n\(output)")
+        #expect(try interfaceState(lab, "a").up && interfaceState(lab, "b").up, "up at the end")
+    }
+
     @Test func destroyLeavesNoNamespaceBehind() throws {
         let lab = TestLab("linkdestroy")
         defer { lab.cleanUp() }
