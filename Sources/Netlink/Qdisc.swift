@@ -118,16 +118,17 @@ extension NetemOptions {
             var w = ByteWriter(); w.append(corrupt); w.append(corruptCorrelation)
             a.put(TCA_NETEM_CORRUPT, bytes: w.bytes)
         }
-        if let distribution, !distribution.isEmpty {
-            var w = ByteWriter(); distribution.forEach { w.append($0) }
-            a.put(TCA_NETEM_DELAY_DIST, bytes: w.bytes)
-        }
         if rate != 0 {
             // struct tc_netem_rate: rate (u32), packet_overhead, cell_size, cell_overhead; faster
             // rates go in TCA_NETEM_RATE64 with the u32 saturated, as tc does.
             var w = ByteWriter(); w.append(UInt32(clamping: rate)); w.append(Int32(0)); w.append(UInt32(0)); w.append(Int32(0))
             a.put(TCA_NETEM_RATE, bytes: w.bytes)
             if rate >= UInt64(UInt32.max) { a.put(TCA_NETEM_RATE64, bytes: le64(rate)) }
+        }
+        // After the rate, as q_netem.c sends it.
+        if let distribution, !distribution.isEmpty {
+            var w = ByteWriter(); distribution.forEach { w.append($0) }
+            a.put(TCA_NETEM_DELAY_DIST, bytes: w.bytes)
         }
     }
 

@@ -234,3 +234,28 @@ struct LinkControlTests {
         #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
     }
 }
+
+/// The delay distribution table nslab loads and sends, compared with what `tc` itself sends for
+/// the same command (captured live with strace in a scratch namespace: tc sends the request even
+/// when the kernel has no netem).
+@Suite(.enabled(if: isRoot && sh("command -v strace && command -v tc").status == 0, "needs root, strace and tc"))
+struct NetemDistributionTests {
+    @Test func distributionNormalIsSentAsTcSendsIt() throws {
+        let namespace = "t\(getpid() % 100000)\(Int.random(in: 100...999))-tcdist"
+        defer { sh("ip netns delete \(namespace)") }
+        #expect(sh("ip netns add \(namespace) && ip -n \(namespace) link add d0 type veth peer name d1").status == 0)
+        let traced = sh("ip netns exec \(namespace) strace -e trace=sendmsg -xx -s 65536 tc qdisc replace dev d0 root netem delay 20ms 5ms distribution normal rate 10mbit 2>&1").output
+        let marker = try #require(traced.range(of: "TCA_OPTIONS}, \""))
+        let hex = traced[marker.upperBound...].prefix { $0 != "\"" }
+        let tcOptions = hex.split(separator: "\\").compactMap { UInt8($0.dropFirst(), radix: 16) }
+        #expect(tcOptions.count > 8000, "the table is there")
+
+        var impairment = Impairment()
+        for (key, value) in [("delay", "20ms"), ("jitter", "5ms"), ("distribution", "normal"), ("rate", "10mbit")] {
+            #expect(impairment.set(key, to: value) == nil)
+        }
+        let message = try ImpairmentQdisc.request(impairment, index: 3, name: "d0")
+        // tcmsg (20) + TCA_KIND "netem" (12) + the TCA_OPTIONS header (4), then the options.
+        #expect(Array(message.payload.dropFirst(36)) == tcOptions)
+    }
+}
