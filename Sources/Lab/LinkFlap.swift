@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import Namespaces
 import Netlink
 import Topology
 
@@ -18,10 +19,7 @@ public struct LinkFlap: Sendable {
 
     /// "2", "2s", "500ms": seconds when no unit is given (unlike tc's microseconds: these are
     /// schedule times, not netem delays).
-    public static func seconds(_ text: String) -> Double? {
-        if let value = Double(text), value >= 0 { return value }
-        return ImpairmentUnits.duration(text.lowercased()).map { Double($0) / 1e9 }
-    }
+    public static func seconds(_ text: String) -> Double? { FlapSchedule.seconds(text) }
 
     /// Runs the schedule; `log` gets one line per change. Ctrl-C (the interrupt flag) stops it
     /// and leaves the link up, as it was before.
@@ -54,6 +52,33 @@ public struct LinkFlap: Sendable {
             usleep(UInt32(max(0, min(20_000, deadline.timeIntervalSinceNow * 1e6))))
         }
         return nslab_interrupt_signal() == 0
+    }
+
+    /// Deploy: every link's `flap:` becomes a background `nslab link LAB END flap …`, started in
+    /// the node of the link's first end as a recorded node process, so `inspect` lists it, its
+    /// log (the timestamped changes) is under /run/nslab/LAB/logs/ and `destroy` ends it.
+    static func startDeclared(_ topology: Topology, record: LabRecord,
+                              nodes: [(node: Node, namespace: NetworkNamespace)]) throws {
+        let flaps = topology.links.compactMap { link in link.flap.flatMap { flap in link.endpoints.first.map { ($0, flap) } } }
+        guard !flaps.isEmpty else { return }
+        guard let executable = nslabExecutable() else {
+            throw LabError.refused("cannot start the links' flap: schedules: the nslab executable was not found (/proc/self/exe, or nslab beside it)")
+        }
+        for (end, flap) in flaps {
+            guard let namespace = nodes.first(where: { $0.node.name == end.node })?.namespace else { continue }
+            var argv = [executable, "link", topology.name, end.id, "flap",
+                        "--down-after", "\(flap.downAfter)", "--down-for", "\(flap.downFor)", "--times", "\(flap.times)"]
+            if let upFor = flap.upFor { argv += ["--up-for", "\(upFor)"] }
+            _ = try NodeProcesses.start(argv, origin: "flap", node: end.node, namespace: namespace, utsFD: nil, record: record)
+        }
+    }
+
+    /// This process when it is nslab; else (the test runner) the nslab built beside it.
+    static func nslabExecutable() -> String? {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        if (path as NSString).lastPathComponent == "nslab" { return path }
+        let beside = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("nslab")
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : nil
     }
 
     /// ISO 8601 with milliseconds, local time, as log files usually carry.

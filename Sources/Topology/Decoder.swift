@@ -444,6 +444,7 @@ struct TopologyDecoder {
             }
         }
         if let entry = fields["impair"] { link.impairment = impairment(entry.value) }
+        if let entry = fields["flap"] { link.flap = flap(entry.value) }
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -493,6 +494,36 @@ struct TopologyDecoder {
             if let problem = result.set(key, to: value) { error(location(entry.value), problem) }
         }
         return result
+    }
+
+    /// `flap: { down-after: 5s, down-for: 2s, times: 3, up-for: 10s }`.
+    private mutating func flap(_ node: YAMLNode) -> FlapSchedule? {
+        if isNull(node) { return nil }
+        guard let fields = fields(node, allowed: TopologyKeys.flap, what: "'flap'", expected: "a mapping",
+                                  hint: "write `flap: { down-after: 5s, down-for: 2s }`") else { return nil }
+        func seconds(_ key: String) -> Double? {
+            guard let entry = fields[key], let text = text(entry.value, "'\(key)'") else { return nil }
+            guard let value = FlapSchedule.seconds(text) else {
+                error(location(entry.value), "'\(key)' must be a time such as 5, 5s or 500ms, not \(Names.quoted(text))")
+                return nil
+            }
+            return value
+        }
+        let downAfter = seconds("down-after"), downFor = seconds("down-for"), upFor = seconds("up-for")
+        var times = 1
+        if let entry = fields["times"], let text = text(entry.value, "'times'") {
+            if let value = Int(text), value >= 1 { times = value } else {
+                error(location(entry.value), "'times' must be a whole number, 1 or more, not \(Names.quoted(text))")
+            }
+        }
+        guard let downAfter, let downFor else {
+            if fields["down-after"] == nil || fields["down-for"] == nil {
+                error(location(node), "'flap' needs both 'down-after' and 'down-for'",
+                      hint: "write `flap: { down-after: 5s, down-for: 2s }`")
+            }
+            return nil
+        }
+        return FlapSchedule(downAfter: downAfter, downFor: downFor, upFor: upFor, times: times)
     }
 
     /// The link's `addresses`: one item per endpoint. nil when unusable (already reported).

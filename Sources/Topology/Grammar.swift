@@ -7,11 +7,13 @@ public enum TopologyKeys {
     public static let topLevel = ["name", "prefix", "nodes", "links", "expect"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
     public static let node = ["kind", "routes", "files", "commands"]
-    public static let link = ["endpoints", "addresses", "mtu", "state", "impair"]
+    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
     public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair"]
     /// Inside `impair:` (on a link or an endpoint).
     public static let impairment = Impairment.keys
+    /// Inside a link's `flap:`.
+    public static let flap = FlapSchedule.keys
     /// The mapping form of a route.
     public static let route = ["to", "via", "dev", "metric"]
     /// The mapping form of an expectation; the string form is "A reaches B [via R1, R2]" or
@@ -84,4 +86,5 @@ struct DraftLink {
     var location: SourceLocation
     var isDown = false
     var impairment: Impairment?
+    var flap: FlapSchedule?
 }

@@ -113,6 +113,27 @@ public struct Impairment: Sendable, Equatable, Codable {
     }
 }
 
+/// `flap:` on a link: a failure schedule run in the background once the lab is up, as
+/// `nslab link LAB NODE:IFACE flap` runs it. Seconds.
+public struct FlapSchedule: Sendable, Equatable {
+    public var downAfter: Double
+    public var downFor: Double
+    public var upFor: Double?
+    public var times: Int
+
+    public init(downAfter: Double, downFor: Double, upFor: Double? = nil, times: Int = 1) {
+        self.downAfter = downAfter; self.downFor = downFor; self.upFor = upFor; self.times = times
+    }
+
+    public static let keys = ["down-after", "down-for", "up-for", "times"]
+
+    /// "2", "2s", "500ms": seconds when no unit is given.
+    public static func seconds(_ text: String) -> Double? {
+        if let value = Double(text), value >= 0, value.isFinite { return value }
+        return ImpairmentUnits.duration(text.lowercased()).map { Double($0) / 1e9 }
+    }
+}
+
 /// tc's units: times in s/ms/us/ns (no unit: microseconds, as tc), rates in bit/kbit/mbit/gbit
 /// (decimal) or bps/kbps/mbps (bytes), percentages with an optional %.
 public enum ImpairmentUnits {

@@ -130,9 +130,13 @@ public struct Link: Sendable {
     public var isDown: Bool
     /// Both directions' impairment (`impair:` on the link).
     public var impairment: Impairment?
+    /// `flap:`: taken down and up on a schedule once the lab is up.
+    public var flap: FlapSchedule?
 
-    public init(endpoints: [Endpoint], location: SourceLocation, isDown: Bool = false, impairment: Impairment? = nil) {
+    public init(endpoints: [Endpoint], location: SourceLocation, isDown: Bool = false, impairment: Impairment? = nil,
+                flap: FlapSchedule? = nil) {
         self.endpoints = endpoints; self.location = location; self.isDown = isDown; self.impairment = impairment
+        self.flap = flap
     }
 
     /// What the endpoint at `index` sends through: the link's impairment, then its own over it.

@@ -223,6 +223,25 @@ struct LinkControlTests {
         #expect(try interfaceState(lab, "a").up && interfaceState(lab, "b").up, "up at the end")
     }
 
+    /// `flap:` in the topology: a background schedule, its changes in its log, ended by destroy.
+    @Test func aDeclaredFlapRunsInTheBackgroundAndDestroyEndsIt() throws {
+        let lab = TestLab("linkflapdecl")
+        defer { lab.cleanUp() }
+        try lab.deploy(pairBody.replacingOccurrences(of: "    addresses:", with: "    flap: { down-after: 0.3, down-for: 0.3, times: 2, up-for: 30s }\n    addresses:"))
+        let logs = "\(LabRecord.root)/\(lab.name)/logs"
+        func changes() -> [Substring] {
+            sh("cat \(logs)/* 2>/dev/null").output.split(separator: "\n").filter { $0.contains("link a:eth0 <-> b:eth0") }
+        }
+        #expect(waitUntil(seconds: 5) { changes().count >= 2 }, "down and up logged: \(changes())")
+        #expect(changes().first?.hasSuffix("down") == true)
+        let processes = try LabInspector.inspect(lab: lab.name).nodes.flatMap { $0.processes ?? [] }
+        let flap = try #require(processes.first { $0.origin == "flap" })
+        #expect(isAlive(flap.pid), "waiting 30 s for its second outage")
+        _ = try LabDestroyer.destroy(lab: lab.name)
+        #expect(waitUntil { !isAlive(flap.pid) }, "destroy ended the schedule")
+        #expect(lab.namespaces().isEmpty)
+    }
+
     @Test func destroyLeavesNoNamespaceBehind() throws {
         let lab = TestLab("linkdestroy")
         defer { lab.cleanUp() }

@@ -50,6 +50,31 @@ import Testing
         #expect(link.impairment(of: 1)?.text == "delay=20ms jitter=5ms distribution=normal loss=2% rate=10mbit limit=500")
     }
 
+    @Test func flapSchedules() throws {
+        let topology = try Topology.parse(yaml: """
+            name: t
+            nodes: { a: {}, b: {} }
+            links:
+              - endpoints: [a, b]
+                flap: { down-after: 5, down-for: 500ms, times: 3, up-for: 2s }
+            """, file: "lab.yaml")
+        #expect(topology.links.first?.flap == FlapSchedule(downAfter: 5, downFor: 0.5, upFor: 2, times: 3))
+        expectOnly("""
+            name: t
+            nodes: { a: {}, b: {} }
+            links:
+              - endpoints: [a, b]
+                flap: { down-after: 5 }
+            """, "lab.yaml:5:11", "'flap' needs both")
+        expectOnly("""
+            name: t
+            nodes: { a: {}, b: {} }
+            links:
+              - endpoints: [a, b]
+                flap: { down-after: later, down-for: 1 }
+            """, "lab.yaml:5:25", "'down-after' must be a time")
+    }
+
     @Test func badValuesAreReportedWhereWritten() {
         expectOnly("""
             name: t
