@@ -168,6 +168,15 @@ struct LinkControlTests {
         #expect(result.status == 2)
         #expect(result.output.contains("CONFIG_NET_SCH_NETEM"), "\(result.output)")
         #expect(try interfaceState(lab, "a").impairment == nil)
+
+        // Declared: the deploy is refused with the same reason and rolled back whole.
+        let declared = TestLab("linknonetemdecl")
+        defer { declared.cleanUp() }
+        #expect(throws: LabError.self) {
+            try declared.deploy(pairBody.replacingOccurrences(of: "    addresses:", with: "    impair: { delay: 20ms }\n    addresses:"))
+        }
+        #expect(declared.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(declared.name)"))
     }
 
     /// RTT with and without 50 ms of delay on one end; then 100 % loss gives no replies; then
