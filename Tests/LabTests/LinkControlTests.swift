@@ -286,4 +286,22 @@ struct NetemDistributionTests {
         // tcmsg (20) + TCA_KIND "netem" (12) + the TCA_OPTIONS header (4), then the options.
         #expect(Array(message.payload.dropFirst(36)) == tcOptions)
     }
+
+    /// The percentages through nslab's own syntax, compared with tc's bytes for the same command.
+    @Test func lossDuplicateCorruptReorderAsTcSendsThem() throws {
+        let namespace = "t\(getpid() % 100000)\(Int.random(in: 100...999))-tcloss"
+        defer { sh("ip netns delete \(namespace)") }
+        #expect(sh("ip netns add \(namespace) && ip -n \(namespace) link add d0 type veth peer name d1").status == 0)
+        let traced = sh("ip netns exec \(namespace) strace -e trace=sendmsg -xx -s 65536 tc qdisc replace dev d0 root netem delay 20ms loss 1% 25% duplicate 1% corrupt 0.1% reorder 10% limit 500 2>&1").output
+        let marker = try #require(traced.range(of: "TCA_OPTIONS}, \""))
+        let tcOptions = traced[marker.upperBound...].prefix { $0 != "\"" }
+            .split(separator: "\\").compactMap { UInt8($0.dropFirst(), radix: 16) }
+        var impairment = Impairment()
+        for (key, value) in [("delay", "20ms"), ("loss", "1%"), ("loss-correlation", "25%"), ("duplicate", "1%"),
+                             ("corrupt", "0.1%"), ("reorder", "10%"), ("limit", "500")] {
+            #expect(impairment.set(key, to: value) == nil)
+        }
+        let message = try ImpairmentQdisc.request(impairment, index: 3, name: "d0")
+        #expect(Array(message.payload.dropFirst(36)) == tcOptions)
+    }
 }
