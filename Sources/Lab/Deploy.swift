@@ -109,12 +109,16 @@ public enum LabDeployer {
             try Interruption.check()
             progress("configuring interfaces and addresses")
             let addresses = try configureInterfaces(topology, nodes: created)
+            // Declared `state: down` and `impair:` (LinkControl.swift).
+            try LinkControl.applyDeclared(topology, nodes: created)
             try Interruption.check()
             progress("adding routes")
             let routes = try addRoutes(created)
             try Interruption.check()
             try NodeEnvironment.prepare(topology, record: record, nodes: created.map { ($0.node, $0.namespace) },
                                         progress: progress)
+            // Links' `flap:` schedules, in the background (LinkFlap.swift).
+            try LinkFlap.startDeclared(topology, record: record, nodes: created.map { ($0.node, $0.namespace) })
             try record.append([RecordEntry(event: .deployed, hash: hash, time: Date().timeIntervalSince1970)])
             return DeployResult(lab: topology.name, nodes: created.count, links: topology.links.count,
                                 addresses: addresses, routes: routes, seconds: Date().timeIntervalSince(start),

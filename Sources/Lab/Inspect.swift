@@ -61,6 +61,8 @@ public struct InterfaceState: Codable, Sendable {
     public var addresses: [String]
     /// The other end of a veth pair, when it is in a namespace of this lab.
     public var peer: PeerRef?
+    /// What this interface does to what it sends (its root netem or tbf qdisc), nil for none.
+    public var impairment: Impairment?
 
     public struct PeerRef: Codable, Sendable, Equatable {
         public var node: String
@@ -103,6 +105,7 @@ public enum LabInspector {
             var addresses: [AddressInfo] = []
             var routes: [RouteInfo] = []
             var neighbours: [NeighbourInfo] = []
+            var qdiscs: [QdiscInfo] = []
             var forwarding: (ipv4: Bool?, ipv6: Bool?) = (nil, nil)
             var present = false
         }
@@ -112,7 +115,8 @@ public enum LabInspector {
             try namespace.enter()  // this worker thread is ours and exits when the lab is read
             let socket = try NetlinkSocket()
             return Raw(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
-                       neighbours: try socket.neighbours(), forwarding: Sysctl.forwarding(), present: true)
+                       neighbours: try socket.neighbours(), qdiscs: try socket.rootQdiscs(),
+                       forwarding: Sysctl.forwarding(), present: true)
         }
 
         // A veth reports its peer's index (IFLA_LINK); the peer is the interface with that index
@@ -146,7 +150,9 @@ public enum LabInspector {
                     .map(\.prefix.description)
                 return InterfaceState(name: link.name, index: link.index, state: link.operationalStateName, up: link.isUp,
                                       carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
-                                      alias: link.alias, kind: link.kind, addresses: addresses, peer: peer)
+                                      alias: link.alias, kind: link.kind, addresses: addresses, peer: peer,
+                                      impairment: raw.qdiscs.first { $0.index == link.index }
+                                          .flatMap(ImpairmentQdisc.impairment(of:)))
             }
             let routes = raw.routes.filter { !$0.destination.address.isMulticast }.map { route in
                 RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",

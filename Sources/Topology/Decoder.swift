@@ -496,6 +496,15 @@ struct TopologyDecoder {
                                   hint: "write `- endpoints: [a:eth0, b:eth0]`") else { return nil }
         var link = DraftLink(endpoints: [], location: location(node))
         if let entry = fields["mtu"] { link.mtu = mtu(entry.value) }
+        if let entry = fields["state"], let state = text(entry.value, "'state'") {
+            switch state {
+            case "up": link.isDown = false
+            case "down": link.isDown = true
+            default: error(location(entry.value), "'state' must be up or down, not \(Names.quoted(state))")
+            }
+        }
+        if let entry = fields["impair"] { link.impairment = impairment(entry.value) }
+        if let entry = fields["flap"] { link.flap = flap(entry.value) }
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -532,6 +541,49 @@ struct TopologyDecoder {
         }
         link.endpoints = endpoints.compactMap { $0 }
         return link
+    }
+
+    /// `impair: { delay: 20ms, loss: 1%, rate: 10mbit }`, each value as tc writes it.
+    private mutating func impairment(_ node: YAMLNode) -> Impairment? {
+        if isNull(node) { return nil }
+        guard let fields = fields(node, allowed: TopologyKeys.impairment, what: "'impair'", expected: "a mapping",
+                                  hint: "write `impair: { delay: 20ms, loss: 1% }`") else { return nil }
+        var result = Impairment()
+        for key in TopologyKeys.impairment {
+            guard let entry = fields[key], let value = text(entry.value, "'\(key)'") else { continue }
+            if let problem = result.set(key, to: value) { error(location(entry.value), problem) }
+        }
+        return result
+    }
+
+    /// `flap: { down-after: 5s, down-for: 2s, times: 3, up-for: 10s }`.
+    private mutating func flap(_ node: YAMLNode) -> FlapSchedule? {
+        if isNull(node) { return nil }
+        guard let fields = fields(node, allowed: TopologyKeys.flap, what: "'flap'", expected: "a mapping",
+                                  hint: "write `flap: { down-after: 5s, down-for: 2s }`") else { return nil }
+        func seconds(_ key: String) -> Double? {
+            guard let entry = fields[key], let text = text(entry.value, "'\(key)'") else { return nil }
+            guard let value = FlapSchedule.seconds(text) else {
+                error(location(entry.value), "'\(key)' must be a time such as 5, 5s or 500ms, not \(Names.quoted(text))")
+                return nil
+            }
+            return value
+        }
+        let downAfter = seconds("down-after"), downFor = seconds("down-for"), upFor = seconds("up-for")
+        var times = 1
+        if let entry = fields["times"], let text = text(entry.value, "'times'") {
+            if let value = Int(text), value >= 1 { times = value } else {
+                error(location(entry.value), "'times' must be a whole number, 1 or more, not \(Names.quoted(text))")
+            }
+        }
+        guard let downAfter, let downFor else {
+            if fields["down-after"] == nil || fields["down-for"] == nil {
+                error(location(node), "'flap' needs both 'down-after' and 'down-for'",
+                      hint: "write `flap: { down-after: 5s, down-for: 2s }`")
+            }
+            return nil
+        }
+        return FlapSchedule(downAfter: downAfter, downFor: downFor, upFor: upFor, times: times)
     }
 
     /// The link's `addresses`: one item per endpoint. nil when unusable (already reported).
@@ -620,6 +672,7 @@ struct TopologyDecoder {
                 endpoint.ownAddressesLocation = location(entry.value)
             }
             if let entry = fields["mtu"] { endpoint.mtu = mtu(entry.value) }
+            if let entry = fields["impair"] { endpoint.impairment = impairment(entry.value) }
             if let entry = fields["mac"], let text = text(entry.value, "'mac'") {
                 switch AddressSyntax.mac(text) {
                 case .success(let bytes): endpoint.mac = bytes

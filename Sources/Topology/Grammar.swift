@@ -9,9 +9,13 @@ public enum TopologyKeys {
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
     public static let node = ["kind", "routes", "files", "commands"]
-    public static let link = ["endpoints", "addresses", "mtu"]
+    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
-    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac"]
+    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair"]
+    /// Inside `impair:` (on a link or an endpoint).
+    public static let impairment = Impairment.keys
+    /// Inside a link's `flap:`.
+    public static let flap = FlapSchedule.keys
     /// The mapping form of a route.
     public static let route = ["to", "via", "dev", "metric"]
     /// The mapping form of an expectation; the string form is "A reaches B [via R1, R2]" or
@@ -79,10 +83,14 @@ struct DraftEndpoint {
     var mtu: UInt32?
     var mac: [UInt8]?
     var location: SourceLocation
+    var impairment: Impairment?
 }
 
 struct DraftLink {
     var endpoints: [DraftEndpoint]
     var mtu: UInt32?
     var location: SourceLocation
+    var isDown = false
+    var impairment: Impairment?
+    var flap: FlapSchedule?
 }

@@ -119,11 +119,13 @@ public struct Endpoint: Sendable {
     /// Six bytes, or nil for the kernel's random address.
     public var mac: [UInt8]?
     public var location: SourceLocation
+    /// What this interface does to the packets it sends (`impair:`), on top of the link's own.
+    public var impairment: Impairment?
 
     public init(node: String, interface: String, addresses: [IPPrefix] = [], mtu: UInt32? = nil,
-                mac: [UInt8]? = nil, location: SourceLocation) {
+                mac: [UInt8]? = nil, location: SourceLocation, impairment: Impairment? = nil) {
         self.node = node; self.interface = interface; self.addresses = addresses
-        self.mtu = mtu; self.mac = mac; self.location = location
+        self.mtu = mtu; self.mac = mac; self.location = location; self.impairment = impairment
     }
 
     /// "node:interface", as the topology file and the CLI write it.
@@ -135,9 +137,28 @@ public struct Link: Sendable {
     /// Exactly two.
     public var endpoints: [Endpoint]
     public var location: SourceLocation
+    /// `state: down`: created with both ends down, as a cable not plugged in.
+    public var isDown: Bool
+    /// Both directions' impairment (`impair:` on the link).
+    public var impairment: Impairment?
+    /// `flap:`: taken down and up on a schedule once the lab is up.
+    public var flap: FlapSchedule?
 
-    public init(endpoints: [Endpoint], location: SourceLocation) {
-        self.endpoints = endpoints; self.location = location
+    public init(endpoints: [Endpoint], location: SourceLocation, isDown: Bool = false, impairment: Impairment? = nil,
+                flap: FlapSchedule? = nil) {
+        self.endpoints = endpoints; self.location = location; self.isDown = isDown; self.impairment = impairment
+        self.flap = flap
+    }
+
+    /// What the endpoint at `index` sends through: the link's impairment, then its own over it.
+    public func impairment(of index: Int) -> Impairment? {
+        let own = index < endpoints.count ? endpoints[index].impairment : nil
+        switch (impairment, own) {
+        case (nil, nil): return nil
+        case (let link?, nil): return link
+        case (nil, let own?): return own
+        case (let link?, let own?): return link.merged(with: own)
+        }
     }
 }
 

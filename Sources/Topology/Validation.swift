@@ -191,8 +191,8 @@ extension DraftLab {
         let links = links.map { link in
             Link(endpoints: link.endpoints.map {
                 Endpoint(node: $0.node.value, interface: $0.interface?.value ?? "", addresses: $0.addresses.map(\.value),
-                         mtu: $0.mtu ?? link.mtu, mac: $0.mac, location: $0.location)
-            }, location: link.location)
+                         mtu: $0.mtu ?? link.mtu, mac: $0.mac, location: $0.location, impairment: $0.impairment)
+            }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap)
         }
         return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
                         neighbours: neighbours)

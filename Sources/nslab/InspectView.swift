@@ -25,6 +25,9 @@ struct InspectView {
                  interface.addresses.filter { !$0.hasPrefix("fe80:") }.joined(separator: " ")]
             }
             out.append(Table(header: ["INTERFACE", "STATE", "MTU", "MAC", "PEER", "ADDRESSES"], rows: rows, indent: "  ").render())
+            for interface in node.interfaces {
+                if let impairment = interface.impairment { out.append("  impair \(interface.name): \(impairment.text)") }
+            }
             let routes = node.routes.filter { !$0.destination.hasPrefix("fe80:") }
             if !routes.isEmpty {
                 out.append("  routes:")

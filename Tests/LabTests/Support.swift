@@ -14,8 +14,10 @@ let nslabBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 /// What a test must leave as it found: namespaces, their mounts, /etc/netns entries, lab records;
 /// without those of other tests (names `tDIGITS-…`), which run in parallel and come and go.
+/// `ls`'s "DIR:" headers and blank lines are left out too: /etc/netns and /run/nslab themselves
+/// exist or not depending on whether another test's lab is deployed at that moment.
 func systemSnapshot() -> String {
-    sh("{ ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab; } 2>/dev/null | grep -Ev '(^|/)t[0-9]+-'")
+    sh("{ ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab; } 2>/dev/null | grep -Ev '(^|/)t[0-9]+-|:$|^$'")
         .output
 }
 

@@ -36,6 +36,8 @@ import Testing
         #expect(try keys(definition("link", in: schema)) == Set(TopologyKeys.link))
         #expect(try keys(definition("endpointMap", in: schema)) == Set(TopologyKeys.endpoint))
         #expect(try keys(definition("routeMap", in: schema)) == Set(TopologyKeys.route))
+        #expect(try keys(definition("impairment", in: schema)) == Set(TopologyKeys.impairment))
+        #expect(try keys(definition("flap", in: schema)) == Set(TopologyKeys.flap))
         let routePattern = try #require(try definition("routeString", in: schema)["pattern"] as? String)
         #expect(routePattern.contains("(?:" + TopologyKeys.routeWords.joined(separator: "|") + ")"))
         for name in ["node", "link", "endpointMap", "routeMap"] {

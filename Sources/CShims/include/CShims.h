@@ -26,6 +26,9 @@
 #include <linux/if_bridge.h>
 #include <linux/icmp.h>
 #include <linux/icmpv6.h>
+// nslab capture: AF_PACKET addresses and classic BPF filters (SO_ATTACH_FILTER).
+#include <linux/if_packet.h>
+#include <linux/filter.h>
 
 static const int NSLAB_CLONE_NEWNET = 0x40000000;
 static const int NSLAB_CLONE_NEWNS = 0x00020000;

@@ -1,0 +1,156 @@
+import Foundation
+import Namespaces
+import Netlink
+import Topology
+
+/// One end of a link of a deployed lab.
+public struct LinkEnd: Sendable, Equatable, Codable {
+    public var node: String
+    public var interface: String
+    public var id: String { "\(node):\(interface)" }
+}
+
+/// An end's impairment as the kernel reports it: nil when its root qdisc is not one nslab sets.
+public struct EndImpairment: Sendable, Codable {
+    public var end: LinkEnd
+    /// "netem", "tbf", or the kernel's default ("noqueue" on a veth).
+    public var qdisc: String
+    public var impairment: Impairment?
+}
+
+/// `nslab link`: a link's state and impairments, changed live over netlink in the nodes'
+/// namespaces. A link is a veth pair, so it is named by either end.
+public enum LinkControl {
+    /// The named end first, then its peer (when the peer is in the lab).
+    public static func ends(lab: String, target: String) throws -> (network: LabNetwork, ends: [LinkEnd]) {
+        let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw LabError.refused("name a link by one of its ends, NODE:INTERFACE (e.g. r1:eth0), not \"\(target)\"")
+        }
+        let network = try LabNetwork.read(lab: lab)
+        let node = try network.node(parts[0])
+        guard let interface = node.interfaces.first(where: { $0.name == parts[1] }) else {
+            let names = node.interfaces.filter { $0.kind == "veth" }.map(\.name)
+            throw LabError.refused("node \(parts[0]) of lab \(lab) has no interface \(parts[1]) (its links: \(names.joined(separator: ", ")))")
+        }
+        guard interface.kind == "veth" else {
+            throw LabError.refused("\(target) is not a link end (\(interface.kind ?? "loopback")); name one of the node's veth interfaces")
+        }
+        var ends = [LinkEnd(node: node.name, interface: interface.name)]
+        if let peer = interface.peer { ends.append(LinkEnd(node: peer.node, interface: peer.interface)) }
+        return (network, ends)
+    }
+
+    /// Runs `body` with a socket in the end's node and the end's interface index.
+    static func withInterface<T>(_ end: LinkEnd, in network: LabNetwork,
+                                 _ body: (NetlinkSocket, Int32) throws -> T) throws -> T {
+        let socket = try network.namespace(of: end.node).openSocket()
+        guard let index = try socket.links().first(where: { $0.name == end.interface })?.index else {
+            throw LabError.refused("interface \(end.id) is gone from lab \(network.lab)")
+        }
+        do {
+            return try body(socket, index)
+        } catch let error as NetlinkError {
+            throw LabError.kernel(error, node: end.node)
+        }
+    }
+
+    /// Both ends down (or up): as pulling the cable out and plugging it back in, whichever end
+    /// is named. Returns the ends changed.
+    @discardableResult
+    public static func setState(lab: String, target: String, up: Bool) throws -> [LinkEnd] {
+        let (network, ends) = try ends(lab: lab, target: target)
+        for end in ends {
+            try withInterface(end, in: network) { socket, index in
+                try socket.execute(LinkRequest.set(index: index, name: end.interface, up: up))
+            }
+        }
+        return ends
+    }
+
+    /// Merges `change` into what each end has now (read back from the kernel, so a parameter not
+    /// named keeps its value) and replaces the end's root qdisc. Both ends unless `onlyThisEnd`.
+    @discardableResult
+    public static func impair(lab: String, target: String, change: Impairment, onlyThisEnd: Bool) throws -> [EndImpairment] {
+        let (network, all) = try ends(lab: lab, target: target)
+        let ends = onlyThisEnd ? Array(all.prefix(1)) : all
+        return try ends.map { end in
+            try withInterface(end, in: network) { socket, index in
+                let current = try socket.rootQdiscs().first { $0.index == index }
+                let merged = (current.flatMap(ImpairmentQdisc.impairment(of:)) ?? Impairment()).merged(with: change)
+                try apply(merged, socket: socket, index: index, end: end, replacing: current)
+                return EndImpairment(end: end, qdisc: merged.needsNetem || merged.rate == nil ? "netem" : "tbf",
+                                     impairment: merged)
+            }
+        }
+    }
+
+    /// Sets the root qdisc. Going from netem to tbf (or back) needs the old one removed first:
+    /// the kernel replaces a qdisc by one of another kind only through delete and add.
+    static func apply(_ impairment: Impairment, socket: NetlinkSocket, index: Int32, end: LinkEnd,
+                      replacing current: QdiscInfo?) throws {
+        let request = try ImpairmentQdisc.request(impairment, index: index, name: end.interface)
+        do {
+            if let current, ImpairmentQdisc.impairment(of: current) != nil {
+                let wantsKind = request.summary.hasPrefix("set netem") ? "netem" : "tbf"
+                if current.kind != wantsKind { try socket.execute(QdiscRequest.deleteRoot(index: index, name: end.interface)) }
+            }
+            try socket.execute(request)
+        } catch let error as NetlinkError {
+            throw ImpairmentQdisc.explain(error, impairment: impairment, node: end.node)
+        }
+    }
+
+    /// Removes the impairment: the interface gets its default qdisc back.
+    @discardableResult
+    public static func clear(lab: String, target: String, onlyThisEnd: Bool) throws -> [LinkEnd] {
+        let (network, all) = try ends(lab: lab, target: target)
+        let ends = onlyThisEnd ? Array(all.prefix(1)) : all
+        for end in ends {
+            try withInterface(end, in: network) { socket, index in
+                let current = try socket.rootQdiscs().first { $0.index == index }
+                guard let current, ImpairmentQdisc.impairment(of: current) != nil else { return }
+                try socket.execute(QdiscRequest.deleteRoot(index: index, name: end.interface))
+            }
+        }
+        return ends
+    }
+
+    /// What each end of the link does to what it sends, read from the kernel.
+    public static func show(lab: String, target: String) throws -> [EndImpairment] {
+        let (network, ends) = try ends(lab: lab, target: target)
+        return try ends.map { end in
+            try withInterface(end, in: network) { socket, index in
+                let current = try socket.rootQdiscs().first { $0.index == index }
+                return EndImpairment(end: end, qdisc: current?.kind ?? "none",
+                                     impairment: current.flatMap(ImpairmentQdisc.impairment(of:)))
+            }
+        }
+    }
+
+    /// At deploy: links declared `state: down` and the declared impairments, one batch per node.
+    static func applyDeclared(_ topology: Topology, nodes: [DeployedNode]) throws {
+        var perNode: [String: [(endpoint: Endpoint, down: Bool, impairment: Impairment?)]] = [:]
+        for link in topology.links {
+            for (i, endpoint) in link.endpoints.enumerated() {
+                let impairment = link.impairment(of: i).flatMap { $0.isEmpty ? nil : $0 }
+                if link.isDown || impairment != nil {
+                    perNode[endpoint.node, default: []].append((endpoint, link.isDown, impairment))
+                }
+            }
+        }
+        let affected = nodes.filter { perNode[$0.node.name] != nil }
+        _ = try LabDeployer.eachNode(affected) { deployed in
+            for item in perNode[deployed.node.name] ?? [] {
+                guard let index = deployed.interfaceIndexes[item.endpoint.interface] else { continue }
+                if item.down {
+                    try deployed.socket.execute(LinkRequest.set(index: index, name: item.endpoint.interface, up: false))
+                }
+                if let impairment = item.impairment {
+                    try apply(impairment, socket: deployed.socket, index: index,
+                              end: LinkEnd(node: item.endpoint.node, interface: item.endpoint.interface), replacing: nil)
+                }
+            }
+        }
+    }
+}
