@@ -129,15 +129,17 @@ enum NodeFiles {
         let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
         // Every node with an address gets the same generated hosts file: written once, then
         // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
+        // Names only: a generated hosts file lists every node, so holding one per node at once
+        // cost 60 MB for a 1,000-node lab.
         let planned = topology.nodes.map { node in
             (node: node, path: directory(of: topology.namespaceName(of: node.name)),
-             files: files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts))
+             names: fileNames(of: node, hostHasResolvConf: hostHasResolvConf))
         }
         // Every intent in one record write, every directory, every confirmation in a second write,
         // then the files. A crash before a directory is confirmed leaves it empty, and destroy
         // removes empty unconfirmed directories; one write per directory cost a second per
         // thousand nodes.
-        try record.append(planned.map { RecordEntry(event: .etcDirectory, path: $0.path, files: $0.files.map(\.name)) })
+        try record.append(planned.map { RecordEntry(event: .etcDirectory, path: $0.path, files: $0.names) })
         var confirmations: [RecordEntry] = []
         for entry in planned {
             try makeDirectory(entry.path, record: record)
@@ -152,20 +154,33 @@ enum NodeFiles {
         // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
         var sharedHosts: String?
         for entry in planned {
-            let sharesHosts = hosts.addressed.contains(entry.node.name) && !entry.node.files.contains { $0.name == "hosts" }
-            for file in entry.files {
-                let target = "\(entry.path)/\(file.name)"
-                if file.name == "hosts" && sharesHosts {
+            let declared = Dictionary(entry.node.files.map { ($0.name, $0.content) }, uniquingKeysWith: { first, _ in first })
+            let sharesHosts = hosts.addressed.contains(entry.node.name) && declared["hosts"] == nil
+            for name in entry.names {
+                let target = "\(entry.path)/\(name)"
+                if name == "hosts" && sharesHosts {
                     if let sharedHosts, link(sharedHosts, target) == 0 { continue }
                     sharedHosts = target
                 }
+                let content = declared[name] ?? (name == "hosts"
+                    ? HostsFile.content(for: entry.node.name, lab: topology.name, table: hosts)
+                    : resolvConf(for: entry.node.name, lab: topology.name))
                 do {
-                    try writeNewFile(target, Array(file.content.utf8))
+                    try writeNewFile(target, Array(content.utf8))
                 } catch {
                     throw LabError.system(error, context: "writing the /etc files of node \(entry.node.name)")
                 }
             }
         }
+    }
+
+    /// The names of the files a node gets, in the order `files(of:in:)` gives them.
+    static func fileNames(of node: Node, hostHasResolvConf: Bool) -> [String] {
+        let declared = node.files.map(\.name)
+        var names: [String] = []
+        if !declared.contains("hosts") { names.append("hosts") }
+        if hostHasResolvConf && !declared.contains("resolv.conf") { names.append("resolv.conf") }
+        return names + declared
     }
 
     /// A file that must not exist yet, written in one go, mode 0644 (no temporary file and no

@@ -12,7 +12,13 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     private struct State: ~Copyable {
         var sequence: UInt32
+        /// The receive buffer, only while a request is being answered: a lab keeps a socket per
+        /// node, and 64 KiB each was 64 MiB of a 1,000-node deploy.
         var buffer: [UInt8]
+
+        mutating func borrowBuffer() {
+            if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 1 << 16) }
+        }
     }
 
     /// How many requests may wait for their ACK at once. Every ACK is its own skb in the receive
@@ -32,7 +38,7 @@ public final class NetlinkSocket: @unchecked Sendable {
         }
         self.fd = fd
         // Random start so replies to an earlier process using the same port cannot match.
-        self.state = Mutex(State(sequence: UInt32.random(in: 1...0x3fff_ffff), buffer: [UInt8](repeating: 0, count: 1 << 16)))
+        self.state = Mutex(State(sequence: UInt32.random(in: 1...0x3fff_ffff), buffer: []))
     }
 
     deinit { close(fd) }
@@ -70,6 +76,8 @@ public final class NetlinkSocket: @unchecked Sendable {
     public func execute(_ messages: [NetlinkMessage]) throws {
         if messages.isEmpty { return }
         try state.withLock { state in
+            state.borrowBuffer()
+            defer { state.buffer = [] }
             var firstFailure: (index: Int, error: NetlinkError)?
             var start = 0
             while start < messages.count {
@@ -109,6 +117,8 @@ public final class NetlinkSocket: @unchecked Sendable {
     /// as interrupted (the table changed while it was read) is started again.
     public func dump(_ message: NetlinkMessage, attempts: Int = 8) throws -> [ReceivedMessage] {
         try state.withLock { state in
+            state.borrowBuffer()
+            defer { state.buffer = [] }
             for _ in 0..<attempts {
                 let sequence = state.sequence
                 state.sequence &+= 1

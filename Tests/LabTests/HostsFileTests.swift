@@ -57,6 +57,7 @@ import Topology
         """, file: "files.yaml")
         let alpha = try #require(topology.node(named: "alpha")), beta = try #require(topology.node(named: "beta"))
         let alphaFiles = NodeFiles.files(of: alpha, in: topology, hostHasResolvConf: true)
+        #expect(NodeFiles.fileNames(of: alpha, hostHasResolvConf: true) == alphaFiles.map(\.name))
         #expect(alphaFiles.map(\.name) == ["resolv.conf", "hosts"])
         #expect(alphaFiles.last?.content == "127.0.1.1 alpha\n")
         #expect(!alphaFiles[0].content.contains("nameserver "))
