@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NetAddress
 import Netlink
 import Namespaces
@@ -101,7 +102,7 @@ public enum LabDeployer {
         do {
             progress("creating \(topology.nodes.count) namespaces")
             try NodeEnvironment.prepareHostNames(topology, record: record)
-            created = try createNamespaces(topology, record: record)
+            created = try createNamespaces(topology, record: record, progress: progress)
             let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
             try Interruption.check()
             progress("creating \(topology.links.count) links")
@@ -175,9 +176,19 @@ public enum LabDeployer {
 
     /// Each namespace is confirmed in the record (with its inode) the moment it exists, so that a
     /// rollback or a later destroy removes exactly the namespaces this deploy made.
-    static func createNamespaces(_ topology: Topology, record: LabRecord) throws -> [DeployedNode] {
+    static func createNamespaces(_ topology: Topology, record: LabRecord,
+                                 progress: (String) -> Void = { _ in }) throws -> [DeployedNode] {
+        let total = topology.nodes.count
+        let created = Mutex(0)
         do {
             return try NamespaceThread.forEach(topology.nodes, threads: creationThreads) { node in
+                defer {
+                    let done = created.withLock { count in
+                        count += 1
+                        return count
+                    }
+                    if done % 50 == 0 || done == total { progress("creating \(total) namespaces: \(done)/\(total)") }
+                }
                 try Interruption.check()
                 let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name)) {
                     // Inside the new namespace, on its creating thread, which exits afterwards:
