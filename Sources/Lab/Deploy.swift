@@ -62,6 +62,10 @@ public enum LabDeployer {
     /// has no other: the lab's own interfaces are numbered from 2.
     static let loopbackIndex: Int32 = 1
     static let firstIndexInNewNamespace: Int32 = 2
+    /// A bridge node's switch: one per bridge namespace, at an index the lab-wide counter for
+    /// veth ends never reaches.
+    static let bridgeName = "br0"
+    static let bridgeIndex: Int32 = 1 << 30
 
     static let creationThreads = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
 
@@ -246,12 +250,16 @@ public enum LabDeployer {
             var count = 0
             // Loopback carries the tag too: it is the one interface a namespace keeps when its
             // veths are gone, so `nslab doctor` can still tell whose namespace it was.
-            var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true,
-                                            alias: ownershipAlias(lab: topology.name, node: deployed.node.name))]
+            let alias = ownershipAlias(lab: topology.name, node: deployed.node.name)
+            var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true, alias: alias)]
+            let bridge: Int32? = deployed.node.kind == .bridge ? bridgeIndex : nil
+            if let bridge {
+                requests += [LinkRequest.createBridge(name: bridgeName, index: bridge),
+                             LinkRequest.set(index: bridge, name: bridgeName, alias: alias)]
+            }
             for endpoint in endpointsByNode[deployed.node.name] ?? [] {
                 guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
-                requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true,
-                                                alias: ownershipAlias(lab: topology.name, node: deployed.node.name)))
+                requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true, alias: alias, master: bridge))
                 for address in endpoint.addresses {
                     requests.append(AddressRequest.add(address, index: UInt32(index), interface: endpoint.interface))
                     count += 1

@@ -63,6 +63,8 @@ public struct InterfaceState: Codable, Sendable {
     public var peer: PeerRef?
     /// What this interface does to what it sends (its root netem or tbf qdisc), nil for none.
     public var impairment: Impairment?
+    /// The bridge this interface is a port of (`ip link show master BRIDGE`), if any.
+    public var master: String?
 
     public struct PeerRef: Codable, Sendable, Equatable {
         public var node: String
@@ -152,7 +154,8 @@ public enum LabInspector {
                                       carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
                                       alias: link.alias, kind: link.kind, addresses: addresses, peer: peer,
                                       impairment: raw.qdiscs.first { $0.index == link.index }
-                                          .flatMap(ImpairmentQdisc.impairment(of:)))
+                                          .flatMap(ImpairmentQdisc.impairment(of:)),
+                                      master: link.master.flatMap { names[$0] })
             }
             let routes = raw.routes.filter { !$0.destination.address.isMulticast }.map { route in
                 RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",

@@ -164,7 +164,8 @@ public struct LabNetwork: Sendable {
                 ModelRoute($0.destination, via: $0.gateway, dev: $0.device, metric: $0.metric ?? 0)
             } ?? []
             return ModelNode(name: node.name, forwardsIPv4: node.forwarding.ipv4 ?? false, forwardsIPv6: node.forwarding.ipv6 ?? false,
-                             interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared)
+                             interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
+                             isSwitch: node.kind == NodeKind.bridge.rawValue)
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
         for link in topology?.links ?? [] {

@@ -53,7 +53,8 @@ public enum Verifier {
         let started = monotonicSeconds()
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
-        let nodes = network.state.nodes.filter(\.present).map(\.name)
+        // Bridges are switches: no address to send from or to, nothing to verify of their own.
+        let nodes = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
         let targets = Dictionary(uniqueKeysWithValues: nodes.map { ($0, network.addresses(of: $0)) })
 
         // Sockets: one per node and family, opened inside each node on worker threads.

@@ -109,13 +109,14 @@ public enum LinkRequest {
 
     /// `ip link set dev INDEX [up|down] [mtu N] [address MAC] [alias TEXT]`: only what is given changes.
     public static func set(index: Int32, name: String, up: Bool? = nil, mtu: UInt32? = nil,
-                           mac: [UInt8]? = nil, alias: String? = nil) -> NetlinkMessage {
+                           mac: [UInt8]? = nil, alias: String? = nil, master: Int32? = nil) -> NetlinkMessage {
         let upFlag = InterfaceFlags.up
         var words: [String] = []
         if let up { words.append(up ? "up" : "down") }
         if let mtu { words.append("mtu \(mtu)") }
         if alias != nil { words.append("alias") }
         if mac != nil { words.append("address") }
+        if let master { words.append("master \(master)") }
         return NetlinkMessage(
             type: RTM_NEWLINK, flags: 0,
             header: IfInfoMessage(index: index, flags: up == true ? upFlag : 0, change: up == nil ? 0 : upFlag),
@@ -125,6 +126,24 @@ public enum LinkRequest {
             if let mac { a.put(IFLA_ADDRESS, bytes: mac) }
             // Without a NUL, as iproute2: the kernel stores the bytes as given, NUL included.
             if let alias { a.put(IFLA_IFALIAS, bytes: Array(alias.utf8)) }
+            if let master { a.put(IFLA_MASTER, u32: UInt32(bitPattern: master)) }
+        }
+    }
+
+    /// `ip link add NAME index INDEX type bridge`, spanning tree off (the kernel's default, said
+    /// explicitly so a lab never waits 30 s for STP to let a port forward).
+    public static func createBridge(name: String, index: Int32, alias: String? = nil) -> NetlinkMessage {
+        NetlinkMessage(
+            type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL,
+            header: IfInfoMessage(index: index, flags: InterfaceFlags.up, change: InterfaceFlags.up),
+            summary: "add bridge \(name)"
+        ) { a in
+            a.put(IFLA_IFNAME, string: name)
+            if let alias { a.put(IFLA_IFALIAS, bytes: Array(alias.utf8)) }
+            a.nest(IFLA_LINKINFO) { info in
+                info.put(IFLA_INFO_KIND, bytes: Array("bridge".utf8))
+                info.nest(IFLA_INFO_DATA) { data in data.put(IFLA_BR_STP_STATE, u32: 0) }
+            }
         }
     }
 

@@ -31,8 +31,11 @@ extension Validator {
         for (pool, length) in [(plan.ipv4, plan.ipv4LinkLength), (plan.ipv6, plan.ipv6LinkLength)] {
             guard let pool else { continue }
             let family = pool.family
+            // Links to a bridge are ports of a segment, not point-to-point links: left alone.
+            let bridges = Set(lab.nodes.filter { $0.kind == .bridge }.map(\.name))
             let needing = lab.links.indices.filter { index in
                 lab.links[index].endpoints.count == 2
+                    && !lab.links[index].endpoints.contains { bridges.contains($0.node.value) }
                     && !lab.links[index].endpoints.contains { $0.addresses.contains { $0.value.family == family } }
             }
             var subnets = SubnetIterator(pool: pool.network, length: length)

@@ -427,7 +427,7 @@ struct TopologyDecoder {
             } else if case .scalar(let scalar) = kind.value, tagName(kind.value) == .str {
                 error(location(kind.value), "unknown node kind \(Names.quoted(scalar.string)) for \(what)",
                       hint: Suggest.didYouMean(scalar.string, among: NodeKind.allCases.map(\.rawValue))
-                        ?? "'host' (the default) forwards nothing; 'router' forwards IPv4 and IPv6")
+                        ?? "'host' (the default) forwards nothing; 'router' forwards IPv4 and IPv6; 'bridge' is a switch")
             } else {
                 error(location(kind.value), "'kind' must be \(expected), found \(describe(kind.value))")
             }

@@ -60,6 +60,10 @@ public enum NodeKind: String, Sendable, Codable, CaseIterable {
     case host
     /// Forwards IPv4 and IPv6.
     case router
+    /// A switch: a Linux bridge (br0) in its own namespace; every link end on it is a port of
+    /// that bridge, so the nodes on its other ends share one segment. Its ports have no
+    /// addresses and it has no routes; IP forwarding is off.
+    case bridge
 
     public var forwards: Bool { self == .router }
 }

@@ -82,11 +82,16 @@ public struct ModelNode: Sendable {
     public var neighbours: [ModelNeighbour]
     /// Routes the topology file declares: only used to say why a route the kernel lacks is gone.
     public var declaredRoutes: [ModelRoute]
+    /// A switch (a `bridge` node): frames entering one of its ports leave by the others, so the
+    /// nodes across all its ports share one segment.
+    public var isSwitch: Bool
 
     public init(name: String, forwardsIPv4: Bool = false, forwardsIPv6: Bool = false, interfaces: [ModelInterface] = [],
-                routes: [ModelRoute] = [], neighbours: [ModelNeighbour] = [], declaredRoutes: [ModelRoute] = []) {
+                routes: [ModelRoute] = [], neighbours: [ModelNeighbour] = [], declaredRoutes: [ModelRoute] = [],
+                isSwitch: Bool = false) {
         self.name = name; self.forwardsIPv4 = forwardsIPv4; self.forwardsIPv6 = forwardsIPv6
         self.interfaces = interfaces; self.routes = routes; self.neighbours = neighbours; self.declaredRoutes = declaredRoutes
+        self.isSwitch = isSwitch
     }
 
     public func interface(named name: String) -> ModelInterface? { interfaces.first { $0.name == name } }
@@ -327,12 +332,25 @@ public struct NetworkModel: Sendable {
             guard device.up else {
                 return stop(current, .linkDown, "\(place) is down (ip link set dev \(deviceName) up)")
             }
-            guard let peer = device.peer, let peerNode = self.node(named: peer.node),
-                  let peerInterface = peerNode.interface(named: peer.interface) else {
+            guard var peer = device.peer, var peerNode = self.node(named: peer.node),
+                  var peerInterface = peerNode.interface(named: peer.interface) else {
                 return stop(current, .notConnected, "\(place) is not connected to another node of the lab")
             }
             guard device.carrier, peerInterface.up else {
                 return stop(current, .noCarrier, "\(place) has no carrier: the other end, \(peer), is down (ip -n \(peer.node) link set dev \(peer.interface) up)")
+            }
+            // Across a switch: whichever node on its other (up) ports answers for the next hop.
+            if peerNode.isSwitch {
+                let across = peerNode.interfaces.filter { $0.name != peerInterface.name && $0.up }.compactMap { port -> (InterfaceRef, ModelNode, ModelInterface)? in
+                    guard let far = port.peer, let farNode = self.node(named: far.node),
+                          let farInterface = farNode.interface(named: far.interface), farInterface.up else { return nil }
+                    return (far, farNode, farInterface)
+                }
+                if let match = across.first(where: { _, farNode, farInterface in
+                    nextHop.family == .ipv4 ? farNode.owner(of: nextHop) != nil : farInterface.addresses.contains { $0.address == nextHop }
+                }) {
+                    (peer, peerNode, peerInterface) = match
+                }
             }
             // Who answers ARP/NDP for the next hop across the link: IPv4 answers for any of the
             // node's addresses (arp_ignore 0), IPv6 only for addresses of the receiving interface.

@@ -98,6 +98,16 @@ private struct Graph {
                 }
             }
         }
+        // A bridge joins everything plugged into it into one segment: those nodes are each
+        // other's neighbours, and the bridge itself is no hop.
+        for bridge in topology.nodes where bridge.kind == .bridge {
+            let ports = adjacency[bridge.name] ?? []
+            for port in ports {
+                adjacency[port.node] = (adjacency[port.node] ?? []).filter { $0.node != bridge.name }
+                    + ports.filter { $0.node != port.node }
+            }
+            adjacency[bridge.name] = []
+        }
     }
 
     /// Breadth-first from `source`: for every reachable node, the neighbour of `source` that

@@ -16,8 +16,33 @@ struct Validator {
         checkEndpointNodes(lab, known: known)
         nameInterfaces(&lab, known: known)
         assignAddresses(&lab)
+        checkBridges(lab)
         checkAddresses(lab)
         checkRoutes(lab)
+    }
+
+    /// A bridge is a switch: addresses belong on the nodes plugged into it, not on its ports.
+    private mutating func checkBridges(_ lab: DraftLab) {
+        let bridges = Set(lab.nodes.filter { $0.kind == .bridge }.map(\.name))
+        guard !bridges.isEmpty else { return }
+        for node in lab.nodes where node.kind == .bridge && !node.routes.isEmpty {
+            error(node.routes[0].location, "bridge \(Names.quoted(node.name)) cannot have routes",
+                  hint: "a bridge forwards frames, not IP packets; put routes on the hosts and routers plugged into it")
+        }
+        for link in lab.links {
+            for endpoint in link.endpoints where bridges.contains(endpoint.node.value) {
+                if let address = endpoint.addresses.first {
+                    error(address.location, "port \(endpoint.node.value):\(endpoint.interface?.value ?? "?") of bridge "
+                          + "\(Names.quoted(endpoint.node.value)) cannot have an address",
+                          hint: "give the address to the other end of the link: the bridge is a switch")
+                }
+            }
+            if link.endpoints.count == 2, link.endpoints.allSatisfy({ bridges.contains($0.node.value) }),
+               link.endpoints[0].node.value == link.endpoints[1].node.value {
+                error(link.location, "a link joins bridge \(Names.quoted(link.endpoints[0].node.value)) to itself",
+                      hint: "a loop on one switch only floods it; remove the link")
+            }
+        }
     }
 
     private mutating func checkNamespaceNames(_ lab: DraftLab) {
