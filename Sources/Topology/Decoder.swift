@@ -332,12 +332,19 @@ struct TopologyDecoder {
         return lab
     }
 
+    /// "'a' or 'b'", "'a', 'b' or 'c'".
+    static func alternatives(_ words: [String]) -> String {
+        let quoted = words.map { "'\($0)'" }
+        guard quoted.count > 1 else { return quoted.first ?? "" }
+        return quoted.dropLast().joined(separator: ", ") + " or " + (quoted.last ?? "")
+    }
+
     /// One of a fixed set of words; anything else is reported with the closest word or `hint`.
     private mutating func choice<Choice: RawRepresentable & CaseIterable>(
         _ entry: Entry, _ key: String, _: Choice.Type, hint: String
     ) -> Choice? where Choice.RawValue == String {
         let words = Choice.allCases.map(\.rawValue)
-        let alternatives = words.map { "'\($0)'" }.joined(separator: " or ")
+        let alternatives = Self.alternatives(words)
         guard let value = text(entry.value, "'\(key)'", expected: alternatives) else { return nil }
         if let chosen = Choice(rawValue: value) { return chosen }
         error(location(entry.value), "'\(key)' must be \(alternatives), found \(Names.quoted(value))",
@@ -420,7 +427,7 @@ struct TopologyDecoder {
         else { return node }
 
         if let kind = fields["kind"] {
-            let expected = NodeKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            let expected = Self.alternatives(NodeKind.allCases.map(\.rawValue))
             if case .scalar(let scalar) = kind.value, tagName(kind.value) == .str,
                let value = NodeKind(rawValue: scalar.string) {
                 node.kind = value

@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func kindOfWrongType() {
-        expectOnly("name: x\nnodes:\n  a: { kind: 3 }\n", "lab.yaml:3:14", "'kind' must be 'host' or 'router', found the number 3")
+        expectOnly("name: x\nnodes:\n  a: { kind: 3 }\n", "lab.yaml:3:14", "'kind' must be 'host', 'router' or 'bridge', found the number 3")
     }
 
     @Test func unknownKind() {
