@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Lab
 import Topology
@@ -26,8 +27,16 @@ struct TestLab {
     let name: String
     let prefix: String
 
+    /// Labs made so far by this test process: with a random suffix, sixty labs in one run
+    /// collided often enough (birthday odds on 900 values) to make two tests share a prefix.
+    private static let made = Mutex(0)
+
     init(_ base: String) {
-        let tag = "\(getpid() % 100000)\(Int.random(in: 100...999))"
+        let number = Self.made.withLock { count in
+            count += 1
+            return count
+        }
+        let tag = String(format: "%05d%03d", Int(getpid() % 100000), number)
         name = "t\(tag)-\(base)"
         prefix = "t\(tag)-"
     }
