@@ -21,18 +21,7 @@ public enum NamespaceThread {
     public static func run<T>(_ body: () throws -> T) throws -> T {
         var result: Result<T, any Error>?
         try withoutActuallyEscaping(body) { escapable in
-            let work = Work { result = Result { try escapable() } }
-            let context = Unmanaged.passRetained(work).toOpaque()
-            var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { context in
-                guard let context else { return nil }
-                Unmanaged<Work>.fromOpaque(context).takeRetainedValue().body()
-                return nil
-            }, context)
-            if rc != 0 {
-                Unmanaged<Work>.fromOpaque(context).release()
-                throw SystemCallError("pthread_create", code: rc)
-            }
+            let thread = try start(Work { result = Result { try escapable() } })
             pthread_join(thread, nil)
         }
         guard let result else { throw SystemCallError("namespace thread produced no result", code: EINVAL) }
@@ -54,10 +43,9 @@ public enum NamespaceThread {
         var results = [Result<T, any Error>?](repeating: nil, count: items.count)
         let workers = max(1, min(threads, items.count))
         try withoutActuallyEscaping(body) { body in
-            var threadsStarted: [pthread_t] = []
-            var works: [UnsafeMutableRawPointer] = []
+            var works: [Work] = []
             for _ in 0..<workers {
-                let work = Work {
+                works.append(Work {
                     while true {
                         pthread_mutex_lock(lock)
                         let index = next
@@ -69,26 +57,29 @@ public enum NamespaceThread {
                         results[index] = outcome
                         pthread_mutex_unlock(lock)
                     }
-                }
-                works.append(Unmanaged.passRetained(work).toOpaque())
+                })
             }
-            for context in works {
-                var thread = pthread_t()
-                let rc = pthread_create(&thread, nil, { context in
-                    guard let context else { return nil }
-                    Unmanaged<Work>.fromOpaque(context).takeRetainedValue().body()
-                    return nil
-                }, context)
-                if rc != 0 {
-                    // The workers that did start take the remaining items.
-                    Unmanaged<Work>.fromOpaque(context).release()
-                    continue
-                }
-                threadsStarted.append(thread)
-            }
+            // A worker that cannot start leaves its items to the workers that did.
+            let threadsStarted = works.compactMap { try? start($0) }
             if threadsStarted.isEmpty { throw SystemCallError("pthread_create", code: EAGAIN) }
             for thread in threadsStarted { pthread_join(thread, nil) }
         }
         return try results.compactMap { try $0?.get() }
+    }
+
+    /// A new thread running `work`, which it owns until it returns.
+    private static func start(_ work: Work) throws -> pthread_t {
+        let context = Unmanaged.passRetained(work).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<Work>.fromOpaque(context).takeRetainedValue().body()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<Work>.fromOpaque(context).release()
+            throw SystemCallError("pthread_create", code: rc)
+        }
+        return thread
     }
 }
