@@ -110,10 +110,11 @@ public enum LabDeployer {
             let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
             try Interruption.check()
             progress("creating \(topology.links.count) links")
-            try createLinks(topology, nodes: byName)
+            let neighbours = StaticNeighbours(topology)
+            try createLinks(topology, nodes: byName, neighbours: neighbours)
             try Interruption.check()
             progress("configuring interfaces and addresses")
-            let addresses = try configureInterfaces(topology, nodes: created)
+            let addresses = try configureInterfaces(topology, nodes: created, neighbours: neighbours)
             // Declared `state: down` and `impair:` (LinkControl.swift).
             try LinkControl.applyDeclared(topology, nodes: created)
             try Interruption.check()
@@ -219,11 +220,10 @@ public enum LabDeployer {
 
     /// Every veth pair created with both ends directly in their namespaces, each with the index
     /// nslab chose, so nothing has to be looked up or moved afterwards. One pipelined batch.
-    static func createLinks(_ topology: Topology, nodes: [String: DeployedNode]) throws {
+    static func createLinks(_ topology: Topology, nodes: [String: DeployedNode], neighbours: StaticNeighbours?) throws {
         guard let socket = nodes.values.first?.socket else { return }
         var requests: [NetlinkMessage] = []
         var indexes = LabIndexes(nodes: nodes.values)
-        let neighbours = StaticNeighbours(topology)
         for link in topology.links {
             guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
                   let b = nodes[link.endpoints[1].node] else { continue }
@@ -243,8 +243,7 @@ public enum LabDeployer {
     }
 
     /// Alias and up on every interface, then its addresses: one batch per node, on its socket.
-    static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode]) throws -> Int {
-        let neighbours = StaticNeighbours(topology)
+    static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode], neighbours: StaticNeighbours?) throws -> Int {
         let endpointsByNode = Dictionary(grouping: topology.links.flatMap(\.endpoints), by: \.node)
         let counts = try eachNode(nodes) { deployed in
             var count = 0

@@ -1,5 +1,6 @@
 import Foundation
 import NetAddress
+import Namespaces
 import Netlink
 import Topology
 
@@ -50,8 +51,10 @@ extension LabDeployer {
             let ends = topology.links.filter { link in
                 link.endpoints.count == 2 && link.endpoints.allSatisfy { $0.addresses.contains { $0.family == family } }
             }.count * 2
-            guard let soft = readNumber("/proc/sys/net/\(directory)/neigh/default/gc_thresh2"),
-                  let hard = readNumber("/proc/sys/net/\(directory)/neigh/default/gc_thresh3"), ends > soft else { continue }
+            // Read on the caller's thread, in the host namespace: the limits are the host's.
+            guard let soft = (try? Sysctl.read("net.\(directory).neigh.default.gc_thresh2")).flatMap({ Int($0) }),
+                  let hard = (try? Sysctl.read("net.\(directory).neigh.default.gc_thresh3")).flatMap({ Int($0) }),
+                  ends > soft else { continue }
             problems.append("\(ends) \(family) neighbour entries when every link is used, more than the host's "
                             + "gc_thresh2 (\(soft)); above gc_thresh3 (\(hard)) the kernel refuses new ones")
         }
@@ -61,10 +64,5 @@ extension LabDeployer {
             + ". Under traffic (nslab verify, pings between many nodes) some entries are evicted or never made and "
             + "those pings fail. Add `neighbours: static` to the topology (permanent entries, exempt from the limit), "
             + "or raise net.ipv4.neigh.default.gc_thresh1/2/3 (and ipv6) on the host yourself."
-    }
-
-    private static func readNumber(_ path: String) -> Int? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
