@@ -60,12 +60,8 @@ public enum Doctor {
         var hostInode: UInt64 = 0
         var info = stat()
         if stat("/proc/1/ns/net", &info) == 0 { hostInode = UInt64(info.st_ino) }
-        var byInode: [UInt64: [Int32]] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), stat("/proc/\(entry)/ns/net", &info) == 0 else { continue }
-            let inode = UInt64(info.st_ino)
-            if inode != hostInode && !mounted.contains(inode) { byInode[inode, default: []].append(pid) }
-        }
+        let byInode = Dictionary(grouping: NamespaceProcesses.pids { $0 != hostInode && !mounted.contains($0) }, by: \.inode)
+            .mapValues { $0.map(\.pid) }
         for (_, pids) in byInode.sorted(by: { $0.key < $1.key }) {
             guard let first = pids.min(),
                   let namespace = try? NetworkNamespace.open(path: "/proc/\(first)/ns/net", describedAs: "pid \(first)"),

@@ -9,13 +9,18 @@ enum NamespaceProcesses {
     /// Every process whose network namespace is one of `inodes`, by one pass over /proc (as
     /// `ip netns pids` finds them), so a lab of a thousand nodes costs one scan, not a thousand.
     static func pids(inNamespacesWithInodes inodes: Set<UInt64>) -> [(pid: pid_t, inode: UInt64)] {
-        guard !inodes.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        inodes.isEmpty ? [] : pids(inNamespacesWhere: inodes.contains)
+    }
+
+    /// Every process (but this one) whose network namespace's inode passes `include`.
+    static func pids(inNamespacesWhere include: (UInt64) -> Bool) -> [(pid: pid_t, inode: UInt64)] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         let me = getpid()
         var found: [(pid: pid_t, inode: UInt64)] = []
         for entry in entries {
             guard let pid = pid_t(entry), pid != me else { continue }
             var info = stat()
-            if stat("/proc/\(entry)/ns/net", &info) == 0, inodes.contains(UInt64(info.st_ino)) {
+            if stat("/proc/\(entry)/ns/net", &info) == 0, include(UInt64(info.st_ino)) {
                 found.append((pid, UInt64(info.st_ino)))
             }
         }
