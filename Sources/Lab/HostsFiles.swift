@@ -73,16 +73,16 @@ enum NodeFiles {
                       hostHasResolvConf: Bool = FileManager.default.fileExists(atPath: "/etc/resolv.conf"),
                       hosts: HostsFile.Table? = nil)
         -> [(name: String, content: String)] {
-        var files = node.files.map { (name: $0.name, content: $0.content) }
-        var generated: [(name: String, content: String)] = []
-        if !files.contains(where: { $0.name == "hosts" }) {
-            generated.append((name: "hosts", content: HostsFile.content(for: node.name, lab: topology.name,
-                                                                         table: hosts ?? HostsFile.Table(topology))))
+        let table = hosts ?? HostsFile.Table(topology)
+        return fileNames(of: node, hostHasResolvConf: hostHasResolvConf).map { name in
+            (name: name, content: content(of: name, node: node, lab: topology.name, hosts: table))
         }
-        if hostHasResolvConf && !files.contains(where: { $0.name == "resolv.conf" }) {
-            generated.append((name: "resolv.conf", content: resolvConf(for: node.name, lab: topology.name)))
-        }
-        return generated + files
+    }
+
+    /// The content of one of a node's files: the node's own, or the generated hosts or resolv.conf.
+    static func content(of name: String, node: Node, lab: String, hosts: HostsFile.Table) -> String {
+        if let declared = node.files.first(where: { $0.name == name }) { return declared.content }
+        return name == "hosts" ? HostsFile.content(for: node.name, lab: lab, table: hosts) : resolvConf(for: node.name, lab: lab)
     }
 
     /// No name server: a lab reaches nothing outside itself, so the host's name server is out of
@@ -154,17 +154,14 @@ enum NodeFiles {
         // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
         var sharedHosts: String?
         for entry in planned {
-            let declared = Dictionary(entry.node.files.map { ($0.name, $0.content) }, uniquingKeysWith: { first, _ in first })
-            let sharesHosts = hosts.addressed.contains(entry.node.name) && declared["hosts"] == nil
+            let sharesHosts = hosts.addressed.contains(entry.node.name) && !entry.node.files.contains { $0.name == "hosts" }
             for name in entry.names {
                 let target = "\(entry.path)/\(name)"
                 if name == "hosts" && sharesHosts {
                     if let sharedHosts, link(sharedHosts, target) == 0 { continue }
                     sharedHosts = target
                 }
-                let content = declared[name] ?? (name == "hosts"
-                    ? HostsFile.content(for: entry.node.name, lab: topology.name, table: hosts)
-                    : resolvConf(for: entry.node.name, lab: topology.name))
+                let content = content(of: name, node: entry.node, lab: topology.name, hosts: hosts)
                 do {
                     try writeNewFile(target, Array(content.utf8))
                 } catch {
