@@ -125,17 +125,13 @@ struct NodeExecTests {
 
     @Test func anEtcNetnsDirectoryNslabDidNotCreateIsRefusedBeforeAnythingChanges() throws {
         let lab = TestLab("etcown")
-        let hadEtcNetns = FileManager.default.fileExists(atPath: "/etc/netns")
+        let giveBackEtcNetns = borrowEtcNetns()
         defer {
             lab.cleanUpEverything()
-            if !hadEtcNetns { rmdir("/etc/netns") }  // made here, for "theirs"; only if empty
+            giveBackEtcNetns()
         }
         let theirs = "/etc/netns/\(lab.namespace("b"))"
         sh("mkdir -p \(theirs) && echo 'theirs' > \(theirs)/hosts")
-        // Labs of tests running in parallel may put their directories in an /etc/netns made
-        // here; marked as nslab's, the last of them to leave removes it (the rmdir above cannot
-        // while they are there).
-        if !hadEtcNetns { _ = setxattr("/etc/netns", NodeFiles.rootMark, "1", 1, 0) }
         #expect(throws: LabError.self) { _ = try lab.deploy("nodes: { a: , b: }\nlinks:\n  - endpoints: [a, b]\n") }
         do {
             _ = try lab.deploy("nodes: { a: , b: }\n")

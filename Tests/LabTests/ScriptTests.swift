@@ -23,16 +23,11 @@ struct ScriptTests {
     @Test func scriptBuildsWhatDeployBuilds() throws {
         let lab = TestLab("script")
         let handPrefix = lab.prefix + "s-"
-        let hadEtcNetns = FileManager.default.fileExists(atPath: "/etc/netns")
-        if !hadEtcNetns {
-            // As nslab would make it: marked, so the last lab of parallel tests removes it.
-            mkdir("/etc/netns", 0o755)
-            _ = setxattr("/etc/netns", NodeFiles.rootMark, "1", 1, 0)
-        }
+        let giveBackEtcNetns = borrowEtcNetns()
         defer {
             lab.cleanUp()
             sh("rm -rf /etc/netns/\(lab.prefix)*")
-            if !hadEtcNetns { rmdir("/etc/netns") }
+            giveBackEtcNetns()
         }
         _ = try lab.deploy(Self.body)
 

@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import Synchronization
 import Testing
@@ -20,6 +21,16 @@ let nslabBinary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 func systemSnapshot() -> String {
     sh("{ ip netns list; grep ' /run/netns/' /proc/mounts; ls -1 /etc/netns /run/nslab; } 2>/dev/null | grep -Ev '(^|/)t[0-9]+-|:$|^$'")
         .output
+}
+
+/// For a test that writes into /etc/netns itself: makes /etc/netns if it is missing, marked as
+/// nslab's so that whichever lab of the tests running in parallel leaves it last removes it, and
+/// returns what to call at the end (remove it again if it is empty by then).
+func borrowEtcNetns() -> () -> Void {
+    guard !FileManager.default.fileExists(atPath: "/etc/netns") else { return {} }
+    mkdir("/etc/netns", 0o755)
+    _ = setxattr("/etc/netns", NodeFiles.rootMark, "1", 1, 0)
+    return { rmdir("/etc/netns") }
 }
 
 /// A lab name and namespace prefix no other test (or test run) uses.
@@ -71,18 +82,12 @@ struct TestLab {
     }
 }
 
-let routersBody = """
-nodes:
-  ns01:     { routes: [default via 192.168.0.254] }
-  ns02:     { routes: [default via 10.0.0.254] }
-  router01: { kind: router, routes: [10.0.0.0/24 via 172.16.0.2] }
-  router02: { kind: router, routes: [192.168.0.0/24 via 172.16.0.1] }
-links:
-  - endpoints: [ns01:ns01-veth0, router01:gw01-veth0]
-    addresses: [192.168.0.1/24, 192.168.0.254/24]
-  - endpoints: [router01:gw01-veth1, router02:gw02-veth0]
-    addresses: [172.16.0.1/24, 172.16.0.2/24]
-  - endpoints: [router02:gw02-veth1, ns02:ns02-veth0]
-    addresses: [10.0.0.254/24, 10.0.0.1/24]
-
-"""
+/// examples/routers.yaml (seed 001) without its `name:` line, which TestLab.deploy writes: the
+/// kernel tests deploy the example itself, not a copy that could drift from it.
+let routersBody: String = {
+    let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/routers.yaml")
+    let text = (try? String(contentsOf: example, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n", omittingEmptySubsequences: false)
+        .filter { !$0.hasPrefix("name:") && !$0.hasPrefix("#") }.joined(separator: "\n")
+}()
