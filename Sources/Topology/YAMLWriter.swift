@@ -72,8 +72,8 @@ public enum YAMLWriter {
         // "node:interface" reads back plain; a ':' at either end, before a space or doubled
         // (IPv6) does not.
         let colonIsSafe = !text.hasPrefix(":") && !text.hasSuffix(":") && !text.contains("::") && !text.contains(": ")
-        let special: Set<Character> = colonIsSafe ? ["#", ",", "[", "]", "{", "}", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`"]
-            : [":", "#", ",", "[", "]", "{", "}", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`"]
+        var special: Set<Character> = ["#", ",", "[", "]", "{", "}", "&", "*", "!", "|", ">", "'", "\"", "%", "@", "`"]
+        if !colonIsSafe { special.insert(":") }
         let plain = !text.isEmpty && !text.contains(where: { special.contains($0) || $0.isNewline })
             && text.first.map { !$0.isWhitespace && $0 != "-" && $0 != "?" } == true
             && text.last.map { !$0.isWhitespace } == true
