@@ -75,7 +75,7 @@ public enum Doctor {
 
     /// How the files nslab generates begin (HostsFile, NodeFiles.resolvConf): what marks them.
     static let hostsHeader = "# /etc/hosts of the nodes of lab "
-    static let resolvHeader = "# resolv.conf of node "
+    static let resolvHeader = "# resolv.conf of the nodes of lab "
 
     static func orphanEtcDirectories() -> [DoctorFinding] {
         let recorded = Set(LabRecord.labs().flatMap { NodeEnvironmentRecord(lab: $0).directories.map(\.path) })

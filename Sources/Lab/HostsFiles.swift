@@ -1,6 +1,7 @@
 import Foundation
 import CShims
 import NetAddress
+import Namespaces
 import Netlink
 import Topology
 #if canImport(Glibc)
@@ -82,16 +83,16 @@ enum NodeFiles {
     /// The content of one of a node's files: the node's own, or the generated hosts or resolv.conf.
     static func content(of name: String, node: Node, lab: String, hosts: HostsFile.Table) -> String {
         if let declared = node.files.first(where: { $0.name == name }) { return declared.content }
-        return name == "hosts" ? HostsFile.content(for: node.name, lab: lab, table: hosts) : resolvConf(for: node.name, lab: lab)
+        return name == "hosts" ? HostsFile.content(for: node.name, lab: lab, table: hosts) : resolvConf(lab: lab)
     }
 
     /// No name server: a lab reaches nothing outside itself, so the host's name server is out of
     /// reach, and every lookup /etc/hosts cannot answer (getent asks for IPv6 first) would wait
     /// 5 s for it. Without a `nameserver` line the resolver asks 127.0.0.1, which refuses at once
     /// (or answers, if the node runs a DNS server of its own).
-    static func resolvConf(for node: String, lab: String) -> String {
+    static func resolvConf(lab: String) -> String {
         """
-        # resolv.conf of node \(node) in lab \(lab), written by nslab. The lab is not connected to any
+        # resolv.conf of the nodes of lab \(lab), written by nslab. The lab is not connected to any
         # network outside it, so no name server is listed: the resolver asks 127.0.0.1 inside the
         # node, which fails at once unless the node runs a DNS server. Names come from /etc/hosts.
         # Give the node `files: { resolv.conf: … }` in the topology to use a name server of its own.
@@ -127,8 +128,6 @@ enum NodeFiles {
         try makeRootIfMissing(record: record)
         let hosts = HostsFile.Table(topology)
         let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
-        // Every node with an address gets the same generated hosts file: written once, then
-        // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
         // Names only: a generated hosts file lists every node, so holding one per node at once
         // cost 60 MB for a 1,000-node lab.
         let planned = topology.nodes.map { node in
@@ -140,34 +139,51 @@ enum NodeFiles {
         // removes empty unconfirmed directories; one write per directory cost a second per
         // thousand nodes.
         try record.append(planned.map { RecordEntry(event: .etcDirectory, path: $0.path, files: $0.names) })
-        var confirmations: [RecordEntry] = []
-        for entry in planned {
+        // Creating directories and files waits on the disk more than it computes, so several
+        // threads do it at once (1,000 nodes: 1.2-1.7 s on one thread).
+        let confirmations = try NamespaceThread.forEach(planned, threads: NodeFiles.fileThreads) { entry in
             try makeDirectory(entry.path, record: record)
             var info = stat()
-            confirmations.append(RecordEntry(event: .etcDirectoryCreated,
-                                             inode: stat(entry.path, &info) == 0 ? UInt64(info.st_ino) : nil,
-                                             path: entry.path))
+            return RecordEntry(event: .etcDirectoryCreated, inode: stat(entry.path, &info) == 0 ? UInt64(info.st_ino) : nil,
+                               path: entry.path)
         }
         try record.append(confirmations)
 
-        // Every node with an address gets the same generated hosts file: written once, then
-        // hard-linked, so a 1,000-node lab writes one copy instead of a thousand.
-        var sharedHosts: String?
+        // The generated files are the same for every node that gets them (hosts: for every node
+        // with an address): each is written once, into the first node's directory, and
+        // hard-linked into the others, so a 1,000-node lab writes two files instead of 2,000.
+        var shared: [String: String] = [:]
+        func isShared(_ name: String, of node: Node) -> Bool {
+            guard !node.files.contains(where: { $0.name == name }) else { return false }
+            return name == "resolv.conf" || (name == "hosts" && hosts.addressed.contains(node.name))
+        }
         for entry in planned {
-            let sharesHosts = hosts.addressed.contains(entry.node.name) && !entry.node.files.contains { $0.name == "hosts" }
+            for name in entry.names where shared[name] == nil && isShared(name, of: entry.node) {
+                let target = "\(entry.path)/\(name)"
+                try write(target, content(of: name, node: entry.node, lab: topology.name, hosts: hosts), node: entry.node)
+                shared[name] = target
+            }
+        }
+        _ = try NamespaceThread.forEach(planned, threads: NodeFiles.fileThreads) { entry in
             for name in entry.names {
                 let target = "\(entry.path)/\(name)"
-                if name == "hosts" && sharesHosts {
-                    if let sharedHosts, link(sharedHosts, target) == 0 { continue }
-                    sharedHosts = target
+                if isShared(name, of: entry.node), let original = shared[name] {
+                    if original == target || link(original, target) == 0 { continue }
                 }
-                let content = content(of: name, node: entry.node, lab: topology.name, hosts: hosts)
-                do {
-                    try writeNewFile(target, Array(content.utf8))
-                } catch {
-                    throw LabError.system(error, context: "writing the /etc files of node \(entry.node.name)")
-                }
+                try write(target, content(of: name, node: entry.node, lab: topology.name, hosts: hosts), node: entry.node)
             }
+        }
+    }
+
+    /// Threads creating or removing /etc files at once: enough to keep the disk busy, since the
+    /// work is waiting, not computing (1,000 rmdirs: 3.8 s on one thread, 0.23 s on four).
+    static let fileThreads = 8
+
+    private static func write(_ path: String, _ content: String, node: Node) throws {
+        do {
+            try writeNewFile(path, Array(content.utf8))
+        } catch {
+            throw LabError.system(error, context: "writing the /etc files of node \(node.name)")
         }
     }
 
@@ -235,8 +251,10 @@ enum NodeFiles {
     /// was never confirmed is removed only if empty. /etc/netns goes when nslab made it and no
     /// lab uses it any more.
     static func remove(_ directories: [NodeEnvironmentRecord.Directory]) {
-        // /etc/netns itself last: it can only go once empty.
-        for directory in directories.filter({ $0.path != root }).reversed() { removeIfOurs(directory) }
+        // /etc/netns itself last: it can only go once empty. An rmdir waits on the disk (ext4
+        // frees the directory's block; with `discard` that took 3.5 ms each here).
+        let nodeDirectories = Array(directories.filter { $0.path != root }.reversed())
+        _ = try? NamespaceThread.forEach(nodeDirectories, threads: fileThreads) { removeIfOurs($0) }
         if getxattr(root, rootMark, nil, 0) >= 0 {
             _ = rmdir(root)  // made by nslab (for this lab or another): gone once no lab uses it
         } else if let recorded = directories.first(where: { $0.path == root }) {

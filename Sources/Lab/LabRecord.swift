@@ -198,9 +198,10 @@ public final class LabRecord: @unchecked Sendable {
     public func summary() throws -> RecordSummary { RecordSummary(lab: lab, entries: try entries()) }
 
     /// Appends entries in one write before returning: an intent must be on record before the
-    /// thing it names is created. No fsync: the journal lives on tmpfs, where a write survives
-    /// the process being killed at any moment, and only a kernel crash loses it, which takes
-    /// the namespaces with it. (Syncing cost 0.1 s per 300 namespaces for nothing.)
+    /// thing it names is created. No fsync: a write survives the process being killed at any
+    /// moment (it is in the kernel's page cache), and only a machine crash loses it, which takes
+    /// the namespaces with it; /etc/netns leftovers are what `nslab doctor` finds. (Syncing cost
+    /// 0.1 s per 300 namespaces for nothing.)
     public func append(_ newEntries: [RecordEntry]) throws {
         if newEntries.isEmpty { return }
         let encoder = JSONEncoder()

@@ -65,13 +65,10 @@ enum NodeEnvironment {
         }
     }
 
-    /// Deploy, once every link and route is in place: each node's /etc files, then its
-    /// `commands:` (last, so they find the network complete).
-    static func prepare(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
-                        progress: (String) -> Void) throws {
-        progress("writing /etc/netns files")
-        try NodeFiles.write(topology, record: record)
-
+    /// Deploy, once every link and route is in place and the /etc files are written: each
+    /// node's `commands:` (last, so they find the network complete).
+    static func startCommands(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
+                              progress: (String) -> Void) throws {
         let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
         if commands > 0 { progress("starting \(commands) commands") }
         for (node, namespace) in nodes where !node.commands.isEmpty {
@@ -98,7 +95,9 @@ enum NodeEnvironment {
         let recorded = NodeEnvironmentRecord(entries: (try? record.entries()) ?? [])
         let ended = NodeProcesses.endRunning(recorded.processes)
         // Under the lab's own directory: nslab's whatever is mounted there.
-        for uts in recorded.utsNamespaces.reversed() { UTSNamespace.remove(at: uts.path) }
+        _ = try? NamespaceThread.forEach(Array(recorded.utsNamespaces.reversed()), threads: LabDestroyer.removalThreads) {
+            UTSNamespace.remove(at: $0.path)
+        }
         // And whatever else is mounted there, recorded or not (a journal lost or cut short by a
         // crash): without this the lab's directory could never be removed.
         for path in mountPoints(under: "\(LabRecord.root)/\(record.lab)/").reversed() { UTSNamespace.remove(at: path) }

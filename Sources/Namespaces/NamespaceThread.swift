@@ -64,7 +64,12 @@ public enum NamespaceThread {
             if threadsStarted.isEmpty { throw SystemCallError("pthread_create", code: EAGAIN) }
             for thread in threadsStarted { pthread_join(thread, nil) }
         }
-        return try results.compactMap { try $0?.get() }
+        // Every item ran (the workers that started took them all): one result per item, in order,
+        // even when T is itself optional.
+        return try results.map { outcome in
+            guard let outcome else { throw SystemCallError("an item was not run", code: EINVAL) }
+            return try outcome.get()
+        }
     }
 
     /// A new thread running `work`, which it owns until it returns.
