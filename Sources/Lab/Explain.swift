@@ -52,7 +52,7 @@ public enum Explainer {
             network.owner(of: address).map { "\(address) (\($0))" } ?? address.description
         }
         switch reply {
-        case .echo(let from, _, let seconds): return String(format: "reply from %@ in %.3f ms", name(from), seconds * 1000)
+        case .echo(let from, _, let seconds): return "reply from \(name(from)) in \(Pinger.formatMilliseconds(seconds * 1000)) ms"
         case .timeExceeded(let from, _): return "time exceeded from \(name(from))"
         case .unreachable(let from, let code, _): return "destination unreachable (code \(code)) from \(name(from))"
         case .notSent(let error): return "not sent: \(String(cString: strerror(error)))"

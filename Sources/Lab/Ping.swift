@@ -141,7 +141,13 @@ public enum Pinger {
         return statistics
     }
 
-    static func formatMilliseconds(_ value: Double) -> String { String(format: "%.3f", value) }
+    /// "%.3f" without Foundation's formatter, which took a quarter of a 2,000,000-probe verify.
+    static func formatMilliseconds(_ value: Double) -> String {
+        guard value.isFinite, value >= 0, value < 1e12 else { return String(format: "%.3f", value) }
+        let thousandths = Int((value * 1000).rounded())
+        let fraction = String(thousandths % 1000)
+        return "\(thousandths / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
 
     /// iputils' words for ICMP and ICMPv6 destination unreachable codes.
     static func unreachableText(_ code: UInt8, family: IPAddress.Family) -> String {

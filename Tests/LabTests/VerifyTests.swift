@@ -213,3 +213,12 @@ struct VerifyTests {
         #expect(failing.expectations[0].location == "edited.yaml:\(text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("via router02, router01") }.map { $0 + 1 } ?? 0):5")
     }
 }
+
+@Suite("Pure: how round-trip times are written")
+struct MillisecondsFormatTests {
+    @Test func sameTextAsPrintfWithThreeDecimals() {
+        for value in [0, 0.0004, 0.0005001, 0.042, 1.2345678, 12.3456, 999.9996, 1234.5, 86_400_000.25] {
+            #expect(Pinger.formatMilliseconds(value) == String(format: "%.3f", value), "\(value)")
+        }
+    }
+}
