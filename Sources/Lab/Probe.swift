@@ -283,6 +283,47 @@ struct Probe {
 /// they arrive, so a lab that answers in microseconds is verified at the speed of its sends.
 /// A probe unanswered after `timeout` is sent again `retries` times before it counts as lost.
 enum ProbeEngine {
+    /// The same, split over `threads` threads, each with its own share of the sockets and their
+    /// probes. The kernel answers a ping inside the sender's system call (veth delivers on the
+    /// sending CPU), so one thread kept one core busy and the other idle.
+    static func runSplit(sockets: [ICMPSocket], probes: [Probe], timeout: Double, retries: Int = 1,
+                         threads: Int) -> [ProbeReply] {
+        let groups = min(threads, sockets.count)
+        guard groups > 1, probes.count >= 1000 else {
+            return run(sockets: sockets, probes: probes, timeout: timeout, retries: retries)
+        }
+        // Busiest sockets first, each to the group with the fewest probes so far.
+        var load = [Int](repeating: 0, count: sockets.count)
+        for probe in probes { load[probe.socket] += 1 }
+        var groupOf = [Int](repeating: 0, count: sockets.count)
+        var localIndex = [Int](repeating: 0, count: sockets.count)
+        var groupSockets = [[ICMPSocket]](repeating: [], count: groups)
+        var groupLoad = [Int](repeating: 0, count: groups)
+        for socket in sockets.indices.sorted(by: { load[$0] > load[$1] }) {
+            let group = groupLoad.indices.min { groupLoad[$0] < groupLoad[$1] } ?? 0
+            groupOf[socket] = group
+            localIndex[socket] = groupSockets[group].count
+            groupSockets[group].append(sockets[socket])
+            groupLoad[group] += load[socket]
+        }
+        var groupProbes = [[Probe]](repeating: [], count: groups)
+        var origins = [[Int]](repeating: [], count: groups)
+        for (index, probe) in probes.enumerated() {
+            var local = probe
+            local.socket = localIndex[probe.socket]
+            groupProbes[groupOf[probe.socket]].append(local)
+            origins[groupOf[probe.socket]].append(index)
+        }
+        var replies = [ProbeReply](repeating: .timeout, count: probes.count)
+        let perGroup = (try? NamespaceThread.forEach(Array(0..<groups), threads: groups) { group in
+            run(sockets: groupSockets[group], probes: groupProbes[group], timeout: timeout, retries: retries)
+        }) ?? groupSockets.indices.map { run(sockets: groupSockets[$0], probes: groupProbes[$0], timeout: timeout, retries: retries) }
+        for (group, groupReplies) in perGroup.enumerated() {
+            for (local, reply) in groupReplies.enumerated() { replies[origins[group][local]] = reply }
+        }
+        return replies
+    }
+
     static func run(sockets: [ICMPSocket], probes: [Probe], timeout: Double, retries: Int = 1,
                     window: Int = 64, payloadSize: Int = 16) -> [ProbeReply] {
         var results = [ProbeReply?](repeating: nil, count: probes.count)

@@ -112,7 +112,7 @@ public enum Verifier {
             expectationTargets.append(addresses)
             for address in addresses { _ = probe(expectation.from, address) }
         }
-        let replies = ProbeEngine.run(sockets: sockets, probes: probes, timeout: options.timeout, retries: 1)
+        let replies = ProbeEngine.runSplit(sockets: sockets, probes: probes, timeout: options.timeout, retries: 1, threads: 2)
 
         // Paths for "via": one trace per (source, first address of the target), all at once.
         let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && !expectationTargets[$0].isEmpty }
