@@ -15,7 +15,8 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public init?(_ text: String) {
-        if text.contains(":") {
+        // Bytes, not Characters: StringProtocol.contains(String) goes through Foundation.
+        if text.utf8.contains(UInt8(ascii: ":")) {
             guard let value = IPAddress.parseV6(Substring(text)) else { return nil }
             self = value
         } else {
@@ -97,18 +98,29 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     // MARK: parsing
 
+    /// Four decimal octets, byte by byte: a file of 2,000,000 routes spent a fifth of its
+    /// decoding splitting and counting Characters here.
     static func parseV4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            // Leading zeros are refused: "010" means octal to inet_aton and decimal to others.
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  part == "0" || part.first != "0",
-                  let octet = UInt32(part), octet <= 255 else { return nil }
-            value = value << 8 | octet
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                dots += 1
+                octet = 0
+                digits = 0
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                // Leading zeros are refused: "010" means octal to inet_aton and decimal to others.
+                if digits == 1 && octet == 0 { return nil }
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        return value
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
     }
 
     static func parseV6(_ text: Substring) -> IPAddress? {
