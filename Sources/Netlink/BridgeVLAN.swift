@@ -17,10 +17,19 @@ public struct BridgeVLAN: Sendable, Equatable {
     }
 }
 
-/// The VLANs of one bridge port (an AF_BRIDGE RTM_NEWLINK with IFLA_AF_SPEC).
-public struct BridgePortVLANs: Sendable, Equatable {
+/// One bridge port as `bridge vlan show` and `bridge link show` read it (an AF_BRIDGE
+/// RTM_NEWLINK): its VLANs (IFLA_AF_SPEC) and its spanning tree state (IFLA_PROTINFO).
+public struct BridgePort: Sendable, Equatable {
     public var index: Int32
     public var vlans: [BridgeVLAN]
+    /// IFLA_BRPORT_STATE: BR_STATE_DISABLED (0), LISTENING, LEARNING, FORWARDING (3), BLOCKING.
+    public var state: UInt8?
+
+    /// As `bridge link show` prints it: "forwarding", "listening", …
+    public var stateName: String? {
+        state.map { ["disabled", "listening", "learning", "forwarding", "blocking"].indices.contains(Int($0))
+            ? ["disabled", "listening", "learning", "forwarding", "blocking"][Int($0)] : "state \($0)" }
+    }
 
     /// nil for a message that is not about a bridge port.
     public init?(_ message: ReceivedMessage) throws {
@@ -28,6 +37,7 @@ public struct BridgePortVLANs: Sendable, Equatable {
         guard header.family == AddressFamily.bridge else { return nil }
         index = header.index
         vlans = []
+        state = try attributes[IFLA_PROTINFO]?.nested()[IFLA_BRPORT_STATE]?.u8
         guard let spec = try attributes[IFLA_AF_SPEC]?.nested() else { return }
         for entry in spec.every(IFLA_BRIDGE_VLAN_INFO) {
             var reader = ByteReader(entry.payload)
@@ -63,7 +73,8 @@ public enum BridgeVLANRequest {
         }
     }
 
-    /// `bridge vlan show`: every bridge port of the socket's namespace with its VLANs.
+    /// `bridge vlan show`: every bridge port of the socket's namespace with its VLANs (and its
+    /// spanning tree state, which the kernel adds to each port's message).
     public static func dump() -> NetlinkMessage {
         NetlinkMessage(type: RTM_GETLINK, flags: 0, header: IfInfoMessage(family: AddressFamily.bridge),
                        summary: "list bridge vlans") { a in
@@ -73,7 +84,7 @@ public enum BridgeVLANRequest {
 }
 
 extension NetlinkSocket {
-    public func bridgeVLANs() throws -> [BridgePortVLANs] {
-        try dump(BridgeVLANRequest.dump()).filter { $0.type == UInt16(RTM_NEWLINK) }.compactMap(BridgePortVLANs.init)
+    public func bridgePorts() throws -> [BridgePort] {
+        try dump(BridgeVLANRequest.dump()).filter { $0.type == UInt16(RTM_NEWLINK) }.compactMap(BridgePort.init)
     }
 }

@@ -57,7 +57,8 @@ struct BridgeVLANVectorTests {
         #expect(message.payload == hex(#"\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x1d\x00\x02\x00\x00\x00"#))
     }
 
-    /// What the kernel answers for a port: the request's layout, several VLAN infos in one spec.
+    /// What the kernel answers for a port: the request's layout, several VLAN infos in one spec,
+    /// and the spanning tree state in IFLA_PROTINFO.
     @Test func portVLANsAreReadBack() throws {
         var writer = AttributeWriter()
         writer.append(header: IfInfoMessage(family: AddressFamily.bridge, index: 3))
@@ -66,10 +67,12 @@ struct BridgeVLANVectorTests {
             spec.put(IFLA_BRIDGE_VLAN_INFO, bytes: [0x06, 0x00, 0x0a, 0x00])
             spec.put(IFLA_BRIDGE_VLAN_INFO, bytes: [0x00, 0x00, 0x14, 0x00])
         }
+        writer.nest(IFLA_PROTINFO) { info in info.put(IFLA_BRPORT_STATE, u8: 1) }
         let bytes = writer.bytes
         let message = ReceivedMessage(type: UInt16(RTM_NEWLINK), flags: 0, sequence: 1, portID: 0, payload: bytes[...])
-        let port = try #require(try BridgePortVLANs(message))
+        let port = try #require(try BridgePort(message))
         #expect(port.index == 3)
+        #expect(port.state == 1 && port.stateName == "listening")
         #expect(port.vlans == [BridgeVLAN(vid: 10, pvid: true, untagged: true), BridgeVLAN(vid: 20)])
     }
 
