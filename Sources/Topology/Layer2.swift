@@ -42,14 +42,29 @@ public struct Layer2: Sendable {
 
     public func isSwitch(_ node: String) -> Bool { switches[node] != nil }
 
+    /// The cable end a frame of `interface` leaves by, and its tag (a sub-interface's VLAN).
+    private func wire(of interface: InterfaceRef) -> (wire: InterfaceRef, tag: UInt16?) {
+        guard let tagged = parents[interface] else { return (interface, nil) }
+        return (InterfaceRef(node: interface.node, interface: tagged.parent), tagged.vlan)
+    }
+
+    /// When `interface` is cabled to a VLAN-filtering switch: the port and the VLAN its frames
+    /// are in there (nil when the port drops them), for saying why a frame reaches no one.
+    public func firstVLAN(of interface: InterfaceRef) -> (port: InterfaceRef, vlan: UInt16)? {
+        let (wire, tag) = wire(of: interface)
+        guard let port = cables[wire], switches[port.node] == true else { return nil }
+        let vlans = portVLANs[port] ?? .kernelDefault
+        guard let vlan = tag ?? vlans.untagged, vlans.carries(vlan) else { return nil }
+        return (port, vlan)
+    }
+
     /// The interfaces of other nodes (never a switch's) that receive what `interface` sends, in
     /// the order its frames reach them. Across a VLAN-filtering switch a frame enters in the
     /// port's PVID when untagged, or in its tag's VLAN when the port carries it; it leaves by
     /// every other port carrying that VLAN, untagged where that is the port's untagged VLAN. A
     /// tagged frame reaching a host or router is received by its sub-interface of that VLAN, if any.
     public func hearers(of interface: InterfaceRef) -> [InterfaceRef] {
-        var first = (wire: interface, tag: UInt16?.none)
-        if let tagged = parents[interface] { first = (InterfaceRef(node: interface.node, interface: tagged.parent), tagged.vlan) }
+        let first = wire(of: interface)
         var result: [InterfaceRef] = []
         var seen: Set<InterfaceRef> = [interface]
         var sent: Set<String> = []

@@ -237,4 +237,63 @@ import Testing
                    + "  - { endpoints: [r, sw], vlans: [10], addresses: [10.0.0.1/24, ~] }\n",
                    "lab.yaml:4:52", "r:eth0 has addresses, but port sw:eth0 is a trunk without a native VLAN", hint: "`native: N`")
     }
+
+    // MARK: explain across VLANs
+
+    /// The model the kernel would give for a deployed topology: every declared interface up,
+    /// connected routes for its subnets, each route on the interface whose subnet has its gateway.
+    static func model(of topology: Topology) -> NetworkModel {
+        let interfaces = Dictionary(grouping: topology.declaredInterfaces, by: \.node)
+        let peers = Dictionary(topology.links.flatMap { link -> [(String, InterfaceRef)] in
+            guard link.endpoints.count == 2 else { return [] }
+            let (a, b) = (link.endpoints[0], link.endpoints[1])
+            return [(a.id, InterfaceRef(node: b.node, interface: b.interface)), (b.id, InterfaceRef(node: a.node, interface: a.interface))]
+        }, uniquingKeysWith: { first, _ in first })
+        let ports = Dictionary(topology.links.flatMap(\.endpoints).compactMap { end in end.portVLANs.map { (end.id, $0) } },
+                               uniquingKeysWith: { first, _ in first })
+        let nodes = topology.nodes.map { node -> ModelNode in
+            let own = interfaces[node.name] ?? []
+            var routes = own.flatMap { interface in interface.addresses.map { ModelRoute($0.network, dev: interface.interface) } }
+            for route in node.routes {
+                let device = route.device ?? route.gateway.flatMap { gateway in
+                    own.first { $0.addresses.contains { $0.contains(gateway) } }?.interface
+                }
+                routes.append(ModelRoute(route.destination, via: route.gateway, dev: device, metric: route.metric ?? 0))
+            }
+            return ModelNode(name: node.name, forwardsIPv4: node.kind.forwards, forwardsIPv6: node.kind.forwards,
+                             interfaces: own.map {
+                                 ModelInterface(name: $0.interface, addresses: $0.addresses, peer: peers[$0.id], vlan: $0.vlan,
+                                                parent: $0.parent, portVLANs: ports[$0.id])
+                             },
+                             routes: routes, isSwitch: node.kind == .bridge, vlanFiltering: node.vlanFiltering)
+        }
+        return NetworkModel(nodes: nodes)
+    }
+
+    @Test func explainFollowsFramesThroughTrunksAndStopsAtVLANs() throws {
+        let lab = try Self.example("vlan-trunk.yaml")
+        let model = Self.model(of: lab)
+        func address(_ text: String) throws -> IPAddress { try #require(IPAddress(text)) }
+        // Same VLAN across the trunk: straight there, no hop between.
+        let same = model.explain(from: "a10", to: try address("10.0.0.3"))
+        #expect(same.reaches, "\(same.summary)")
+        #expect(same.forward.hops.map(\.node) == ["a10", "b10"])
+        #expect(same.forward.deliveredTo == InterfaceRef(node: "b10", interface: "eth0"))
+        // To VLAN 20: through gw, in on eth0.10 and out on eth0.20.
+        let routed = model.explain(from: "a10", to: try address("10.0.0.11"))
+        #expect(routed.reaches, "\(routed.summary)")
+        #expect(routed.forward.hops.map(\.node) == ["a10", "gw", "b20"])
+        #expect(routed.forward.hops[1].inInterface == "eth0.10" && routed.forward.hops[1].outInterface == "eth0.20")
+        let v6 = model.explain(from: "b20", to: try address("fd00:30::2"))
+        #expect(v6.reaches && v6.forward.hops.map(\.node) == ["b20", "gw", "a10"], "\(v6.summary)")
+        // Same subnet, other VLAN: the frame reaches no one, and the reason names the VLAN.
+        let isolated = model.explain(from: "d2", to: try address("10.99.0.1"))
+        #expect(!isolated.reaches)
+        #expect(isolated.problem?.cause == .addressMissing)
+        #expect(isolated.problem?.detail.contains("none of the interfaces d2:eth0 reaches in VLAN 40 at sw2:eth4 (none)") == true,
+                "\(isolated.summary)")
+        #expect(isolated.problem?.detail.contains("it is on c1:eth0") == true)
+        #expect(model.explain(from: "c1", to: try address("10.99.0.2")).reaches)
+        #expect(!model.explain(from: "c1", to: try address("10.99.0.3")).reaches)
+    }
 }
