@@ -15,8 +15,8 @@ extension Validator {
         }
         var names: [String: [String: SourceLocation]] = [:]
         for endpoint in lab.links.flatMap(\.endpoints) {
-            guard let interface = endpoint.interface else { continue }
-            names[endpoint.node.value, default: [:]][interface.value] = names[endpoint.node.value]?[interface.value] ?? interface.location
+            guard let interface = endpoint.interface, names[endpoint.node.value]?[interface.value] == nil else { continue }
+            names[endpoint.node.value, default: [:]][interface.value] = interface.location
         }
         for l in lab.links.indices {
             let link = lab.links[l]
