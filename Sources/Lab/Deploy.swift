@@ -262,6 +262,12 @@ public enum LabDeployer {
                               mtu: eb.mtu, mac: neighbours?.mac(of: eb) ?? eb.mac),
                 up: true))
         }
+        // 802.1Q sub-interfaces are made by their node's own batch, on their parent; their
+        // indexes come from the same lab-wide counter.
+        for endpoint in topology.links.flatMap(\.endpoints) {
+            guard let node = nodes[endpoint.node] else { continue }
+            for sub in endpoint.subinterfaces { _ = indexes.assign(to: sub.name, on: node) }
+        }
         do {
             try socket.execute(requests)
         } catch let error as NetlinkError {
@@ -278,12 +284,13 @@ public enum LabDeployer {
             // veths are gone, so `nslab doctor` can still tell whose namespace it was.
             let alias = ownershipAlias(lab: topology.name, node: deployed.node.name)
             var requests = [LinkRequest.set(index: loopbackIndex, name: "lo", up: true, alias: alias)]
-            let bridge: Int32? = deployed.node.kind == .bridge ? bridgeIndex : nil
+            let node = deployed.node
+            let bridge: Int32? = node.kind == .bridge ? bridgeIndex : nil
             if let bridge {
-                requests += [LinkRequest.createBridge(name: bridgeName, index: bridge),
+                requests += [LinkRequest.createBridge(name: bridgeName, index: bridge, stp: node.stp, vlanFiltering: node.vlanFiltering),
                              LinkRequest.set(index: bridge, name: bridgeName, alias: alias)]
             }
-            for endpoint in endpointsByNode[deployed.node.name] ?? [] {
+            for endpoint in endpointsByNode[node.name] ?? [] {
                 guard let index = deployed.interfaceIndexes[endpoint.interface] else { continue }
                 requests.append(LinkRequest.set(index: index, name: endpoint.interface, up: true, alias: alias, master: bridge))
                 for address in endpoint.addresses {
@@ -291,8 +298,14 @@ public enum LabDeployer {
                     count += 1
                 }
                 requests += neighbours?.requests(for: endpoint, index: index) ?? []
+                requests += vlanRequests(for: endpoint, index: index, on: deployed, alias: alias)
+                count += endpoint.subinterfaces.reduce(0) { $0 + $1.addresses.count }
             }
-            try deployed.socket.execute(requests)
+            do {
+                try deployed.socket.execute(requests)
+            } catch let error as NetlinkError {
+                throw vlanRefusal(error) ?? error
+            }
             return count
         }
         return counts.reduce(0, +)

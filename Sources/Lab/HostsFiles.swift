@@ -20,14 +20,14 @@ public enum HostsFile {
         var addressed: Set<String> = []
 
         init(_ topology: Topology) {
-            var endpointsByNode: [String: [Endpoint]] = [:]
-            for endpoint in topology.links.flatMap(\.endpoints) { endpointsByNode[endpoint.node, default: []].append(endpoint) }
+            // Link ends and their 802.1Q sub-interfaces (router-eth0.10).
+            let interfacesByNode = Dictionary(grouping: topology.declaredInterfaces, by: \.node)
             for other in topology.nodes {
-                for endpoint in endpointsByNode[other.name] ?? [] {
-                    for prefix in endpoint.addresses {
+                for interface in interfacesByNode[other.name] ?? [] {
+                    for prefix in interface.addresses {
                         var names = [other.name]
                         // Interface names may hold characters a hosts file reads as syntax ('#').
-                        let alias = "\(other.name)-\(endpoint.interface)"
+                        let alias = "\(other.name)-\(interface.interface)"
                         if alias.unicodeScalars.allSatisfy(isHostNameCharacter) { names.append(alias) }
                         lines.append("\(prefix.address)\t\(names.joined(separator: " "))")
                         addressed.insert(other.name)

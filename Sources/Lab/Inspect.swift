@@ -65,10 +65,50 @@ public struct InterfaceState: Codable, Sendable {
     public var impairment: Impairment?
     /// The bridge this interface is a port of (`ip link show master BRIDGE`), if any.
     public var master: String?
+    /// An 802.1Q sub-interface's VLAN id and the interface it is on (`ip -d link`: vlan id 10, eth0.10@eth0).
+    public var vlan: UInt16?
+    public var parent: String?
+    /// A bridge: its spanning tree and VLAN filtering (`ip -d link show br0`).
+    public var bridge: BridgeState?
+    /// A port of a VLAN-filtering bridge: its VLANs (`bridge vlan show`).
+    public var vlans: PortVLANState?
+    /// A bridge port's spanning tree state (`bridge link show`): "forwarding" (always, with STP
+    /// off, once up), or "listening", "learning", "blocking", "disabled".
+    public var portState: String?
 
     public struct PeerRef: Codable, Sendable, Equatable {
         public var node: String
         public var interface: String
+    }
+}
+
+public struct BridgeState: Codable, Sendable, Equatable {
+    public var stp: Bool
+    public var vlanFiltering: Bool
+}
+
+/// A bridge port's VLANs as `bridge vlan show` lists them.
+public struct PortVLANState: Codable, Sendable, Equatable {
+    /// The VLAN untagged frames arriving on the port are put in.
+    public var pvid: UInt16?
+    /// VLANs that leave the port without their tag.
+    public var untagged: [UInt16]
+    /// VLANs that leave the port tagged.
+    public var tagged: [UInt16]
+
+    init(_ vlans: [BridgeVLAN]) {
+        pvid = vlans.first(where: \.pvid)?.vid
+        untagged = vlans.filter(\.untagged).map(\.vid)
+        tagged = vlans.filter { !$0.untagged }.map(\.vid)
+    }
+
+    /// As the topology writes it when it can: "access 10", "trunk 10,20 native 1"; else the flags.
+    public var text: String {
+        if let pvid, untagged == [pvid] { return PortVLANs(untagged: pvid, tagged: tagged).text }
+        if pvid == nil, untagged.isEmpty, !tagged.isEmpty { return PortVLANs(untagged: nil, tagged: tagged).text }
+        if pvid == nil, untagged.isEmpty, tagged.isEmpty { return "no vlans" }
+        let list = { (vids: [UInt16]) in vids.map(String.init).joined(separator: ",") }
+        return "pvid \(pvid.map(String.init) ?? "-") untagged \(list(untagged)) tagged \(list(tagged))"
     }
 }
 
@@ -108,6 +148,7 @@ public enum LabInspector {
             var routes: [RouteInfo] = []
             var neighbours: [NeighbourInfo] = []
             var qdiscs: [QdiscInfo] = []
+            var bridgePorts: [BridgePort] = []
             var forwarding: (ipv4: Bool?, ipv6: Bool?) = (nil, nil)
             var present = false
         }
@@ -116,8 +157,10 @@ public enum LabInspector {
                   let namespace = try? NetworkNamespace.open(entry.name), namespace.inode == recorded else { return Raw() }
             try namespace.enter()  // this worker thread is ours and exits when the lab is read
             let socket = try NetlinkSocket()
-            return Raw(links: try socket.links(), addresses: try socket.addresses(), routes: try socket.routes(),
+            let links = try socket.links()
+            return Raw(links: links, addresses: try socket.addresses(), routes: try socket.routes(),
                        neighbours: try socket.neighbours(), qdiscs: try socket.rootQdiscs(),
+                       bridgePorts: links.contains { $0.kind == "bridge" } ? try socket.bridgePorts() : [],
                        forwarding: Sysctl.forwarding(), present: true)
         }
 
@@ -139,6 +182,7 @@ public enum LabInspector {
         for (entry, raw) in zip(summary.namespaces, raws) {
             let names = Dictionary(raw.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
             let interfaces = raw.links.sorted { $0.index < $1.index }.map { link -> InterfaceState in
+                let port = link.master == nil ? nil : raw.bridgePorts.first { $0.index == link.index }
                 var peer: InterfaceState.PeerRef?
                 if link.kind == "veth", let peerIndex = link.peerIndex {
                     let candidates = byIndexPair["\(peerIndex)>\(link.index)"] ?? []
@@ -155,7 +199,12 @@ public enum LabInspector {
                                       alias: link.alias, kind: link.kind, addresses: addresses, peer: peer,
                                       impairment: raw.qdiscs.first { $0.index == link.index }
                                           .flatMap(ImpairmentQdisc.impairment(of:)),
-                                      master: link.master.flatMap { names[$0] })
+                                      master: link.master.flatMap { names[$0] },
+                                      vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
+                                      bridge: link.kind == "bridge"
+                                          ? BridgeState(stp: (link.stpState ?? 0) != 0, vlanFiltering: link.vlanFiltering ?? false) : nil,
+                                      vlans: vlanFiltering(of: link.master, in: raw.links) ? port.map { PortVLANState($0.vlans) } : nil,
+                                      portState: port?.stateName)
             }
             let routes = raw.routes.filter { !$0.destination.address.isMulticast }.map { route in
                 RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",
@@ -180,6 +229,12 @@ public enum LabInspector {
                         deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
                         complete: summary.isComplete, nodes: nodes)
     }
+}
+
+/// Whether the bridge with index `master` filters by VLAN (only then do its ports' VLANs matter).
+private func vlanFiltering(of master: Int32?, in links: [LinkInfo]) -> Bool {
+    guard let master else { return false }
+    return links.first { $0.index == master }?.vlanFiltering == true
 }
 
 func formatMAC(_ bytes: [UInt8]) -> String {

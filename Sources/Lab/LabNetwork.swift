@@ -56,9 +56,9 @@ public struct LabNetwork: Sendable {
                 }
             }
         }
-        for endpoint in topology?.links.flatMap(\.endpoints) ?? [] {
-            for prefix in endpoint.addresses where owners[prefix.address] == nil {
-                owners[prefix.address] = InterfaceRef(node: endpoint.node, interface: endpoint.interface)
+        for declared in topology?.declaredInterfaces ?? [] {
+            for prefix in declared.addresses where owners[prefix.address] == nil {
+                owners[prefix.address] = InterfaceRef(node: declared.node, interface: declared.interface)
             }
         }
         self.owners = owners
@@ -110,8 +110,8 @@ public struct LabNetwork: Sendable {
                 entry.addresses.compactMap { IPPrefix($0)?.address }.forEach(add)
             }
         }
-        for endpoint in topology?.endpoints(of: node) ?? [] where interface == nil || endpoint.interface == interface {
-            endpoint.addresses.map(\.address).forEach(add)
+        for declared in topology?.declaredInterfaces ?? [] where declared.node == node && (interface == nil || declared.interface == interface) {
+            declared.addresses.map(\.address).forEach(add)
         }
         return found.sorted { ($0.family == .ipv4 ? 0 : 1) < ($1.family == .ipv4 ? 0 : 1) }
     }
@@ -145,7 +145,10 @@ public struct LabNetwork: Sendable {
             let interfaces = node.interfaces.map { interface in
                 ModelInterface(name: interface.name, up: interface.up, carrier: interface.carrier || interface.kind == nil,
                                addresses: interface.addresses.compactMap(IPPrefix.init),
-                               peer: interface.peer.map { InterfaceRef(node: $0.node, interface: $0.interface) })
+                               peer: interface.peer.map { InterfaceRef(node: $0.node, interface: $0.interface) },
+                               vlan: interface.vlan, parent: interface.parent,
+                               portVLANs: interface.vlans.map { vlans in PortVLANs(untagged: vlans.pvid, tagged: vlans.tagged) },
+                               portState: interface.portState)
             }
             let routes = node.routes.compactMap { route -> ModelRoute? in
                 let family: IPAddress.Family = route.family == "ipv6" ? .ipv6 : .ipv4
@@ -165,13 +168,12 @@ public struct LabNetwork: Sendable {
             } ?? []
             return ModelNode(name: node.name, forwardsIPv4: node.forwarding.ipv4 ?? false, forwardsIPv6: node.forwarding.ipv6 ?? false,
                              interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
-                             isSwitch: node.kind == NodeKind.bridge.rawValue)
+                             isSwitch: node.kind == NodeKind.bridge.rawValue,
+                             vlanFiltering: node.interfaces.contains { $0.bridge?.vlanFiltering == true })
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
-        for link in topology?.links ?? [] {
-            for endpoint in link.endpoints {
-                declaredAddresses[InterfaceRef(node: endpoint.node, interface: endpoint.interface), default: []] += endpoint.addresses
-            }
+        for declared in topology?.declaredInterfaces ?? [] {
+            declaredAddresses[InterfaceRef(node: declared.node, interface: declared.interface), default: []] += declared.addresses
         }
         return NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)
     }

@@ -32,14 +32,38 @@ public enum LabScript {
                 out.line("ip link add \(shellWord(a.interface)) netns \(ns(a.node))\(linkOptions(a)) type veth"
                          + " peer name \(shellWord(b.interface)) netns \(ns(b.node))\(linkOptions(b))")
             }
+            let bridges = topology.nodes.filter { $0.kind == .bridge }
+            if !bridges.isEmpty {
+                out.comment("Switches: a bridge br0 in each, spanning tree \(bridges.contains(where: \.stp) ? "as declared" : "off")"
+                            + (bridges.contains(where: \.vlanFiltering) ? ", VLAN filtering where ports have VLANs." : "."))
+            }
+            for node in bridges {
+                let filtering = node.vlanFiltering ? " vlan_filtering 1" : ""
+                out.line("ip netns exec \(ns(node.name)) ip link add \(LabDeployer.bridgeName) type bridge stp_state \(node.stp ? 1 : 0)\(filtering)")
+                out.line("ip netns exec \(ns(node.name)) ip link set \(LabDeployer.bridgeName) up")
+            }
 
-            out.step("3. Addresses on each end, then each end up.")
+            out.step("3. Addresses on each end, then each end up (a switch's ends first join its bridge, then get their",
+                     "VLANs: the kernel puts a new port in VLAN 1 untagged); 802.1Q sub-interfaces on their ends.")
+            let kinds = Dictionary(topology.nodes.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
             for endpoint in topology.links.flatMap(\.endpoints) {
-                for address in endpoint.addresses {
-                    let nodad = address.family == .ipv6 ? " nodad" : ""
-                    out.line("ip netns exec \(ns(endpoint.node)) ip address add \(address) dev \(shellWord(endpoint.interface))\(nodad)")
+                let inNode = "ip netns exec \(ns(endpoint.node))"
+                let interface = shellWord(endpoint.interface)
+                addresses(endpoint.addresses, of: interface, inNode: inNode, into: &out)
+                if kinds[endpoint.node] == .bridge { out.line("\(inNode) ip link set \(interface) master \(LabDeployer.bridgeName)") }
+                out.line("\(inNode) ip link set \(interface) up")
+                if let vlans = endpoint.portVLANs {
+                    for vlan in vlans.additions {
+                        out.line("\(inNode) bridge vlan add dev \(interface) vid \(vlan.vid)\(vlan.pvid ? " pvid" : "")\(vlan.untagged ? " untagged" : "")")
+                    }
+                    if vlans.removesDefaultVLAN { out.line("\(inNode) bridge vlan del dev \(interface) vid 1") }
                 }
-                out.line("ip netns exec \(ns(endpoint.node)) ip link set \(shellWord(endpoint.interface)) up")
+                for sub in endpoint.subinterfaces {
+                    let name = shellWord(sub.name)
+                    out.line("\(inNode) ip link add link \(interface) name \(name) type vlan id \(sub.vlan)")
+                    addresses(sub.addresses, of: name, inNode: inNode, into: &out)
+                    out.line("\(inNode) ip link set \(name) up")
+                }
             }
         }
 
@@ -84,6 +108,12 @@ public enum LabScript {
             out.comment("  ip netns delete \(topology.namespaceName(of: node.name)); rm -r /etc/netns/\(topology.namespaceName(of: node.name))")
         }
         return out.text
+    }
+
+    private static func addresses(_ addresses: [IPPrefix], of interface: String, inNode: String, into out: inout ScriptWriter) {
+        for address in addresses {
+            out.line("\(inNode) ip address add \(address) dev \(interface)\(address.family == .ipv6 ? " nodad" : "")")
+        }
     }
 
     private static func linkOptions(_ endpoint: Endpoint) -> String {

@@ -23,67 +23,107 @@ public enum RoutingMode: String, Sendable, CaseIterable {
 }
 
 extension Validator {
-    /// Fills the addresses the plan provides. Runs before the address and route checks, so
-    /// generated addresses are checked like written ones and routes may use them as gateways.
+    /// Fills the addresses the plan provides: every segment (a point-to-point link, or the
+    /// interfaces one bridge joins in one VLAN) of two or more interfaces with no address of a
+    /// family gets the next free subnet of that family's pool, in file order, sized to it. Runs
+    /// before the address and route checks, so generated addresses are checked like written
+    /// ones and routes may use them as gateways.
     mutating func assignAddresses(_ lab: inout DraftLab) {
         guard let plan = lab.addressing, let location = lab.addressingLocation else { return }
-        let written = lab.links.flatMap { $0.endpoints.flatMap { $0.addresses.map(\.value) } }
-        for (pool, length) in [(plan.ipv4, plan.ipv4LinkLength), (plan.ipv6, plan.ipv6LinkLength)] {
+        let written = lab.interfaces.flatMap { $0.addresses.map(\.value) }
+        let segments = Layer2.segments(of: lab.topology(file: location.file)).filter { $0.count >= 2 }
+        for (pool, linkLength) in [(plan.ipv4, plan.ipv4LinkLength), (plan.ipv6, plan.ipv6LinkLength)] {
             guard let pool else { continue }
             let family = pool.family
-            // Links to a bridge are ports of a segment, not point-to-point links: left alone.
-            let bridges = Set(lab.nodes.filter { $0.kind == .bridge }.map(\.name))
-            let needing = lab.links.indices.filter { index in
-                lab.links[index].endpoints.count == 2
-                    && !lab.links[index].endpoints.contains { bridges.contains($0.node.value) }
-                    && !lab.links[index].endpoints.contains { $0.addresses.contains { $0.value.family == family } }
+            let needing = segments.filter { segment in
+                !segment.contains { attachment in lab.addresses(of: attachment).contains { $0.value.family == family } }
             }
-            var subnets = SubnetIterator(pool: pool.network, length: length)
-            for index in needing {
-                guard let subnet = subnets.next(avoiding: written) else {
-                    error(location, "the \(family) pool \(pool.network) has no room left: \(needing.count) links need a /\(length) each",
+            var subnets = SubnetAllocator(pool: pool.network, taken: written)
+            for segment in needing {
+                let length = Self.subnetLength(for: segment.count, family: family, linkLength: linkLength)
+                guard let subnet = subnets.next(length: length) else {
+                    error(location, "the \(family) pool \(pool.network) has no room left: \(needing.count) links and segments need a subnet "
+                          + "(a /\(linkLength) per link, larger for bridged segments)",
                           hint: "give a larger pool, or a longer link prefix (ipv4-link: 31, ipv6-link: 127)")
                     break
                 }
-                let hosts = Self.hostAddresses(in: subnet)
-                for end in 0..<2 {
-                    lab.links[index].endpoints[end].addresses.append(Located(value: hosts[end], location: location))
+                for (attachment, host) in zip(segment, Self.hostAddresses(in: subnet, count: segment.count)) {
+                    lab.addAddress(Located(value: host, location: location), to: attachment)
                 }
             }
         }
     }
 
-    /// The two ends of a link subnet: both addresses of a /31 or /127, the first two hosts of
-    /// anything larger (.1 and .2, ::1 and ::2).
-    static func hostAddresses(in subnet: IPPrefix) -> [IPPrefix] {
+    /// A segment of two gets the link length (/31 or /30, /127 or /64); a larger one the
+    /// smallest IPv4 subnet holding its interfaces, the network and the broadcast address
+    /// (5 interfaces: a /29), or an IPv6 /64.
+    static func subnetLength(for count: Int, family: IPAddress.Family, linkLength: Int) -> Int {
+        if count <= 2 { return linkLength }
+        if family == .ipv6 { return 64 }
+        var length = 30
+        while length > 0, (1 << (32 - length)) < count + 2 { length -= 1 }
+        return length
+    }
+
+    /// The addresses of a subnet's `count` interfaces: both addresses of a /31 or /127, else the
+    /// first hosts in order (.1, .2, …; ::1, ::2, …).
+    static func hostAddresses(in subnet: IPPrefix, count: Int = 2) -> [IPPrefix] {
         let bits = subnet.family.bitCount - subnet.length
-        let offsets: [UInt64] = bits <= 1 ? [0, 1] : [1, 2]
+        let offsets: [UInt64] = bits <= 1 ? [0, 1] : (1...UInt64(max(count, 1))).map { $0 }
         return offsets.compactMap { IPPrefix(address: subnet.address.adding(offset: $0), length: subnet.length) }
     }
 }
 
-/// Consecutive subnets of one length inside a pool.
-struct SubnetIterator {
-    let pool: IPPrefix
-    let length: Int
-    private var index: UInt64 = 0
-    private let count: UInt64
-
-    init(pool: IPPrefix, length: Int) {
-        self.pool = pool
-        self.length = length
-        let spare = length - pool.length
-        count = spare < 0 ? 0 : (spare >= 63 ? UInt64.max : UInt64(1) << UInt64(spare))
+extension DraftLab {
+    func addresses(of attachment: Attachment) -> [Located<IPPrefix>] {
+        let end = links[attachment.link].endpoints[attachment.end]
+        guard let sub = attachment.subinterface else { return end.addresses }
+        return end.subinterfaces[sub].addresses
     }
 
-    mutating func next(avoiding taken: [IPPrefix]) -> IPPrefix? {
-        let step = pool.family.bitCount - length
-        while index < count {
-            let base = pool.address.adding(offset: index, shiftedBy: step)
-            index += 1
-            guard let subnet = IPPrefix(address: base, length: length) else { return nil }
-            if !taken.contains(where: { $0.network.overlaps(subnet) }) { return subnet }
+    mutating func addAddress(_ address: Located<IPPrefix>, to attachment: Attachment) {
+        if let sub = attachment.subinterface {
+            links[attachment.link].endpoints[attachment.end].subinterfaces[sub].addresses.append(address)
+        } else {
+            links[attachment.link].endpoints[attachment.end].addresses.append(address)
         }
+    }
+}
+
+/// Subnets of any length inside a pool, each after the one before (aligned to its own size),
+/// none overlapping a taken prefix: addresses grow in file order.
+struct SubnetAllocator {
+    let pool: IPPrefix
+    let taken: [IPPrefix]
+    private var cursor: IPAddress?
+
+    init(pool: IPPrefix, taken: [IPPrefix]) {
+        self.pool = pool
+        self.taken = taken.map(\.network)
+        cursor = pool.address
+    }
+
+    mutating func next(length: Int) -> IPPrefix? {
+        let bits = pool.family.bitCount
+        guard length >= pool.length, length <= bits, let start = cursor,
+              var candidate = IPPrefix(address: start, length: length)?.network.address else { return nil }
+        if candidate < start { candidate = candidate.adding(offset: 1, shiftedBy: bits - length) }
+        while pool.contains(candidate), let subnet = IPPrefix(address: candidate, length: length) {
+            var end = candidate.adding(offset: 1, shiftedBy: bits - length)
+            guard let blocking = taken.first(where: { $0.overlaps(subnet) }) else {
+                cursor = end > candidate ? end : nil
+                return subnet
+            }
+            // Past whatever is in the way, at once: a large prefix written by hand is skipped
+            // in one step, not a subnet at a time.
+            if blocking.length < length {
+                let past = blocking.address.adding(offset: 1, shiftedBy: bits - blocking.length)
+                if past > end { end = past }
+            }
+            guard end > candidate else { break }
+            candidate = end
+        }
+        cursor = nil
         return nil
     }
 }

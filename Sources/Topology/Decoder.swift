@@ -453,6 +453,7 @@ struct TopologyDecoder {
         }
 
         decodeNodeExtras(fields, into: &node)
+        decodeBridgeOptions(fields, into: &node)
 
         if let routes = fields["routes"], !isNull(routes.value) {
             guard case .sequence(let items) = routes.value else {
@@ -525,6 +526,7 @@ struct TopologyDecoder {
         }
         if let entry = fields["impair"] { link.impairment = impairment(entry.value) }
         if let entry = fields["flap"] { link.flap = flap(entry.value) }
+        link.vlans = decodeVLANs(fields, at: location(node), onLink: true)
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -627,7 +629,7 @@ struct TopologyDecoder {
     }
 
     /// A string, a list of strings, or null: the addresses of one interface.
-    private mutating func addressList(_ node: YAMLNode) -> [Located<IPPrefix>] {
+    mutating func addressList(_ node: YAMLNode) -> [Located<IPPrefix>] {
         switch node {
         case .sequence(let items):
             return items.compactMap { interfaceAddress($0) }
@@ -693,6 +695,7 @@ struct TopologyDecoder {
             }
             if let entry = fields["mtu"] { endpoint.mtu = mtu(entry.value) }
             if let entry = fields["impair"] { endpoint.impairment = impairment(entry.value) }
+            endpoint.vlans = decodeVLANs(fields, at: location(node), onLink: false)
             if let entry = fields["mac"], let text = text(entry.value, "'mac'") {
                 switch AddressSyntax.mac(text) {
                 case .success(let bytes): endpoint.mac = bytes

@@ -140,12 +140,7 @@ extension TopologyDecoder {
         let target = expectationTarget(to, nodes: nodes, at: location(toEntry.value))
         var reaches = true
         if let entry = fields["reaches"] {
-            if case .scalar(let scalar) = entry.value, tagName(entry.value) == .bool {
-                reaches = ["true", "yes", "on", "True", "TRUE", "Yes", "YES", "On", "ON", "y", "Y"].contains(scalar.string)
-            } else {
-                error(location(entry.value), "'reaches' must be true or false, found \(describe(entry.value))")
-                ok = false
-            }
+            if let value = boolean(entry.value, "'reaches'") { reaches = value } else { ok = false }
         }
         var via: [String] = []
         if let entry = fields["via"], !isNull(entry.value) {

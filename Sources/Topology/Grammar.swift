@@ -8,10 +8,12 @@ public enum TopologyKeys {
     /// Inside `addressing:`.
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
-    public static let node = ["kind", "routes", "files", "commands"]
-    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap"]
+    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering"]
+    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
-    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair"]
+    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair", "vlan", "vlans", "native"]
+    /// One sub-interface in the mapping form of an endpoint's `vlans: { 10: { … } }`.
+    public static let subinterface = ["interface", "addresses"]
     /// Inside `impair:` (on a link or an endpoint).
     public static let impairment = Impairment.keys
     /// Inside a link's `flap:`.
@@ -61,6 +63,10 @@ struct DraftNode {
     var routes: [DraftRoute] = []
     var files: [NodeFile] = []
     var commands: [NodeCommand] = []
+    var stp: Located<Bool>?
+    /// As written; validation sets `vlanFiltering` from it and the ports.
+    var vlanFilteringWritten: Located<Bool>?
+    var vlanFiltering = false
 }
 
 struct DraftRoute {
@@ -84,6 +90,11 @@ struct DraftEndpoint {
     var mac: [UInt8]?
     var location: SourceLocation
     var impairment: Impairment?
+    /// What the endpoint itself says about VLANs (it wins over the link's).
+    var vlans: DraftVLANs?
+    /// Resolved by validation: the port's VLANs on a bridge, the sub-interfaces elsewhere.
+    var portVLANs: PortVLANs?
+    var subinterfaces: [DraftSubinterface] = []
 }
 
 struct DraftLink {
@@ -93,4 +104,29 @@ struct DraftLink {
     var isDown = false
     var impairment: Impairment?
     var flap: FlapSchedule?
+    /// `vlan`, `vlans` and `native` written on the link: they apply to each end that does not
+    /// say otherwise.
+    var vlans: DraftVLANs?
+}
+
+/// `vlan`, `vlans` and `native` as written on a link or an endpoint, before it is known which
+/// end is on a bridge (a port's VLANs) and which on a host or router (sub-interfaces).
+struct DraftVLANs {
+    /// `vlan: 10`: an access port.
+    var access: Located<UInt16>?
+    /// `vlans: [10, 20]`: a trunk on a bridge, sub-interfaces without addresses elsewhere.
+    var list: Located<[Located<UInt16>]>?
+    /// `vlans: { 10: …, 20: … }`: sub-interfaces with their settings.
+    var subinterfaces: Located<[DraftSubinterface]>?
+    /// `native: 1`: the VLAN a trunk sends and receives untagged.
+    var native: Located<UInt16>?
+    /// Where the mapping holding these keys is.
+    var location: SourceLocation
+}
+
+struct DraftSubinterface {
+    var vlan: Located<UInt16>
+    /// As written; nil until validation names it PARENT.VLAN.
+    var name: Located<String>?
+    var addresses: [Located<IPPrefix>] = []
 }

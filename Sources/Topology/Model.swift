@@ -47,6 +47,34 @@ public struct Topology: Sendable {
     public func endpoints(of node: String) -> [Endpoint] {
         links.flatMap { $0.endpoints }.filter { $0.node == node }
     }
+
+    /// Every interface the file declares, link ends and their 802.1Q sub-interfaces, in file
+    /// order (each end followed by its sub-interfaces), with the addresses it has.
+    public var declaredInterfaces: [DeclaredInterface] {
+        links.flatMap(\.endpoints).flatMap { endpoint in
+            [DeclaredInterface(node: endpoint.node, interface: endpoint.interface, addresses: endpoint.addresses)]
+                + endpoint.subinterfaces.map {
+                    DeclaredInterface(node: endpoint.node, interface: $0.name, addresses: $0.addresses, vlan: $0.vlan,
+                                      parent: endpoint.interface)
+                }
+        }
+    }
+}
+
+/// An interface as the topology declares it: a link end, or a sub-interface of one.
+public struct DeclaredInterface: Sendable {
+    public var node: String
+    public var interface: String
+    public var addresses: [IPPrefix]
+    /// For a sub-interface: its VLAN and the link end it is on.
+    public var vlan: UInt16?
+    public var parent: String?
+
+    public init(node: String, interface: String, addresses: [IPPrefix], vlan: UInt16? = nil, parent: String? = nil) {
+        self.node = node; self.interface = interface; self.addresses = addresses; self.vlan = vlan; self.parent = parent
+    }
+
+    public var id: String { "\(node):\(interface)" }
 }
 
 public enum NeighbourMode: String, Sendable, Codable, CaseIterable {
@@ -77,11 +105,52 @@ public struct Node: Sendable {
     public var files: [NodeFile]
     /// Processes started inside the node once the lab is up, in file order.
     public var commands: [NodeCommand]
+    /// A bridge's spanning tree (`stp: true`); off by default, so ports forward at once.
+    public var stp: Bool
+    /// A bridge that forwards by VLAN (`vlan_filtering 1`): on when any of its ports has `vlan`
+    /// or `vlans`, or when the file says `vlan-filtering: true`.
+    public var vlanFiltering: Bool
 
     public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation,
-                files: [NodeFile] = [], commands: [NodeCommand] = []) {
+                files: [NodeFile] = [], commands: [NodeCommand] = [], stp: Bool = false, vlanFiltering: Bool = false) {
         self.name = name; self.kind = kind; self.routes = routes; self.location = location
-        self.files = files; self.commands = commands
+        self.files = files; self.commands = commands; self.stp = stp; self.vlanFiltering = vlanFiltering
+    }
+}
+
+/// The VLANs of a port of a VLAN-filtering bridge (`vlan:` or `vlans:` on a link end on a bridge).
+public struct PortVLANs: Sendable, Hashable {
+    /// The port's PVID, sent and received untagged: an access port's VLAN, a trunk's native VLAN.
+    /// nil: untagged frames arriving on the port are dropped.
+    public var untagged: UInt16?
+    /// VLANs carried with their 802.1Q tag (a trunk's), in file order.
+    public var tagged: [UInt16]
+
+    public init(untagged: UInt16?, tagged: [UInt16] = []) { self.untagged = untagged; self.tagged = tagged }
+
+    /// What the kernel gives every port of a VLAN-filtering bridge: VLAN 1, PVID, untagged.
+    public static let kernelDefault = PortVLANs(untagged: 1)
+
+    public func carries(_ vlan: UInt16) -> Bool { untagged == vlan || tagged.contains(vlan) }
+
+    /// "access 10", "trunk 10,20", "trunk 10,20 native 1".
+    public var text: String {
+        if tagged.isEmpty { return untagged.map { "access \($0)" } ?? "no vlans" }
+        return "trunk " + tagged.map(String.init).joined(separator: ",") + (untagged.map { " native \($0)" } ?? "")
+    }
+}
+
+/// An 802.1Q sub-interface on a host or router end: `eth0.10` sends and receives the frames of
+/// VLAN 10 on eth0 with their tag.
+public struct Subinterface: Sendable {
+    public var vlan: UInt16
+    /// PARENT.VLAN unless the file names it.
+    public var name: String
+    public var addresses: [IPPrefix]
+    public var location: SourceLocation
+
+    public init(vlan: UInt16, name: String, addresses: [IPPrefix] = [], location: SourceLocation) {
+        self.vlan = vlan; self.name = name; self.addresses = addresses; self.location = location
     }
 }
 
@@ -125,11 +194,17 @@ public struct Endpoint: Sendable {
     public var location: SourceLocation
     /// What this interface does to the packets it sends (`impair:`), on top of the link's own.
     public var impairment: Impairment?
+    /// On a VLAN-filtering bridge: the port's VLANs (nil: the kernel's default, VLAN 1 untagged).
+    public var portVLANs: PortVLANs?
+    /// On a host or router: its 802.1Q sub-interfaces, in file order.
+    public var subinterfaces: [Subinterface]
 
     public init(node: String, interface: String, addresses: [IPPrefix] = [], mtu: UInt32? = nil,
-                mac: [UInt8]? = nil, location: SourceLocation, impairment: Impairment? = nil) {
+                mac: [UInt8]? = nil, location: SourceLocation, impairment: Impairment? = nil,
+                portVLANs: PortVLANs? = nil, subinterfaces: [Subinterface] = []) {
         self.node = node; self.interface = interface; self.addresses = addresses
         self.mtu = mtu; self.mac = mac; self.location = location; self.impairment = impairment
+        self.portVLANs = portVLANs; self.subinterfaces = subinterfaces
     }
 
     /// "node:interface", as the topology file and the CLI write it.

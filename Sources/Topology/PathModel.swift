@@ -23,10 +23,23 @@ public struct ModelInterface: Sendable {
     public var addresses: [IPPrefix]
     /// The other end of the veth pair, when it is in a node of the model.
     public var peer: InterfaceRef?
+    /// An 802.1Q sub-interface: its VLAN and the interface it sends on (tagged).
+    public var vlan: UInt16?
+    public var parent: String?
+    /// A port of a VLAN-filtering switch: its VLANs.
+    public var portVLANs: PortVLANs?
+    /// A switch port's spanning tree state, when it is not "forwarding" ("listening", "learning",
+    /// "blocking", "disabled"): frames do not cross it.
+    public var portState: String?
 
-    public init(name: String, up: Bool = true, carrier: Bool = true, addresses: [IPPrefix] = [], peer: InterfaceRef? = nil) {
+    public init(name: String, up: Bool = true, carrier: Bool = true, addresses: [IPPrefix] = [], peer: InterfaceRef? = nil,
+                vlan: UInt16? = nil, parent: String? = nil, portVLANs: PortVLANs? = nil, portState: String? = nil) {
         self.name = name; self.up = up; self.carrier = carrier; self.addresses = addresses; self.peer = peer
+        self.vlan = vlan; self.parent = parent; self.portVLANs = portVLANs; self.portState = portState
     }
+
+    /// Carries frames: up, and if a switch port, forwarding.
+    var passesFrames: Bool { up && (portState == nil || portState == "forwarding") }
 }
 
 public struct ModelRoute: Sendable {
@@ -83,15 +96,16 @@ public struct ModelNode: Sendable {
     /// Routes the topology file declares: only used to say why a route the kernel lacks is gone.
     public var declaredRoutes: [ModelRoute]
     /// A switch (a `bridge` node): frames entering one of its ports leave by the others, so the
-    /// nodes across all its ports share one segment.
+    /// nodes across all its ports share one segment (one per VLAN when it filters by VLAN).
     public var isSwitch: Bool
+    public var vlanFiltering: Bool
 
     public init(name: String, forwardsIPv4: Bool = false, forwardsIPv6: Bool = false, interfaces: [ModelInterface] = [],
                 routes: [ModelRoute] = [], neighbours: [ModelNeighbour] = [], declaredRoutes: [ModelRoute] = [],
-                isSwitch: Bool = false) {
+                isSwitch: Bool = false, vlanFiltering: Bool = false) {
         self.name = name; self.forwardsIPv4 = forwardsIPv4; self.forwardsIPv6 = forwardsIPv6
         self.interfaces = interfaces; self.routes = routes; self.neighbours = neighbours; self.declaredRoutes = declaredRoutes
-        self.isSwitch = isSwitch
+        self.isSwitch = isSwitch; self.vlanFiltering = vlanFiltering
     }
 
     public func interface(named name: String) -> ModelInterface? { interfaces.first { $0.name == name } }
@@ -139,6 +153,7 @@ public enum PathCause: String, Sendable, Codable {
     case addressMissing = "address-missing"
     case noSourceAddress = "no-source-address"
     case loop = "routing-loop"
+    case portNotForwarding = "port-not-forwarding"
     case unknownNode = "unknown-node"
 }
 
@@ -272,6 +287,7 @@ public struct NetworkModel: Sendable {
             result.problem = PathProblem(node: node, cause: cause, detail: detail)
             return result
         }
+        let layer2 = layer2()
         var current = start
         var cameIn: String?
         var visited: [String] = []
@@ -332,47 +348,76 @@ public struct NetworkModel: Sendable {
             guard device.up else {
                 return stop(current, .linkDown, "\(place) is down (ip link set dev \(deviceName) up)")
             }
-            guard var peer = device.peer, var peerNode = self.node(named: peer.node),
-                  var peerInterface = peerNode.interface(named: peer.interface) else {
+            // The cable the frame leaves by: the interface's own, or a sub-interface's parent's.
+            let wire = device.parent.flatMap(node.interface(named:)) ?? device
+            guard wire.up else {
+                return stop(current, .linkDown, "\(current):\(wire.name), which \(deviceName) sends on, is down (ip link set dev \(wire.name) up)")
+            }
+            guard let peer = wire.peer, let peerNode = self.node(named: peer.node),
+                  let peerInterface = peerNode.interface(named: peer.interface) else {
                 return stop(current, .notConnected, "\(place) is not connected to another node of the lab")
             }
-            guard device.carrier, peerInterface.up else {
+            guard wire.carrier, peerInterface.up else {
                 return stop(current, .noCarrier, "\(place) has no carrier: the other end, \(peer), is down (ip -n \(peer.node) link set dev \(peer.interface) up)")
             }
-            // Across a switch: whichever node on its other (up) ports answers for the next hop.
-            if peerNode.isSwitch {
-                let across = peerNode.interfaces.filter { $0.name != peerInterface.name && $0.up }.compactMap { port -> (InterfaceRef, ModelNode, ModelInterface)? in
-                    guard let far = port.peer, let farNode = self.node(named: far.node),
-                          let farInterface = farNode.interface(named: far.interface), farInterface.up else { return nil }
-                    return (far, farNode, farInterface)
-                }
-                if let match = across.first(where: { _, farNode, farInterface in
-                    nextHop.family == .ipv4 ? farNode.owner(of: nextHop) != nil : farInterface.addresses.contains { $0.address == nextHop }
-                }) {
-                    (peer, peerNode, peerInterface) = match
-                }
+            if let state = peerInterface.portState, !peerInterface.passesFrames {
+                return stop(current, .portNotForwarding,
+                            "\(peer), the switch port across \(place), is \(state), not forwarding: with spanning tree on, a port "
+                            + "forwards only after listening and learning (2 × forward delay, 30 s by default)")
             }
-            // Who answers ARP/NDP for the next hop across the link: IPv4 answers for any of the
-            // node's addresses (arp_ignore 0), IPv6 only for addresses of the receiving interface.
-            let answers = nextHop.family == .ipv4 ? peerNode.owner(of: nextHop) != nil
-                                                  : peerInterface.addresses.contains { $0.address == nextHop }
-            if !answers {
+            // Who hears the frame: the node across, or whatever the switches pass it to in its VLAN.
+            // Who answers ARP/NDP for the next hop: IPv4 answers for any of the node's addresses
+            // (arp_ignore 0), IPv6 only for addresses of the receiving interface.
+            let hearers = layer2.hearers(of: InterfaceRef(node: current, interface: deviceName))
+            let answering = hearers.first { heard in
+                guard let far = self.node(named: heard.node), let interface = far.interface(named: heard.interface) else { return false }
+                return nextHop.family == .ipv4 ? far.owner(of: nextHop) != nil : interface.addresses.contains { $0.address == nextHop }
+            }
+            guard let answering else {
+                // "peer across place does not have", or, through switches or VLANs, what was reached.
+                let direct = !peerNode.isSwitch && device.parent == nil
+                let reached = hearers.isEmpty ? "none" : hearers.map(\.description).joined(separator: ", ")
+                let vlan = layer2.firstVLAN(of: InterfaceRef(node: current, interface: deviceName)).map { " in VLAN \($0.vlan) at \($0.port)" } ?? ""
+                let lacking = direct ? "\(peer) across \(place) does not have"
+                                     : "none of the interfaces \(place) reaches\(vlan) (\(reached)) has"
                 let failed = node.neighbours.first { $0.interface == deviceName && $0.address == nextHop }
                 let evidence = failed.map { " (neighbour entry \(nextHop) dev \($0.interface) \($0.state))" } ?? ""
                 if let gateway = route.gateway {
                     if !device.addresses.contains(where: { $0.contains(gateway) }) {
                         return stop(current, .gatewayNotConnected,
-                                    "gateway \(gateway) of route \(route.text) is not on a subnet of \(place) (\(subnets(device))), and \(peer) does not answer for it\(evidence)")
+                                    "gateway \(gateway) of route \(route.text) is not on a subnet of \(place) (\(subnets(device))), and \(direct ? "\(peer) does not answer for it" : "\(lacking) it")\(evidence)")
                     }
                     return stop(current, .gatewayUnreachable,
-                                "gateway \(gateway) does not answer: \(peer) across \(place) does not have that address\(ownerHint(gateway))\(evidence)")
+                                "gateway \(gateway) does not answer: \(lacking) that address\(ownerHint(gateway))\(evidence)")
                 }
                 return stop(current, .addressMissing,
-                            "\(destination) is not on \(peer), the node across \(place)\(ownerHint(destination))\(evidence)")
+                            direct ? "\(destination) is not on \(peer), the node across \(place)\(ownerHint(destination))\(evidence)"
+                                   : "\(destination) is not there: \(lacking) it\(ownerHint(destination))\(evidence)")
             }
-            current = peer.node
-            cameIn = peer.interface
+            current = answering.node
+            cameIn = answering.interface
         }
+    }
+
+    /// The model's cables, switches and sub-interfaces; cables only between interfaces that are
+    /// both up, as only those carry frames.
+    func layer2() -> Layer2 {
+        var layer2 = Layer2()
+        for node in nodes where node.isSwitch { layer2.addSwitch(node.name, vlanFiltering: node.vlanFiltering) }
+        for node in nodes {
+            for interface in node.interfaces {
+                let here = InterfaceRef(node: node.name, interface: interface.name)
+                if let peer = interface.peer, interface.passesFrames, interface.carrier,
+                   self.node(named: peer.node)?.interface(named: peer.interface)?.passesFrames == true {
+                    layer2.addCable(here, peer)
+                }
+                if node.isSwitch, let vlans = interface.portVLANs { layer2.setPortVLANs(here, vlans) }
+                if let parent = interface.parent, let vlan = interface.vlan, interface.up {
+                    layer2.addSubinterface(interface.name, vlan: vlan, on: InterfaceRef(node: node.name, interface: parent))
+                }
+            }
+        }
+        return layer2
     }
 
     private func subnets(_ interface: ModelInterface) -> String {

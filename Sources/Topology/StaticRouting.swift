@@ -4,8 +4,8 @@ import NetAddress
 /// the lab, in both directions, along shortest paths.
 ///
 /// Only routers forward, so paths go through routers only; hosts are where paths start and end.
-/// A node with a single link gets a default route per family through its neighbour (what a person
-/// would write); other nodes get one route per subnet they are not attached to, via the first hop
+/// A node whose only neighbour is a router gets a default route per family through it (what a
+/// person would write); other nodes get one route per subnet they are not attached to, via the first hop
 /// of a shortest path (ties broken by file order, so the same file always yields the same
 /// routes). Routes written by hand win: a computed route is dropped when the node already has a
 /// route to the same destination.
@@ -18,7 +18,7 @@ public enum StaticRouting {
             let handWritten = Set(node.routes.map(\.destination.network))
             var routes: [Route] = []
             let neighbours = graph.adjacency[node.name] ?? []
-            if neighbours.count == 1, let only = neighbours.first {
+            if neighbours.count == 1, let only = neighbours.first, graph.forwards[only.node] == true {
                 for family in [IPAddress.Family.ipv4, .ipv6] {
                     guard let gateway = only.remoteAddresses.first(where: { $0.family == family }),
                           let any = IPPrefix(family == .ipv4 ? "0.0.0.0/0" : "::/0"),
@@ -82,32 +82,31 @@ private struct Graph {
             order[node.name] = index
             forwards[node.name] = node.kind.forwards
         }
+        // Neighbours are the nodes on a segment: the other end of a point-to-point link, or
+        // everything one bridge joins in one VLAN (the bridge itself is no hop).
         var subnetIndex: [IPPrefix: Int] = [:]
-        for link in topology.links where link.endpoints.count == 2 {
-            for (near, far) in [(link.endpoints[0], link.endpoints[1]), (link.endpoints[1], link.endpoints[0])] {
-                adjacency[near.node, default: []].append(
-                    Neighbour(node: far.node, remoteAddresses: far.addresses.map(\.address)))
-                for address in near.addresses {
+        for segment in Layer2.segments(of: topology) {
+            let members = segment.map { ($0.interface.node, Self.addresses(of: $0, in: topology)) }
+            for (near, addresses) in members {
+                for (far, remote) in members where far != near {
+                    adjacency[near, default: []].append(Neighbour(node: far, remoteAddresses: remote.map(\.address)))
+                }
+                for address in addresses {
                     let prefix = address.network
                     if let existing = subnetIndex[prefix] {
-                        subnets[existing].attached.insert(near.node)
+                        subnets[existing].attached.insert(near)
                     } else {
                         subnetIndex[prefix] = subnets.count
-                        subnets.append(Subnet(prefix: prefix, attached: [near.node]))
+                        subnets.append(Subnet(prefix: prefix, attached: [near]))
                     }
                 }
             }
         }
-        // A bridge joins everything plugged into it into one segment: those nodes are each
-        // other's neighbours, and the bridge itself is no hop.
-        for bridge in topology.nodes where bridge.kind == .bridge {
-            let ports = adjacency[bridge.name] ?? []
-            for port in ports {
-                adjacency[port.node] = (adjacency[port.node] ?? []).filter { $0.node != bridge.name }
-                    + ports.filter { $0.node != port.node }
-            }
-            adjacency[bridge.name] = []
-        }
+    }
+
+    static func addresses(of attachment: Attachment, in topology: Topology) -> [IPPrefix] {
+        let end = topology.links[attachment.link].endpoints[attachment.end]
+        return attachment.subinterface.map { end.subinterfaces[$0].addresses } ?? end.addresses
     }
 
     /// Breadth-first from `source`: for every reachable node, the neighbour of `source` that

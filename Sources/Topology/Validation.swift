@@ -15,6 +15,7 @@ struct Validator {
         let known = Set(lab.nodes.map(\.name))
         checkEndpointNodes(lab, known: known)
         nameInterfaces(&lab, known: known)
+        resolveVLANs(&lab)
         assignAddresses(&lab)
         checkBridges(lab)
         checkAddresses(lab)
@@ -100,29 +101,27 @@ struct Validator {
 
     private mutating func checkAddresses(_ lab: DraftLab) {
         var seen: [IPAddress: (location: SourceLocation, owner: String)] = [:]
-        for link in lab.links {
-            for endpoint in link.endpoints {
-                let owner = "\(endpoint.node.value):\(endpoint.interface?.value ?? "?")"
-                for address in endpoint.addresses {
-                    let prefix = address.value
-                    if let first = seen[prefix.address] {
-                        error(address.location,
-                              "address \(prefix.address) is already used by \(first.owner) at \(first.location)",
-                              hint: "every address in a lab must be unique")
-                        continue
-                    }
-                    seen[prefix.address] = (address.location, owner)
-                    // /31 (RFC 3021) and /32 have no network or broadcast address to avoid.
-                    guard case .v4(let value) = prefix.address, prefix.length <= 30 else { continue }
-                    let network = prefix.network
-                    let hostMask: UInt32 = prefix.length == 0 ? .max : (UInt32.max >> UInt32(prefix.length))
-                    if value & hostMask == 0 {
-                        error(address.location, "\(prefix) is the network address of \(network), not a host address",
-                              hint: "use a host address such as \(IPAddress.v4(value | 1))/\(prefix.length)")
-                    } else if value & hostMask == hostMask {
-                        error(address.location, "\(prefix) is the broadcast address of \(network), not a host address",
-                              hint: "use a host address such as \(IPAddress.v4(value - 1))/\(prefix.length)")
-                    }
+        for interface in lab.interfaces {
+            let owner = "\(interface.node):\(interface.name ?? "?")"
+            for address in interface.addresses {
+                let prefix = address.value
+                if let first = seen[prefix.address] {
+                    error(address.location,
+                          "address \(prefix.address) is already used by \(first.owner) at \(first.location)",
+                          hint: "every address in a lab must be unique")
+                    continue
+                }
+                seen[prefix.address] = (address.location, owner)
+                // /31 (RFC 3021) and /32 have no network or broadcast address to avoid.
+                guard case .v4(let value) = prefix.address, prefix.length <= 30 else { continue }
+                let network = prefix.network
+                let hostMask: UInt32 = prefix.length == 0 ? .max : (UInt32.max >> UInt32(prefix.length))
+                if value & hostMask == 0 {
+                    error(address.location, "\(prefix) is the network address of \(network), not a host address",
+                          hint: "use a host address such as \(IPAddress.v4(value | 1))/\(prefix.length)")
+                } else if value & hostMask == hostMask {
+                    error(address.location, "\(prefix) is the broadcast address of \(network), not a host address",
+                          hint: "use a host address such as \(IPAddress.v4(value - 1))/\(prefix.length)")
                 }
             }
         }
@@ -130,11 +129,9 @@ struct Validator {
 
     private mutating func checkRoutes(_ lab: DraftLab) {
         var interfaces: [String: [(name: String, addresses: [IPPrefix])]] = [:]
-        for link in lab.links {
-            for endpoint in link.endpoints {
-                guard let name = endpoint.interface?.value else { continue }
-                interfaces[endpoint.node.value, default: []].append((name, endpoint.addresses.map(\.value)))
-            }
+        for interface in lab.interfaces {
+            guard let name = interface.name else { continue }
+            interfaces[interface.node, default: []].append((name, interface.addresses.map(\.value)))
         }
         for node in lab.nodes {
             let own = interfaces[node.name] ?? []
@@ -211,12 +208,18 @@ extension DraftLab {
                      Route(destination: $0.destination.network, gateway: $0.gateway?.value, device: $0.device?.value,
                            metric: $0.metric, location: $0.location)
                  },
-                 location: node.location, files: node.files, commands: node.commands)
+                 location: node.location, files: node.files, commands: node.commands, stp: node.stp?.value ?? false,
+                 vlanFiltering: node.vlanFiltering)
         }
         let links = links.map { link in
-            Link(endpoints: link.endpoints.map {
-                Endpoint(node: $0.node.value, interface: $0.interface?.value ?? "", addresses: $0.addresses.map(\.value),
-                         mtu: $0.mtu ?? link.mtu, mac: $0.mac, location: $0.location, impairment: $0.impairment)
+            Link(endpoints: link.endpoints.map { end in
+                Endpoint(node: end.node.value, interface: end.interface?.value ?? "", addresses: end.addresses.map(\.value),
+                         mtu: end.mtu ?? link.mtu, mac: end.mac, location: end.location, impairment: end.impairment,
+                         portVLANs: end.portVLANs,
+                         subinterfaces: end.subinterfaces.map {
+                             Subinterface(vlan: $0.vlan.value, name: $0.name?.value ?? "", addresses: $0.addresses.map(\.value),
+                                          location: $0.vlan.location)
+                         })
             }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap)
         }
         return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,

@@ -66,7 +66,8 @@ let crashFile = "/tmp/nslab-fuzz-\(mode).input"
     let tokens = ["\n", "  ", ": ", "- ", "[", "]", "{", "}", ",", "\"", "'", "&a ", "*a", "!!binary ", "~", "#",
                   "via ", "dev ", "metric ", "default", "10.0.0.1/24", "fd00::1/64", "::", "/", "..", "\u{0}", "\t",
                   "kind: router", "routes:", "links:", "endpoints:", "addresses:", "mtu:", "mac:", "files:", "commands:",
-                  "expect:", "reaches", "does not reach", "name:", "nodes:", "prefix:", "99999999999999999999"]
+                  "expect:", "reaches", "does not reach", "name:", "nodes:", "prefix:", "99999999999999999999",
+                  "kind: bridge", "stp: true", "vlan-filtering:", "vlan: ", "vlans: ", "native: ", "interface: ", "4094", "4095"]
         .map { Array($0.utf8) }
     var count = 0
     let deadline = Date().addingTimeInterval(Double(seconds))
@@ -103,6 +104,7 @@ let crashFile = "/tmp/nslab-fuzz-\(mode).input"
                 _ = try? AddressInfo(message)
                 _ = try? RouteInfo(message)
                 _ = try? NeighbourInfo(message)
+                _ = try? BridgePort(message)
             }
         }
         count += 1
@@ -118,6 +120,9 @@ func netlinkSeeds() -> [[UInt8]] {
         LinkRequest.createVeth(VethEnd(name: "a0", index: 2, mtu: 1400, mac: [2, 0, 0, 0, 0, 1]),
                                peer: VethEnd(name: "b0", index: 3), up: true),
         LinkRequest.set(index: 2, name: "a0", up: true, alias: "nslab:lab/a"),
+        LinkRequest.createBridge(name: "br0", index: 4, stp: true, vlanFiltering: true),
+        LinkRequest.createVLAN(name: "a0.10", index: 5, parent: 2, vlan: 10),
+        BridgeVLANRequest.add(BridgeVLAN(vid: 10, pvid: true, untagged: true), index: 2, interface: "a0"),
     ]
     messages += prefixes.map { AddressRequest.add($0, index: 2, interface: "a0") }
     messages += prefixes.map {
@@ -137,7 +142,8 @@ case "topology":
     var seeds = ((try? FileManager.default.contentsOfDirectory(atPath: seedDirectory.path)) ?? [])
         .filter { $0.hasSuffix(".yaml") }.sorted()
         .compactMap { FileManager.default.contents(atPath: seedDirectory.appendingPathComponent($0).path).map { [UInt8]($0) } }
-    for example in ["examples/routers.yaml", "examples/hosts.yaml", "examples/two-namespaces.yaml"] {
+    for example in ["examples/routers.yaml", "examples/hosts.yaml", "examples/two-namespaces.yaml", "examples/lan.yaml",
+                    "examples/vlan-trunk.yaml", "examples/dual-stack-ring.yaml"] {
         let path = seedDirectory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(example).path
         if let data = FileManager.default.contents(atPath: path) { seeds.append([UInt8](data)) }

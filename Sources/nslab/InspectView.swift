@@ -19,12 +19,17 @@ struct InspectView {
             }
             title += "  forwarding ipv4 \(onOff(node.forwarding.ipv4)) ipv6 \(onOff(node.forwarding.ipv6))"
             out.append(title)
-            let rows = node.interfaces.map { interface in
-                [interface.name, interface.state, interface.mtu.map(String.init) ?? "-", interface.mac ?? "-",
-                 interface.peer.map { "\($0.node):\($0.interface)" } ?? "-",
-                 interface.addresses.filter { !$0.hasPrefix("fe80:") }.joined(separator: " ")]
+            // Bridges, their ports and 802.1Q sub-interfaces get a column of their own, in nodes that have any.
+            let hasLayer2 = node.interfaces.contains { layer2($0) != nil }
+            let rows = node.interfaces.map { interface -> [String] in
+                var row: [String] = [interface.name, interface.state, interface.mtu.map(String.init) ?? "-", interface.mac ?? "-",
+                                     interface.peer.map { "\($0.node):\($0.interface)" } ?? "-"]
+                if hasLayer2 { row.append(layer2(interface) ?? "-") }
+                row.append(interface.addresses.filter { !$0.hasPrefix("fe80:") }.joined(separator: " "))
+                return row
             }
-            out.append(Table(header: ["INTERFACE", "STATE", "MTU", "MAC", "PEER", "ADDRESSES"], rows: rows, indent: "  ").render())
+            let header = ["INTERFACE", "STATE", "MTU", "MAC", "PEER"] + (hasLayer2 ? ["LAYER 2"] : []) + ["ADDRESSES"]
+            out.append(Table(header: header, rows: rows, indent: "  ").render())
             for interface in node.interfaces {
                 if let impairment = interface.impairment { out.append("  impair \(interface.name): \(impairment.text)") }
             }
@@ -49,6 +54,19 @@ struct InspectView {
             lines.append(Table(header: ["PID", "STATE", "FROM", "COMMAND", "LOG"], rows: rows, indent: "    ").render())
         }
         return lines
+    }
+
+    /// "bridge, stp off, vlan filtering on", "port of br0: access 10", "vlan 10 on eth0".
+    func layer2(_ interface: InterfaceState) -> String? {
+        if let bridge = interface.bridge {
+            return "bridge, stp \(onOff(bridge.stp)), vlan filtering \(onOff(bridge.vlanFiltering))"
+        }
+        if let master = interface.master {
+            let state = interface.portState.flatMap { $0 == "forwarding" ? nil : " (\($0))" } ?? ""
+            return "port of \(master)\(state)" + (interface.vlans.map { ": \($0.text)" } ?? "")
+        }
+        if let vlan = interface.vlan { return "vlan \(vlan)" + (interface.parent.map { " on \($0)" } ?? "") }
+        return nil
     }
 
     func onOff(_ value: Bool?) -> String { value.map { $0 ? "on" : "off" } ?? "?" }

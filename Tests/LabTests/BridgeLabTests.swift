@@ -7,9 +7,6 @@ import Topology
 /// reaching each other without any route, and a second LAN through a router.
 @Suite(.enabled(if: isRoot, "needs root: creates namespaces"), .serialized)
 struct BridgeLabTests {
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples")
-
     @Test func hostsOnOneBridgeReachEachOtherWithoutRoutes() throws {
         let lab = TestLab("br")
         defer { lab.cleanUp() }
@@ -36,9 +33,7 @@ struct BridgeLabTests {
     @Test func theLanExampleVerifiesAndExplainsAcrossTheSwitches() throws {
         let lab = TestLab("lanex")
         defer { lab.cleanUp() }
-        let text = try String(contentsOf: Self.examples.appendingPathComponent("lan.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "name: lan\n", with: "name: \(lab.name)\nprefix: \(lab.prefix)\n")
-        _ = try LabDeployer.deploy(try Topology.parse(yaml: text, file: "lan.yaml"), sourceText: text)
+        _ = try lab.deploy(exampleBody("lan.yaml"))
         let verify = sh("\(nslabBinary) verify \(lab.name)")
         #expect(verify.status == 0 && verify.output.contains("PASS"), "\(verify.output)")
         let explain = sh("\(nslabBinary) explain --lab \(lab.name) a1 b2")

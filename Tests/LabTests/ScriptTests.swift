@@ -20,7 +20,34 @@ struct ScriptTests {
 
         """
 
+    /// Switches: one with spanning tree, hosts on both, a router between.
+    static let switches = """
+        nodes: { sw1: { kind: bridge, stp: true }, sw2: { kind: bridge }, a: , b: , r: { kind: router } }
+        links:
+          - { endpoints: [a, sw1], addresses: [10.3.0.1/24, ~] }
+          - { endpoints: [r, sw1], addresses: [10.3.0.254/24, ~] }
+          - { endpoints: [r, sw2], addresses: [10.4.0.254/24, ~] }
+          - { endpoints: [b, sw2], addresses: [10.4.0.1/24, ~] }
+
+        """
+
     @Test func scriptBuildsWhatDeployBuilds() throws {
+        try compare(Self.body, nodes: ["a", "r", "b"])
+    }
+
+    @Test func scriptBuildsSwitchesAsDeployDoes() throws {
+        try compare(Self.switches, nodes: ["sw1", "sw2", "a", "b", "r"])
+    }
+
+    /// examples/vlan-trunk.yaml: VLAN-filtering bridges, access and trunk ports, sub-interfaces.
+    @Test(.enabled(if: kernelHasVLANs, "this kernel has no 802.1Q VLANs (CONFIG_VLAN_8021Q)"))
+    func scriptBuildsVLANsAsDeployDoes() throws {
+        try compare(exampleBody("vlan-trunk.yaml"), nodes: ["sw1", "sw2", "gw", "a10", "b20", "d2"])
+    }
+
+    /// Deploys `body`, runs the script of the same topology under another prefix, and compares
+    /// the two labs' kernel state node by node and their /etc/netns files.
+    func compare(_ body: String, nodes: [String]) throws {
         let lab = TestLab("script")
         let handPrefix = lab.prefix + "s-"
         let giveBackEtcNetns = borrowEtcNetns()
@@ -29,9 +56,9 @@ struct ScriptTests {
             sh("rm -rf /etc/netns/\(lab.prefix)*")
             giveBackEtcNetns()
         }
-        _ = try lab.deploy(Self.body)
+        _ = try lab.deploy(body)
 
-        let handTopology = try Topology.parse(yaml: "name: \(lab.name)\nprefix: \(handPrefix)\n" + Self.body, file: "script.yaml")
+        let handTopology = try Topology.parse(yaml: "name: \(lab.name)\nprefix: \(handPrefix)\n" + body, file: "script.yaml")
         let script = LabScript.text(for: handTopology)
         let path = "/tmp/\(lab.name).sh"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
@@ -39,7 +66,7 @@ struct ScriptTests {
         let run = sh("sh \(path)")
         try #require(run.status == 0, "\(run.output)\n\(script)")
 
-        for node in ["a", "r", "b"] {
+        for node in nodes {
             // The kernel reports a veth's carrier up to a second late when its index equals its
             // peer's, which `ip link add` by hand can produce: give the typed lab that second.
             var deployed = SeedComparisonTests.state(of: lab.namespace(node))
@@ -61,6 +88,7 @@ struct ScriptTests {
                 #expect(fromDeploy == fromScript, "\(node) \(file)")
             }
         }
+        guard body == Self.body else { return }
         // And it works: a reaches b over IPv6 through r, with the names the script wrote.
         #expect(lab.exec("a", "ping -c 1 -W 2 fd00:2::1").status == 0)
         #expect(sh("ip netns exec \(handPrefix)a ping -c 1 -W 2 b").status == 0)

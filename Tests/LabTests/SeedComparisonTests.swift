@@ -60,10 +60,18 @@ struct SeedComparisonTests {
         var lines: [String] = []
         for link in json("ip -d -j -n \(namespace) address show") where field(link, "ifname") != "lo" {
             let name = field(link, "ifname")
-            let kind = (link["linkinfo"] as? [String: Any]).map { field($0, "info_kind") } ?? "-"
+            let info = link["linkinfo"] as? [String: Any]
+            let kind = info.map { field($0, "info_kind") } ?? "-"
             lines.append("link \(name) kind=\(kind) flags=\(field(link, "flags")) mtu=\(field(link, "mtu")) "
                          + "state=\(field(link, "operstate")) qdisc=\(field(link, "qdisc")) txqlen=\(field(link, "txqlen")) "
-                         + "type=\(field(link, "link_type")) broadcast=\(field(link, "broadcast"))")
+                         + "type=\(field(link, "link_type")) broadcast=\(field(link, "broadcast")) "
+                         + "master=\(field(link, "master")) link=\(field(link, "link"))")
+            // A bridge's spanning tree and VLAN filtering, an 802.1Q link's id (not the bridge id,
+            // which holds the bridge's random MAC).
+            if let data = info?["info_data"] as? [String: Any] {
+                let keys = kind == "bridge" ? ["stp_state", "vlan_filtering"] : kind == "vlan" ? ["protocol", "id"] : []
+                if !keys.isEmpty { lines.append("linkinfo \(name) " + keys.map { "\($0)=\(field(data, $0))" }.joined(separator: " ")) }
+            }
             for address in link["addr_info"] as? [[String: Any]] ?? [] where field(address, "scope") != "link" {
                 lines.append("address \(name) \(field(address, "family")) \(field(address, "local"))/\(field(address, "prefixlen")) "
                              + "scope=\(field(address, "scope")) broadcast=\(field(address, "broadcast")) "
@@ -78,6 +86,11 @@ struct SeedComparisonTests {
                              + "proto=\(field(route, "protocol")) scope=\(field(route, "scope")) "
                              + "src=\(field(route, "prefsrc")) metric=\(field(route, "metric")) flags=\(field(route, "flags"))")
             }
+        }
+        // Bridge ports' VLANs, as `bridge vlan show` lists them.
+        for port in json("bridge -j -n \(namespace) vlan show") {
+            let vlans = (port["vlans"] as? [[String: Any]] ?? []).map { "\(field($0, "vlan")) \(field($0, "flags"))" }
+            lines.append("vlans \(field(port, "ifname")) " + vlans.sorted().joined(separator: ", "))
         }
         let forwarding = sh("ip netns exec \(namespace) sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding").output
         lines.append("forwarding " + forwarding.split(separator: "\n").joined(separator: " "))

@@ -82,12 +82,16 @@ struct TestLab {
     }
 }
 
-/// examples/routers.yaml (seed 001) without its `name:` line, which TestLab.deploy writes: the
-/// kernel tests deploy the example itself, not a copy that could drift from it.
-let routersBody: String = {
+/// An example topology from examples/ without its `name:` line (and comment lines), which
+/// TestLab.deploy writes: the kernel tests deploy the examples themselves, not copies that could
+/// drift from them.
+func exampleBody(_ file: String) -> String {
     let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples/routers.yaml")
+        .deletingLastPathComponent().appendingPathComponent("examples/\(file)")
     let text = (try? String(contentsOf: example, encoding: .utf8)) ?? ""
     return text.split(separator: "\n", omittingEmptySubsequences: false)
         .filter { !$0.hasPrefix("name:") && !$0.hasPrefix("#") }.joined(separator: "\n")
-}()
+}
+
+/// examples/routers.yaml (seed 001).
+let routersBody = exampleBody("routers.yaml")

@@ -14,7 +14,8 @@ private func tcmsgRoot(index: Int32) -> [UInt8] {
 
 private let netemKind: [UInt8] = [0x0a, 0x00, 0x01, 0x00] + Array("netem".utf8) + [0, 0, 0]
 
-private func hex(_ text: String) -> [UInt8] {
+/// A payload as `strace -xx` prints it: "\\x00\\x01…".
+func hex(_ text: String) -> [UInt8] {
     text.split(separator: "\\").filter { !$0.isEmpty }.compactMap { UInt8($0.dropFirst(), radix: 16) }
 }
 

@@ -33,7 +33,8 @@ import Testing
         expectOnly("name: x\nnodes: { sw: { kind: swtich } }\n", "lab.yaml:2:22", "unknown node kind 'swtich'", hint: "'bridge' is a switch")
     }
 
-    @Test func addressingLeavesLinksToBridgesAlone() throws {
+    /// a is alone on sw's segment with an address written by hand: nothing is added to it.
+    @Test func aBridgedSegmentWithAWrittenAddressIsLeftAsWritten() throws {
         let lab = try #require(decode("""
             name: x
             addressing: { ipv4: 10.9.0.0/24 }

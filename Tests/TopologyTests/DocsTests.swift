@@ -12,6 +12,7 @@ import Testing
         let text = try String(contentsOf: Self.docsURL, encoding: .utf8)
         let keys = TopologyKeys.topLevel + TopologyKeys.node + TopologyKeys.link + TopologyKeys.endpoint
             + TopologyKeys.route + TopologyKeys.routeWords + TopologyKeys.impairment + TopologyKeys.flap
+            + TopologyKeys.subinterface
         let undocumented = Set(keys).filter { !text.contains("| `\($0)` |") && !text.contains("`\($0) ") }
         #expect(undocumented.isEmpty, "keys missing from docs/topology.md: \(undocumented.sorted())")
     }

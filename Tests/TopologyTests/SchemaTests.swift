@@ -38,9 +38,10 @@ import Testing
         #expect(try keys(definition("routeMap", in: schema)) == Set(TopologyKeys.route))
         #expect(try keys(definition("impairment", in: schema)) == Set(TopologyKeys.impairment))
         #expect(try keys(definition("flap", in: schema)) == Set(TopologyKeys.flap))
+        #expect(try keys(definition("subinterfaceMap", in: schema)) == Set(TopologyKeys.subinterface))
         let routePattern = try #require(try definition("routeString", in: schema)["pattern"] as? String)
         #expect(routePattern.contains("(?:" + TopologyKeys.routeWords.joined(separator: "|") + ")"))
-        for name in ["node", "link", "endpointMap", "routeMap"] {
+        for name in ["node", "link", "endpointMap", "routeMap", "subinterfaceMap"] {
             #expect(try definition(name, in: schema)["additionalProperties"] as? Bool == false, "\(name)")
         }
         let node = try definition("node", in: schema)
