@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CShims", "NetAddress"]),
         .target(name: "Namespaces", dependencies: ["CShims", "Netlink"]),
         .target(name: "Topology", dependencies: ["NetAddress", .product(name: "Yams", package: "Yams")]),
+        // Pictures of a lab (DOT, Mermaid, text) from its topology and, optionally, its live state:
+        // pure, no kernel.
+        .target(name: "Drawing", dependencies: ["Topology", "NetAddress"]),
         .target(name: "Lab", dependencies: [
             "CShims", "NetAddress", "Netlink", "Namespaces", "Topology",
             .product(name: "Logging", package: "swift-log"),
@@ -37,6 +40,7 @@ let package = Package(
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "DrawingTests", dependencies: ["Drawing", "Topology", "NetAddress", "TestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "CShims", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
