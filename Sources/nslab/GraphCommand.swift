@@ -23,18 +23,21 @@ struct Graph: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a lab: nodes by kind, every link with both interfaces and addresses, down and impaired links marked.",
         discussion: """
-        LAB, a deployed lab, is drawn as the kernel has it now: links that are down, impairments \
-        installed (nslab link). FILE, a topology file, is drawn as it declares it.
-          ascii     text for an 80-column terminal: a drawing for small labs, a list of links for large ones
-          dot       Graphviz source          mermaid   a Mermaid flowchart (Markdown)
+        LAB, a deployed lab, is drawn as the kernel has it now: links that are down, \
+        impairments installed (nslab link). FILE, a topology file, is drawn as it declares it.
+        Formats:
+          ascii     text within 80 columns: a drawing, or a list for large labs
+          dot       Graphviz source
+          mermaid   a Mermaid flowchart, for Markdown
           svg, png  laid out by Graphviz's dot (apt-get install graphviz)
-        Without --format, the format follows -o's extension (.svg, .png, .dot, .mmd, .txt), else ascii.
+        Without --format, the format follows -o's extension (.svg, .png, .dot, .mmd, .txt), \
+        else ascii.
         """)
 
     @Argument(help: "A deployed lab's name or a topology file.")
     var lab: String
 
-    @Option(help: "svg, png, dot, mermaid or ascii.")
+    @Option(help: "The format.")
     var format: Format?
 
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.")

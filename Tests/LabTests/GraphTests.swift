@@ -47,6 +47,14 @@ let graphvizInstalled = sh("command -v dot").status == 0
         #expect(text.status == 0 && text.output.hasPrefix("%% nslab graph"))
     }
 
+    /// png is not written to a terminal (`script` gives the command one).
+    @Test(.enabled(if: sh("command -v script").status == 0, "needs script (util-linux) for a terminal"))
+    func pngToATerminalIsRefused() {
+        let result = sh("cd \(Self.repository.path) && script -qec '\(nslabBinary) graph examples/lan.yaml --format png' /dev/null")
+        #expect(result.status == 2)
+        #expect(result.output.contains("png is binary: write it to a file with -o FILE.png"))
+    }
+
     @Test func neitherFileNorLabIsBadInput() {
         let result = graph("no-such-lab-or-file 2>&1")
         #expect(result.status == 2)
