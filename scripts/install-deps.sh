@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine lacks for nslab's demo and tests: iproute2 and ping to cross-check
-# nslab against the real tools, tcpdump and traceroute for the seed tutorials' own steps.
+# nslab against the real tools, tcpdump and traceroute for the seed tutorials' own steps,
+# Graphviz for nslab graph's svg and png.
 set -euo pipefail
 needed=()
 command -v ip >/dev/null || needed+=(iproute2)
@@ -10,6 +11,7 @@ command -v iperf3 >/dev/null || needed+=(iperf3)  # link rate tests (LinkControl
 command -v traceroute >/dev/null || needed+=(traceroute)
 command -v pgrep >/dev/null || needed+=(procps)
 command -v strace >/dev/null || needed+=(strace)
+command -v dot >/dev/null || needed+=(graphviz)  # nslab graph --format svg|png, and its tests
 if [ ${#needed[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
