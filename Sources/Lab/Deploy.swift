@@ -155,11 +155,12 @@ public enum LabDeployer {
         try Interruption.check()
         progress("configuring interfaces and addresses")
         let addresses = try configureInterfaces(topology, nodes: created, neighbours: neighbours)
-        // Declared `state: down` and `impair:` (LinkControl.swift).
-        try LinkControl.applyDeclared(topology, nodes: created)
+        // Declared `impair:` (LinkControl.swift).
+        try LinkControl.applyDeclaredImpairments(topology, nodes: created)
         try Interruption.check()
         progress("adding routes")
         let routes = try addRoutes(created)
+        try LinkControl.applyDeclaredDown(topology, nodes: created)
         return BuiltNetwork(nodes: created, addresses: addresses, routes: routes)
     }
 

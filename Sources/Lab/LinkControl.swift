@@ -60,12 +60,50 @@ public enum LinkControl {
     @discardableResult
     public static func setState(lab: String, target: String, up: Bool) throws -> [LinkEnd] {
         let (network, ends) = try ends(lab: lab, target: target)
+        try setState(ends, in: network, up: up)
+        return ends
+    }
+
+    /// Taking an interface down makes the kernel forget what was configured through it: every
+    /// route through it (IPv4 and IPv6), its IPv6 addresses (unless keep_addr_on_down) and its
+    /// neighbour entries, permanent ones included. A cable plugged back in should give the lab
+    /// back as it was, so bringing an end up puts back, from the lab's topology, the addresses
+    /// of the end and of its 802.1Q sub-interfaces, their permanent neighbour entries, and every
+    /// route of the node. A route whose gateway is behind another link still down is refused by
+    /// the kernel and comes back when that link does (its end is on the same node).
+    static func setState(_ ends: [LinkEnd], in network: LabNetwork, up: Bool) throws {
         for end in ends {
             try withInterface(end, in: network) { socket, index in
                 try socket.execute(LinkRequest.set(index: index, name: end.interface, up: up))
+                if up, let topology = network.topology { try restore(end, topology: topology, socket: socket) }
             }
         }
-        return ends
+    }
+
+    private static func restore(_ end: LinkEnd, topology: Topology, socket: NetlinkSocket) throws {
+        guard let endpoint = topology.endpoints(of: end.node).first(where: { $0.interface == end.interface }),
+              let node = topology.node(named: end.node) else { return }
+        let indexes = Dictionary(try socket.links().map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
+        var configuration: [NetlinkMessage] = []
+        if let index = indexes[endpoint.interface] {
+            configuration += endpoint.addresses.map {
+                AddressRequest.add($0, index: UInt32(index), interface: endpoint.interface).replacing()
+            }
+            configuration += StaticNeighbours(topology)?.requests(for: endpoint, index: index) ?? []
+        }
+        for sub in endpoint.subinterfaces {
+            guard let index = indexes[sub.name] else { continue }
+            configuration += sub.addresses.map { AddressRequest.add($0, index: UInt32(index), interface: sub.name).replacing() }
+        }
+        try socket.execute(configuration)
+        let routes = node.routes.map { route in
+            RouteRequest.add(RouteInfo(destination: route.destination.network, gateway: route.gateway,
+                                       outputIndex: route.device.flatMap { indexes[$0] }.map(UInt32.init),
+                                       metric: route.metric),
+                             describedAs: route.text).replacing()
+        }
+        // Every route is attempted; refusals are the routes behind other links still down.
+        try? socket.execute(routes)
     }
 
     /// Merges `change` into what each end has now (read back from the kernel, so a parameter not
@@ -128,14 +166,13 @@ public enum LinkControl {
         }
     }
 
-    /// At deploy: links declared `state: down` and the declared impairments, one batch per node.
-    static func applyDeclared(_ topology: Topology, nodes: [DeployedNode]) throws {
-        var perNode: [String: [(endpoint: Endpoint, down: Bool, impairment: Impairment?)]] = [:]
+    /// At deploy: the declared impairments, one batch per node.
+    static func applyDeclaredImpairments(_ topology: Topology, nodes: [DeployedNode]) throws {
+        var perNode: [String: [(endpoint: Endpoint, impairment: Impairment)]] = [:]
         for link in topology.links {
             for (i, endpoint) in link.endpoints.enumerated() {
-                let impairment = link.impairment(of: i).flatMap { $0.isEmpty ? nil : $0 }
-                if link.isDown || impairment != nil {
-                    perNode[endpoint.node, default: []].append((endpoint, link.isDown, impairment))
+                if let impairment = link.impairment(of: i), !impairment.isEmpty {
+                    perNode[endpoint.node, default: []].append((endpoint, impairment))
                 }
             }
         }
@@ -143,14 +180,26 @@ public enum LinkControl {
         _ = try LabDeployer.eachNode(affected) { deployed in
             for item in perNode[deployed.node.name] ?? [] {
                 guard let index = deployed.interfaceIndexes[item.endpoint.interface] else { continue }
-                if item.down {
-                    try deployed.socket.execute(LinkRequest.set(index: index, name: item.endpoint.interface, up: false))
-                }
-                if let impairment = item.impairment {
-                    try apply(impairment, socket: deployed.socket, index: index,
-                              end: LinkEnd(node: item.endpoint.node, interface: item.endpoint.interface), replacing: nil)
-                }
+                try apply(item.impairment, socket: deployed.socket, index: index,
+                          end: LinkEnd(node: item.endpoint.node, interface: item.endpoint.interface), replacing: nil)
             }
+        }
+    }
+
+    /// At deploy, once every route is in: the links declared `state: down`, both ends down. Last,
+    /// because the kernel refuses a route through a link that is down; taking the link down
+    /// afterwards leaves the lab as `nslab link … down` would, and `up` puts the routes back.
+    static func applyDeclaredDown(_ topology: Topology, nodes: [DeployedNode]) throws {
+        var perNode: [String: [Endpoint]] = [:]
+        for link in topology.links where link.isDown {
+            for endpoint in link.endpoints { perNode[endpoint.node, default: []].append(endpoint) }
+        }
+        let affected = nodes.filter { perNode[$0.node.name] != nil }
+        _ = try LabDeployer.eachNode(affected) { deployed in
+            let requests = (perNode[deployed.node.name] ?? []).compactMap { endpoint in
+                deployed.interfaceIndexes[endpoint.interface].map { LinkRequest.set(index: $0, name: endpoint.interface, up: false) }
+            }
+            try deployed.socket.execute(requests)
         }
     }
 }

@@ -27,11 +27,7 @@ public struct LinkFlap: Sendable {
         let (network, ends) = try LinkControl.ends(lab: lab, target: target)
         let label = ends.map(\.id).joined(separator: " <-> ")
         func set(_ up: Bool) throws {
-            for end in ends {
-                try LinkControl.withInterface(end, in: network) { socket, index in
-                    try socket.execute(LinkRequest.set(index: index, name: end.interface, up: up))
-                }
-            }
+            try LinkControl.setState(ends, in: network, up: up)
             log("\(Self.timestamp()) link \(label) \(up ? "up" : "down")")
         }
         var isDown = false

@@ -78,6 +78,17 @@ public enum LabScript {
             }
         }
 
+        let downLinks = topology.links.filter(\.isDown)
+        if !downLinks.isEmpty {
+            out.step("4b. Links declared `state: down`: both ends down, once the routes are in (the kernel",
+                     "refuses a route through a link that is down, and drops those through it when it goes down).")
+            for link in downLinks {
+                for endpoint in link.endpoints {
+                    out.line("ip netns exec \(ns(endpoint.node)) ip link set \(shellWord(endpoint.interface)) down")
+                }
+            }
+        }
+
         out.step("5. Per-node /etc files: `ip netns exec NODE` binds /etc/netns/NODE/* over /etc/*, so each",
                  "node resolves the others by name (`ping ns02`, `ping router01-gw01-veth1`).")
         let hosts = HostsFile.Table(topology)

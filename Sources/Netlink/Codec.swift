@@ -251,3 +251,14 @@ public struct ReceivedMessage: Sendable {
         return (header, attributes)
     }
 }
+
+extension NetlinkMessage {
+    /// The same request with `replace` semantics (NLM_F_CREATE | NLM_F_REPLACE), as `ip address
+    /// replace` and `ip route replace` send it: no error when the object is there already.
+    public func replacing() -> NetlinkMessage {
+        var message = self
+        message.flags = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
+        message.summary = summary.hasPrefix("add ") ? "replace " + summary.dropFirst(4) : summary
+        return message
+    }
+}

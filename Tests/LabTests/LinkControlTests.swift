@@ -76,6 +76,52 @@ struct LinkControlTests {
         #expect(waitUntil { lab.exec("a", "ping -n -c 1 -W 1 10.77.0.2").status == 0 })
     }
 
+    /// Down takes routes, IPv6 addresses and permanent neighbour entries away in the kernel;
+    /// up must give the lab back exactly as it was, read with iproute2 before and after, on the
+    /// router of the chain and the host behind it, for a link named by either end, and for a
+    /// link declared down in the file that has routes through it.
+    @Test func upGivesBackTheRoutesAddressesAndNeighboursThatDownTookAway() throws {
+        let body = """
+            neighbours: static
+            nodes:
+              a: { routes: [default via 10.1.0.254, "default via fd01::fe"] }
+              r: { kind: router, routes: ["10.9.0.0/16 via 10.2.0.1"] }
+              b: { routes: [default via 10.2.0.254, "default via fd02::fe"] }
+            links:
+              - { endpoints: [a, r], addresses: [[10.1.0.1/24, fd01::1/64], [10.1.0.254/24, fd01::fe/64]] }
+              - { endpoints: [r, b], addresses: [[10.2.0.254/24, fd02::fe/64], [10.2.0.1/24, fd02::1/64]] }
+
+            """
+        func configuration(_ lab: TestLab) -> String {
+            ["a", "r", "b"].map { node in
+                let ns = lab.namespace(node)
+                return sh("ip -n \(ns) route; ip -n \(ns) -6 route | grep -v fe80; ip -n \(ns) -br addr; ip -n \(ns) neigh show nud permanent").output
+            }.joined(separator: "\n")
+        }
+        let lab = TestLab("linkrestore")
+        defer { lab.cleanUp() }
+        try lab.deploy(body)
+        let before = configuration(lab)
+        #expect(before.contains("10.9.0.0/16 via 10.2.0.1") && before.contains("default via fd02::fe") && before.contains("PERMANENT"))
+        for (down, up) in [("r:eth1", "b:eth0"), ("b:eth0", "b:eth0")] {
+            #expect(link(lab, "\(down) down").status == 0)
+            let whileDown = sh("ip -n \(lab.namespace("b")) route; ip -n \(lab.namespace("b")) -6 addr show scope global").output
+            #expect(!whileDown.contains("default via") && !whileDown.contains("fd02::1"), "the kernel forgot them: \(whileDown)")
+            #expect(link(lab, "\(up) up").status == 0)
+            #expect(configuration(lab) == before, "after \(down) down, \(up) up")
+        }
+        #expect(lab.exec("a", "ping -n -c 1 -W 2 10.2.0.1").status == 0)
+        #expect(lab.exec("a", "ping -n -c 1 -W 2 fd02::1").status == 0)
+
+        let declared = TestLab("linkrestoredeclared")
+        defer { declared.cleanUp() }
+        try declared.deploy(body.replacingOccurrences(of: "addresses: [[10.2.0.254/24", with: "state: down, addresses: [[10.2.0.254/24"))
+        #expect(declared.exec("a", "ping -n -c 1 -W 1 10.2.0.1").status != 0)
+        #expect(link(declared, "r:eth1 up").status == 0)
+        #expect(waitUntil { declared.exec("a", "ping -n -c 1 -W 1 10.2.0.1").status == 0 })
+        #expect(declared.exec("a", "ping -n -c 1 -W 2 fd02::1").status == 0)
+    }
+
     @Test func badRequestsExitTwo() throws {
         let lab = TestLab("linkbad")
         defer { lab.cleanUp() }
