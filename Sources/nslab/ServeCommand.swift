@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Lab
 import Server
 import Synchronization
 
@@ -42,6 +43,8 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // Without root every lab's namespaces are closed to it: say so, not serve an empty page.
+        try reportingErrors { try Privileges.check(for: "watch the labs' namespaces") }
         let security = ServeSecurity(allowActions: allowActions, token: allowActions ? (token ?? ServeSecurity.randomToken()) : nil)
         let options = ServeOptions(host: host, port: port, security: security)
         let printedToken = token == nil ? security.token : nil

@@ -23,7 +23,7 @@ final class ServeProcess {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: #"http://127\.0\.0\.1:(\d+)/"#, options: .regularExpression) {
                 port = Int(text[range].dropFirst("http://127.0.0.1:".count).dropLast())
-            } else if kill(pid, 0) != 0 {
+            } else if !ServeProcess.running(pid) {
                 break
             } else {
                 usleep(100_000)
@@ -40,16 +40,22 @@ final class ServeProcess {
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
+    var isRunning: Bool { ServeProcess.running(pid) }
+
+    /// Running, not a zombie waiting for init (its parent, the shell, is gone) to reap it.
+    static func running(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
     /// SIGTERM, then SIGKILL if it is still there after 5 s; returns how long it took to go.
     @discardableResult
     func stop() -> Double {
         let started = Date()
         kill(pid, SIGTERM)
-        for _ in 0..<50 {
-            if kill(pid, 0) != 0 { break }
-            usleep(100_000)
-        }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        for _ in 0..<250 where isRunning { usleep(20_000) }
+        if isRunning { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: log)
         return Date().timeIntervalSince(started)
     }
@@ -119,6 +125,7 @@ struct ServeTests {
         let panel = try browser.evaluate("document.getElementById('panel').innerText") as? String ?? ""
         #expect(panel.contains("10.0.0.0/24") && panel.contains("172.16.0.2"), "routes: \(panel)")
         #expect(panel.contains("192.168.0.254/24") && panel.contains("172.16.0.1/24"), "addresses: \(panel)")
+        #expect(panel.contains("router02:gw02-veth0") && panel.contains("ns01:ns01-veth0"), "peers: \(panel)")
         #expect(try browser.evaluate("Boolean(document.querySelector('#panel [data-panel=\"neighbours\"]'))") as? Bool == true)
         try browser.screenshot(to: "\(shots)-2-node-panel.png")
 

@@ -582,6 +582,9 @@ async function openNodePanel(labName, nodeName) {
   }
   if (state.panel?.kind !== 'node' || state.panel.id !== nodeName) return;
   const forwarding = [node.forwarding?.ipv4 ? 'IPv4' : null, node.forwarding?.ipv6 ? 'IPv6' : null].filter(Boolean);
+  // The kernel read covers this node alone; the other end of each link comes from the live view.
+  const live = state.labs.get(labName)?.nodes.find(n => n.name === nodeName);
+  const peerOf = i => i.peer ? `${i.peer.node}:${i.peer.interface}` : live?.interfaces.find(l => l.name === i.name)?.peer;
   put(body, 
     h('h3', {}, nodeName, ' ', h('span', { class: 'note' }, `${node.kind ?? 'host'} in lab ${labName}`)),
     h('p', { class: 'note' }, `namespace ${node.namespace}; forwarding ${forwarding.length ? forwarding.join(', ') : 'off'}; read at ${new Date().toLocaleTimeString()} `,
@@ -590,7 +593,7 @@ async function openNodePanel(labName, nodeName) {
     h('h4', {}, 'interfaces'),
     table(['name', 'state', 'addresses', 'peer'], (node.interfaces ?? []).map(i => [
       i.name, `${i.state}${i.up ? '' : ' (down)'}${i.carrier || !i.kind ? '' : ' no carrier'}`,
-      i.addresses.join('\n'), i.peer ? `${i.peer.node}:${i.peer.interface}` : (i.master ? `port of ${i.master}` : '')]),
+      i.addresses.join('\n'), peerOf(i) ?? (i.master ? `port of ${i.master}` : '')]),
       { 'data-panel': 'interfaces' }),
     h('h4', {}, 'routes'),
     table(['destination', 'via', 'device', 'protocol'], (node.routes ?? []).filter(r => r.type !== 'local').map(r => [
