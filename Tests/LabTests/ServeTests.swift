@@ -200,6 +200,45 @@ struct ServeTests {
         }
     }
 
+    /// With --allow-actions, the page's own buttons take a link down and up, with the token the
+    /// address handed it; bridges are drawn as switches.
+    @Test(.enabled(if: canBrowse, "needs root (deploys a lab) and Debian's chromium (scripts/install-deps.sh)"))
+    func actionsFromThePage() throws {
+        let lab = TestLab("serve-lan")
+        defer { lab.cleanUp() }
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/lan.yaml")
+        let body = try String(contentsOf: example, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("name:") && !$0.hasPrefix("#") }.joined(separator: "\n")
+        _ = try lab.deploy(body)
+        let token = "page-token-\(UInt64.random(in: 0...UInt64.max))"
+        let server = try ServeProcess("--allow-actions --token \(token)")
+        defer { server.stop() }
+        let browser = try Browser()
+        defer { browser.close() }
+        let section = "document.querySelector('section.lab[data-lab=\"\(lab.name)\"]')"
+        try browser.open(server.url + "#token=\(token)", readyWhen: section)
+        #expect(try browser.evaluate("location.hash") as? String == "", "the token stays out of the address bar")
+        #expect(try browser.evaluate("document.getElementById('mode').dataset.mode") as? String == "actions")
+        let kinds = try browser.evaluate("[...\(section).querySelectorAll('.node')].map(n => n.dataset.node + ' ' + n.dataset.kind + ' ' + n.querySelector('.shape').tagName).sort()") as? [String]
+        #expect(kinds == ["a1 host circle", "a2 host circle", "a3 host circle", "b1 host circle", "b2 host circle",
+                          "gw router rect", "sw1 bridge polygon", "sw2 bridge polygon"])
+
+        let link = try #require(try browser.evaluate("[...\(section).querySelectorAll('[data-link]')].map(l => l.dataset.link).find(id => id.startsWith('a1:'))") as? String)
+        let linkElement = "\(section).querySelector('[data-link=\"\(link)\"]')"
+        try browser.click("section.lab[data-lab=\"\(lab.name)\"] [data-link=\"\(link)\"] line.hit")
+        #expect(try browser.wait(for: "document.querySelector('#panel [data-action=\"down\"]')", timeout: 3))
+        try browser.click("#panel [data-action=\"down\"]")
+        #expect(try browser.wait(for: "\(linkElement).classList.contains('down')", timeout: 3),
+                "\(String(describing: try? browser.evaluate("document.querySelector('#panel .action-output').textContent")))")
+        #expect(sh("ip -n \(lab.namespace("a1")) link show eth0").output.contains("state DOWN"))
+        try browser.screenshot(to: "\(artefactsDirectory)/\(lab.name)-link-down-from-the-page.png")
+        try browser.click("#panel [data-action=\"up\"]")
+        #expect(try browser.wait(for: "!\(linkElement).classList.contains('down')", timeout: 3))
+        #expect(!sh("ip -n \(lab.namespace("a1")) link show eth0").output.contains("state DOWN"))
+        print("serve: screenshot \(artefactsDirectory)/\(lab.name)-link-down-from-the-page.png")
+    }
+
     /// Read-only unless started with --allow-actions: the page may look, not touch.
     @Test(.enabled(if: isRoot, needsRoot))
     func actionsAreRefusedWithoutTheFlag() throws {

@@ -156,8 +156,9 @@ function layout(view, width) {
   const margin = 80;
   let [minX, maxX, minY, maxY] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < n; i++) { minX = Math.min(minX, x[i]); maxX = Math.max(maxX, x[i]); minY = Math.min(minY, y[i]); maxY = Math.max(maxY, y[i]); }
-  // One scale for both directions, so the drawing keeps its shape; as high as it needs.
-  const [boxWidth, boxHeight] = [width - 2 * margin, height - 1.6 * margin];
+  // One scale for both directions, so the drawing keeps its shape: as wide as the page, and as
+  // high as that makes it (up to 900).
+  const [boxWidth, boxHeight] = [width - 2 * margin, 900 - 1.6 * margin];
   const scale = Math.min(boxWidth / Math.max(maxX - minX, 1), boxHeight / Math.max(maxY - minY, 1));
   const drawnHeight = Math.max(170, Math.round((maxY - minY) * scale + 1.6 * margin));
   const left = margin + (boxWidth - (maxX - minX) * scale) / 2;
