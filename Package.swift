@@ -1,8 +1,8 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Layers, imports pointing down only (see DESIGN.md):
-//   nslab (CLI) → Lab → Drawing, Topology, Namespaces → Netlink → CShims
+//   nslab (CLI) → Server (nslab serve, Hummingbird) → Lab → Drawing, Topology, Namespaces → Netlink → CShims
 // NetAddress (IP addresses and prefixes, pure Swift) sits at the bottom beside CShims so that
 // Topology can parse addresses without depending on anything that touches the kernel.
 let package = Package(
@@ -15,6 +15,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `nslab serve`. Default traits off: they only add swift-configuration, which nslab does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Already in Hummingbird's graph; named for the server's channel and its shutdown.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CShims"),
@@ -29,8 +34,18 @@ let package = Package(
             "CShims", "NetAddress", "Netlink", "Namespaces", "Topology", "Drawing",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The web page of `nslab serve`: live lab state from netlink events, pushed to every viewer.
+        .target(name: "Server", dependencies: [
+            "Lab", "Netlink", "Namespaces", "Topology", "NetAddress", "CShims",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [
+            .embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/style.css"),
+        ]),
         .executableTarget(name: "nslab", dependencies: [
-            "Lab", "Topology", "Drawing",
+            "Lab", "Topology", "Drawing", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Mutation fuzzer for the topology decoder and the netlink reply parser (scripts/fuzz.sh).
@@ -41,6 +56,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "DrawingTests", dependencies: ["Drawing", "Topology", "NetAddress", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Lab", "Netlink", "NetAddress", "CShims"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "Drawing", "CShims", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

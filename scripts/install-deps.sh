@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine lacks for nslab's demo and tests: iproute2 and ping to cross-check
 # nslab against the real tools, tcpdump and traceroute for the seed tutorials' own steps,
-# Graphviz for nslab graph's svg and png.
+# Graphviz for nslab graph's svg and png, and Debian's chromium to look at `nslab serve`'s page
+# as a person's browser shows it.
 set -euo pipefail
 needed=()
 command -v ip >/dev/null || needed+=(iproute2)
@@ -12,6 +13,8 @@ command -v traceroute >/dev/null || needed+=(traceroute)
 command -v pgrep >/dev/null || needed+=(procps)
 command -v strace >/dev/null || needed+=(strace)
 command -v dot >/dev/null || needed+=(graphviz)  # nslab graph --format svg|png, and its tests
+command -v curl >/dev/null || needed+=(curl)          # nslab serve's API tests (ServeTests)
+command -v chromium >/dev/null || needed+=(chromium)  # nslab serve's page in a headless browser (ServeTests)
 if [ ${#needed[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

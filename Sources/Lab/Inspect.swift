@@ -137,8 +137,11 @@ public struct NeighbourState: Codable, Sendable {
 }
 
 public enum LabInspector {
-    public static func inspect(lab: String) throws -> LabState {
-        let (summary, text) = try LabRecord.read(lab: lab)
+    /// Reads every node of the lab, or only the nodes named in `only` (peers are then found
+    /// only among those).
+    public static func inspect(lab: String, only: Set<String>? = nil) throws -> LabState {
+        var (summary, text) = try LabRecord.read(lab: lab)
+        if let only { summary.namespaces = summary.namespaces.filter { only.contains($0.node) } }
         try Privileges.check(for: "read a lab's namespaces")
         let topology: Topology? = text.flatMap { try? Topology.parse(yaml: $0, file: summary.file ?? "topology.yaml") }
 

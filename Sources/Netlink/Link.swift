@@ -8,6 +8,26 @@ public enum InterfaceFlags {
     public static let lowerUp: UInt32 = 1 << 16
 }
 
+/// The first four counters of struct rtnl_link_stats64 (IFLA_STATS64), as `ip -s link` shows them.
+public struct LinkCounters: Sendable, Equatable, Codable {
+    public var receivedPackets: UInt64
+    public var sentPackets: UInt64
+    public var receivedBytes: UInt64
+    public var sentBytes: UInt64
+
+    public init(receivedPackets: UInt64, sentPackets: UInt64, receivedBytes: UInt64, sentBytes: UInt64) {
+        self.receivedPackets = receivedPackets; self.sentPackets = sentPackets
+        self.receivedBytes = receivedBytes; self.sentBytes = sentBytes
+    }
+
+    init?(_ attribute: Attribute) {
+        var r = ByteReader(attribute.payload)
+        guard let rxPackets = try? r.read(UInt64.self), let txPackets = try? r.read(UInt64.self),
+              let rxBytes = try? r.read(UInt64.self), let txBytes = try? r.read(UInt64.self) else { return nil }
+        self.init(receivedPackets: rxPackets, sentPackets: txPackets, receivedBytes: rxBytes, sentBytes: txBytes)
+    }
+}
+
 /// A network interface as the kernel reports it (RTM_NEWLINK).
 public struct LinkInfo: Sendable, Equatable {
     public var index: Int32
@@ -28,6 +48,8 @@ public struct LinkInfo: Sendable, Equatable {
     /// A "bridge" link's IFLA_BR_STP_STATE (0 off) and IFLA_BR_VLAN_FILTERING.
     public var stpState: UInt32?
     public var vlanFiltering: Bool?
+    /// Packets and bytes in and out, when the message carries IFLA_STATS64 (dumps and events do).
+    public var counters: LinkCounters?
 
     public var isUp: Bool { flags & InterfaceFlags.up != 0 }
     public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
@@ -57,6 +79,7 @@ public struct LinkInfo: Sendable, Equatable {
         peerNamespaceID = attributes[IFLA_LINK_NETNSID]?.i32
         operationalState = attributes[IFLA_OPERSTATE]?.u8
         master = attributes[IFLA_MASTER]?.i32
+        counters = attributes[IFLA_STATS64].flatMap(LinkCounters.init)
         if let info = try attributes[IFLA_LINKINFO]?.nested() {
             kind = info[IFLA_INFO_KIND]?.string
             let data = try info[IFLA_INFO_DATA]?.nested()

@@ -43,7 +43,9 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    private static func configure(_ fd: Int32) throws {
+    /// Extended ACKs, a large receive buffer, bound to the kernel: what every rtnetlink socket of
+    /// nslab needs (requests here, multicast subscriptions in Events.swift).
+    static func configure(_ fd: Int32) throws {
         var one: Int32 = 1
         let size = socklen_t(MemoryLayout<Int32>.size)
         // Extended ACK: the kernel explains refusals. CAP_ACK: ACKs do not echo our request.
@@ -147,7 +149,10 @@ public final class NetlinkSocket: @unchecked Sendable {
         }
     }
 
-    private func send(_ bytes: [UInt8]) throws {
+    private func send(_ bytes: [UInt8]) throws { try NetlinkSocket.send(bytes, on: fd) }
+
+    /// One datagram to the kernel, retried when a signal interrupts it.
+    static func send(_ bytes: [UInt8], on fd: Int32) throws {
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
         while true {

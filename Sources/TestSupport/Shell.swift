@@ -27,12 +27,7 @@ public func sh(_ command: String) -> (status: Int32, output: String) {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t(), all = sigset_t()
-    sigemptyset(&none)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    startWithDefaultSignals(&attributes)
 
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ)
@@ -57,4 +52,15 @@ public func sh(_ command: String) -> (status: Int32, output: String) {
     // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
     let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return (exitStatus, String(decoding: output, as: UTF8.self))
+}
+
+/// Spawn attributes that start the child with no signal blocked and every signal at its default,
+/// whatever the spawning thread had; `flags` adds other POSIX_SPAWN_* flags.
+func startWithDefaultSignals(_ attributes: inout posix_spawnattr_t, flags: Int32 = 0) {
+    var none = sigset_t(), all = sigset_t()
+    sigemptyset(&none)
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags))
 }

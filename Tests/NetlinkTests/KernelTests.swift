@@ -54,33 +54,41 @@ struct ScratchNamespace {
 
     /// Opens a NETLINK_ROUTE socket inside the namespace from a dedicated pthread that joins it
     /// and exits, so no test thread ever changes namespace.
-    func socket() throws -> NetlinkSocket {
-        final class Job: @unchecked Sendable {
-            let path: String
-            var result: Result<NetlinkSocket, any Error> = .failure(SystemCallError("thread never ran", code: 0))
-            init(path: String) { self.path = path }
-        }
-        let job = Job(path: path)
+    func socket() throws -> NetlinkSocket { try run { try NetlinkSocket() } }
+
+    /// Runs `body` on a dedicated pthread that joins the namespace first and exits afterwards.
+    func run<T>(_ body: @escaping () throws -> T) throws -> T {
+        var result: Result<T, any Error> = .failure(SystemCallError("thread never ran", code: 0))
+        let job = NamespaceJob(path: path) { result = Result { try body() } }
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            let job = Unmanaged<NamespaceJob>.fromOpaque(raw!).takeRetainedValue()
             let fd = Glibc.open(job.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                job.result = .failure(SystemCallError("open \(job.path)"))
+                job.failure = SystemCallError("open \(job.path)")
                 return nil
             }
             defer { close(fd) }
             guard nslab_setns(fd, NSLAB_CLONE_NEWNET) == 0 else {
-                job.result = .failure(SystemCallError("setns \(job.path)"))
+                job.failure = SystemCallError("setns \(job.path)")
                 return nil
             }
-            job.result = Result { try NetlinkSocket() }
+            job.work()
             return nil
         }, Unmanaged.passRetained(job).toOpaque())
         guard created == 0 else { throw SystemCallError("pthread_create", code: created) }
         pthread_join(thread, nil)
-        return try job.result.get()
+        if let failure = job.failure { throw failure }
+        return try result.get()
     }
+}
+
+/// What ScratchNamespace.run hands to its thread.
+private final class NamespaceJob: @unchecked Sendable {
+    let path: String
+    let work: () -> Void
+    var failure: SystemCallError?
+    init(path: String, work: @escaping () -> Void) { self.path = path; self.work = work }
 }
 
 @Suite("Kernel: reading the host namespace (read only)")

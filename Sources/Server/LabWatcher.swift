@@ -1,0 +1,438 @@
+import CShims
+import Foundation
+import Lab
+import Namespaces
+import Netlink
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches every deployed lab for every viewer at once:
+///
+/// - one netlink event socket per node namespace (links, addresses, qdiscs), opened inside the
+///   namespace; the kernel pushes every change, nothing is polled per viewer. One thread waits
+///   on all of them (poll) and turns what they say into messages for every viewer's stream;
+/// - /run/nslab, looked at twice a second (a directory read and a stat per lab), for labs
+///   deployed, changed or destroyed; and /run/netns through inotify, so that the sockets of a
+///   lab being destroyed are closed at once (an open socket keeps its namespace alive);
+/// - the interface counters, read once a second for all viewers with a link dump on the same
+///   sockets, only while someone is watching.
+///
+/// Reading a lab (its sockets, then the kernel's state of every node) happens on a second
+/// thread, so that a large lab being read never holds back the events of the others.
+public final class LabWatcher: @unchecked Sendable {
+    /// What viewers and the HTTP handlers share with the threads.
+    private struct Shared {
+        var labs: [String: LiveLab] = [:]
+        var viewers: [Int: AsyncStream<String>.Continuation] = [:]
+        var nextViewer = 0
+        var closed = false
+    }
+
+    /// A node's event socket.
+    fileprivate final class NamespaceWatch {
+        let lab: String
+        let node: String
+        let namespace: String
+        let socket: NetlinkEventSocket
+        /// The sequence of the counters dump in flight, if any.
+        var pendingDump: UInt32?
+
+        init(lab: String, node: String, namespace: String, socket: NetlinkEventSocket) {
+            self.lab = lab; self.node = node; self.namespace = namespace; self.socket = socket
+        }
+    }
+
+    /// A lab read by the loader thread, for the watcher thread to take over.
+    private struct Loaded: @unchecked Sendable {
+        var lab: String
+        var live: LiveLab?
+        var watches: [NamespaceWatch]
+    }
+
+    private struct Loads {
+        var queue: [String] = []
+        var done: [Loaded] = []
+    }
+
+    private let shared = Mutex(Shared())
+    private let loads = Mutex(Loads())
+    private let loadRequested = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+    private let wakeFDs: (read: Int32, write: Int32)
+    private let actionsAllowed: Bool
+    private let finished = DispatchSemaphore(value: 0)
+    static let counterInterval = 1.0
+    static let scanInterval = 0.5
+    static let keepaliveInterval = 10.0
+    /// A lab whose namespaces are being deleted is read again once deletions pause this long.
+    static let deletionPause = 0.3
+
+    // Owned by the watcher thread.
+    private var watches: [String: [NamespaceWatch]] = [:]
+    private var pendingDumps: [String: Int] = [:]
+    private var recordStamps: [String: String] = [:]
+    private var reloadAt: [String: Double] = [:]
+    private var inotifyFD: Int32 = -1
+    private var netnsWatched = false
+    private var buffer: [UInt8] = []
+
+    public init(actionsAllowed: Bool) throws {
+        var fds: [Int32] = [-1, -1]
+        guard nslab_pipe_cloexec(&fds) == 0 else { throw SystemCallError("pipe2") }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeFDs = (fds[0], fds[1])
+        self.actionsAllowed = actionsAllowed
+        inotifyFD = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        LabWatcher.raiseFileLimit()
+    }
+
+    deinit {
+        close(wakeFDs.read); close(wakeFDs.write)
+        if inotifyFD >= 0 { close(inotifyFD) }
+    }
+
+    /// One socket per node: a large lab needs more than the usual 1,024 descriptors.
+    private static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// Reads every lab deployed now, then watches on threads of their own until `stop`.
+    public func start() async {
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { [self] in
+                // Before the watcher thread exists, this thread may use its state.
+                scan(now: monotonicSeconds())
+                let labs = Array(reloadAt.keys)
+                reloadAt = [:]
+                let results = labs.map(LabWatcher.load)
+                loads.withLock { $0.done = results }
+                takeLoadedLabs()
+                Thread.detachNewThread { [self] in
+                    loop()
+                    finished.signal()
+                }
+                Thread.detachNewThread { [self] in loader() }
+                started.resume()
+            }
+        }
+    }
+
+    /// Ends every viewer's stream and stops watching; every socket is closed. A lab being read
+    /// at that moment is left to its thread, whose result is dropped.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        disconnectViewers()
+        wake()
+        loadRequested.signal()
+        finished.wait()
+    }
+
+    /// Ends every viewer's stream (their pages reconnect), as the server shuts down; new
+    /// viewers get a stream that ends at once.
+    public func disconnectViewers() {
+        let viewers = shared.withLock { shared in
+            shared.closed = true
+            defer { shared.viewers = [:] }
+            return Array(shared.viewers.values)
+        }
+        viewers.forEach { $0.finish() }
+    }
+
+    // MARK: What the HTTP handlers ask
+
+    public func labs() -> [LabView] { shared.withLock { shared in shared.labs.keys.sorted().compactMap { shared.labs[$0]?.view } } }
+
+    public func lab(_ name: String) -> LabView? { shared.withLock { $0.labs[name]?.view } }
+
+    public var viewerCount: Int { shared.withLock { $0.viewers.count } }
+
+    /// A new viewer's stream: a snapshot of every lab first, then every change, in order. The
+    /// stream ends when the viewer falls too far behind (its page reconnects and starts over).
+    public func subscribe() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(4096))
+        let id: Int? = shared.withLock { shared in
+            if shared.closed { return nil }
+            let id = shared.nextViewer
+            shared.nextViewer += 1
+            let labs = shared.labs.keys.sorted().compactMap { shared.labs[$0] }
+            continuation.yield("retry: 1000\n\n")
+            continuation.yield(frame(.hello(actions: actionsAllowed, labs: labs.map(\.view),
+                                            counters: Dictionary(uniqueKeysWithValues: labs.map { ($0.view.lab, $0.counters) }))))
+            shared.viewers[id] = continuation
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.shared.withLock { _ = $0.viewers.removeValue(forKey: id) }
+        }
+        wake()  // the counters start with the first viewer
+        return stream
+    }
+
+    // MARK: Pushing to viewers
+
+    /// Yields to every viewer; called with the lock held, so that a viewer subscribing at the
+    /// same time gets either the change in its snapshot or the message, never neither. Viewers
+    /// whose buffer is full are returned, to be ended once the lock is released.
+    private static func broadcast(_ frame: String, to shared: inout Shared) -> [AsyncStream<String>.Continuation] {
+        var behind: [AsyncStream<String>.Continuation] = []
+        for (id, viewer) in shared.viewers {
+            if case .dropped = viewer.yield(frame) {
+                behind.append(viewer)
+                shared.viewers[id] = nil
+            }
+        }
+        return behind
+    }
+
+    /// Changes the shared state and pushes the messages `body` returns, atomically.
+    private func publish(_ body: (inout Shared) -> [Message]) {
+        let behind = shared.withLock { shared in
+            body(&shared).flatMap { LabWatcher.broadcast(frame($0), to: &shared) }
+        }
+        behind.forEach { $0.finish() }
+    }
+
+    private func publishFrame(_ frame: String) {
+        let behind = shared.withLock { LabWatcher.broadcast(frame, to: &$0) }
+        behind.forEach { $0.finish() }
+    }
+
+    // MARK: The watcher thread
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeFDs.write, &byte, 1)
+    }
+
+    private func loop() {
+        var lastScan = -Double.infinity, lastTick = -Double.infinity, lastKeepalive = monotonicSeconds()
+        while !stopping.load(ordering: .acquiring) {
+            let now = monotonicSeconds()
+            if now >= lastScan + LabWatcher.scanInterval {
+                scan(now: now)
+                lastScan = now
+            }
+            requestDueLoads(now: now)
+            if viewerCount > 0 {
+                if now >= lastTick + LabWatcher.counterInterval {
+                    requestCounters()
+                    lastTick = now
+                }
+                if now >= lastKeepalive + LabWatcher.keepaliveInterval {
+                    publishFrame(": keepalive\n\n")
+                    lastKeepalive = now
+                }
+            } else {
+                lastTick = -Double.infinity
+            }
+
+            var deadline = min(lastScan + LabWatcher.scanInterval, reloadAt.values.min() ?? .infinity)
+            if viewerCount > 0 { deadline = min(deadline, lastTick + LabWatcher.counterInterval, lastKeepalive + LabWatcher.keepaliveInterval) }
+            let polled = watches.values.flatMap { $0 }
+            var fds = [pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0)]
+            fds += polled.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, min(deadline - now, 1)) * 1000))
+            if ready < 0 && errno != EINTR { break }
+            if ready <= 0 { continue }
+            if fds[0].revents != 0 {
+                drain(wakeFDs.read)
+                takeLoadedLabs()
+            }
+            if fds[1].revents != 0 { readNamespaceDeletions() }
+            // A lab may have been dropped or replaced above: only its current sockets are read.
+            let current = Set(watches.values.flatMap { $0 }.map(ObjectIdentifier.init))
+            for (watch, fd) in zip(polled, fds.dropFirst(2)) where fd.revents != 0 && current.contains(ObjectIdentifier(watch)) {
+                receive(from: watch)
+            }
+        }
+        watches = [:]
+    }
+
+    private func drain(_ fd: Int32) {
+        var bytes = [UInt8](repeating: 0, count: 256)
+        while Glibc.read(fd, &bytes, bytes.count) > 0 {}
+    }
+
+    /// Reads a node's socket and applies what it says to its lab.
+    private func receive(from watch: NamespaceWatch) {
+        let events: [NetlinkEvent]
+        do {
+            events = try watch.socket.receive(buffer: &buffer)
+        } catch {
+            reloadAt[watch.lab] = min(reloadAt[watch.lab] ?? .infinity, monotonicSeconds() + 0.1)
+            return
+        }
+        if events.isEmpty { return }
+        var needsReload = false
+        var countersDone = false
+        for event in events {
+            if case .dumpDone(let sequence) = event, sequence == watch.pendingDump {
+                watch.pendingDump = nil
+                pendingDumps[watch.lab, default: 1] -= 1
+                countersDone = pendingDumps[watch.lab] == 0
+            }
+        }
+        publish { shared in
+            guard var live = shared.labs[watch.lab] else { return [] }
+            var messages: [Message] = []
+            for event in events {
+                if case .overrun = event { needsReload = true }
+                switch live.apply(event, node: watch.node) {
+                case .none: break
+                case .structure: needsReload = true
+                case .interface(let node, let interface):
+                    messages.append(.interface(lab: watch.lab, node: node, interface))
+                }
+            }
+            // Sent even when nothing moved: the page shows rates, and idle is a rate of zero.
+            if countersDone { messages.append(.counters(lab: watch.lab, live.takeChangedCounters())) }
+            shared.labs[watch.lab] = live
+            return messages
+        }
+        if needsReload { reloadAt[watch.lab] = min(reloadAt[watch.lab] ?? .infinity, monotonicSeconds() + 0.1) }
+    }
+
+    /// One link dump per node namespace: its answers carry every interface's counters. A lab
+    /// whose last dumps have not all answered yet is skipped this time.
+    private func requestCounters() {
+        for (lab, labWatches) in watches where (pendingDumps[lab] ?? 0) == 0 {
+            var pending = 0
+            for watch in labWatches {
+                watch.pendingDump = try? watch.socket.requestLinkDump()
+                if watch.pendingDump != nil { pending += 1 }
+            }
+            pendingDumps[lab] = pending
+        }
+    }
+
+    // MARK: Labs appearing, changing and going
+
+    /// Labs whose record appeared, changed or went since the last look are read again.
+    private func scan(now: Double) {
+        watchNetnsDirectory()
+        var stamps: [String: String] = [:]
+        for lab in LabRecord.labs() {
+            var info = stat()
+            guard stat("\(LabRecord.root)/\(lab)/record.jsonl", &info) == 0 else { continue }
+            stamps[lab] = "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        for lab in Set(stamps.keys).union(recordStamps.keys) where stamps[lab] != recordStamps[lab] {
+            reloadAt[lab] = min(reloadAt[lab] ?? .infinity, now)
+        }
+        recordStamps = stamps
+    }
+
+    /// /run/netns may appear after the server starts (the first lab ever deployed makes it).
+    private func watchNetnsDirectory() {
+        guard !netnsWatched, inotifyFD >= 0 else { return }
+        netnsWatched = inotify_add_watch(inotifyFD, NamedNamespaces.directory, UInt32(IN_DELETE | IN_MOVED_FROM)) >= 0
+    }
+
+    /// Namespaces of a watched lab were deleted: close the lab's sockets now, so that they do not
+    /// keep its namespaces (and their interfaces) alive, and read the lab again once the
+    /// deletions pause (a destroy deletes them one after the other).
+    private func readNamespaceDeletions() {
+        var bytes = [UInt8](repeating: 0, count: 8192)
+        var deleted = Set<String>()
+        while true {
+            let count = Glibc.read(inotifyFD, &bytes, bytes.count)
+            if count <= 0 { break }
+            var offset = 0
+            while offset + MemoryLayout<inotify_event>.size <= count {
+                // struct inotify_event: wd, mask, cookie, len (u32 at offset 12), then the name.
+                let length = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) }
+                let nameStart = offset + MemoryLayout<inotify_event>.size
+                deleted.insert(String(decoding: bytes[nameStart..<min(count, nameStart + Int(length))].prefix { $0 != 0 }, as: UTF8.self))
+                offset = nameStart + Int(length)
+            }
+        }
+        let now = monotonicSeconds()
+        for (lab, labWatches) in watches where labWatches.contains(where: { deleted.contains($0.namespace) }) {
+            watches[lab] = nil
+            pendingDumps[lab] = nil
+            reloadAt[lab] = now + LabWatcher.deletionPause
+        }
+        for (lab, at) in reloadAt where at > now && watches[lab] == nil {
+            reloadAt[lab] = now + LabWatcher.deletionPause  // still being destroyed: wait on
+        }
+    }
+
+    private func requestDueLoads(now: Double) {
+        let due = reloadAt.filter { $0.value <= now }.map(\.key)
+        if due.isEmpty { return }
+        for lab in due { reloadAt[lab] = nil }
+        let added = loads.withLock { loads in
+            let new = due.filter { !loads.queue.contains($0) }
+            loads.queue += new
+            return new.count
+        }
+        for _ in 0..<added { loadRequested.signal() }
+    }
+
+    /// Installs what the loader read: the lab's new sockets replace its old ones, and the page
+    /// gets the lab (or learns that it is gone).
+    private func takeLoadedLabs() {
+        let done = loads.withLock { loads in
+            defer { loads.done = [] }
+            return loads.done
+        }
+        for result in done {
+            // Namespaces deleted while the lab was read: their sockets must not keep them alive.
+            let kept = result.watches.filter { NamedNamespaces.exists($0.namespace) }
+            watches[result.lab] = kept.isEmpty ? nil : kept
+            pendingDumps[result.lab] = nil
+            publish { shared in
+                let had = shared.labs[result.lab] != nil
+                shared.labs[result.lab] = kept.isEmpty ? nil : result.live
+                if let live = result.live, !kept.isEmpty { return [.lab(live.view)] }
+                return had ? [.labRemoved(result.lab)] : []
+            }
+        }
+    }
+
+    // MARK: The loader thread
+
+    private func loader() {
+        while true {
+            loadRequested.wait()
+            if stopping.load(ordering: .acquiring) { return }
+            let next = loads.withLock { loads in loads.queue.isEmpty ? nil : loads.queue.removeFirst() }
+            guard let lab = next else { continue }
+            let result = LabWatcher.load(lab)
+            if stopping.load(ordering: .acquiring) { return }
+            loads.withLock { $0.done.append(result) }
+            wake()
+        }
+    }
+
+    /// Reads a lab from scratch: its event sockets first (so that no change between the reading
+    /// and the subscription is lost), then the kernel's state of every node. A lab that is gone,
+    /// not completely deployed, or without any namespace left has no `live` view.
+    private static func load(_ lab: String) -> Loaded {
+        guard let summary = try? LabRecord.read(lab: lab).summary, summary.isComplete else {
+            return Loaded(lab: lab, live: nil, watches: [])
+        }
+        let groups = NetlinkGroup.allCases
+        let opened = (try? NamespaceThread.forEach(summary.namespaces, threads: 2) { entry -> NamespaceWatch? in
+            guard let inode = summary.inodes[entry.name], let namespace = try? NetworkNamespace.open(entry.name),
+                  namespace.inode == inode else { return nil }
+            try namespace.enter()  // a worker of forEach: it exits once the sockets are open
+            return NamespaceWatch(lab: lab, node: entry.node, namespace: entry.name, socket: try NetlinkEventSocket(groups: groups))
+        }) ?? []
+        let watches = opened.compactMap { $0 }
+        guard !watches.isEmpty, let state = try? LabInspector.inspect(lab: lab) else {
+            return Loaded(lab: lab, live: nil, watches: [])
+        }
+        return Loaded(lab: lab, live: LiveLab(state), watches: watches)
+    }
+}

@@ -1,0 +1,159 @@
+import Lab
+import NetAddress
+import Netlink
+import Topology
+
+/// A lab as the page draws it: its nodes with their interfaces, and its links. Built from
+/// `nslab inspect`'s reading of the kernel, then kept current by netlink events.
+public struct LabView: Codable, Sendable {
+    public var lab: String
+    public var file: String?
+    public var deployedAt: String?
+    public var nodes: [NodeView]
+    public var links: [LinkView]
+}
+
+public struct NodeView: Codable, Sendable {
+    public var name: String
+    public var namespace: String
+    /// "host", "router" or "bridge".
+    public var kind: String
+    /// False when the node's namespace is gone.
+    public var present: Bool
+    public var interfaces: [InterfaceView]
+}
+
+/// An interface as the page shows it; a change to any field is pushed to the page.
+public struct InterfaceView: Codable, Sendable, Equatable {
+    public var name: String
+    public var index: Int32
+    /// "veth", "bridge", or nil for lo.
+    public var kind: String?
+    /// The kernel's operational state: UP, DOWN, LOWERLAYERDOWN, …
+    public var state: String
+    /// Administratively up (IFF_UP).
+    public var up: Bool
+    /// Carrier (IFF_LOWER_UP): the other end is up too.
+    public var carrier: Bool
+    public var mtu: UInt32?
+    public var mac: String?
+    /// "ADDRESS/LEN", IPv4 first, link-local included.
+    public var addresses: [String]
+    /// The other end, "node:interface", for a veth whose peer is in the lab.
+    public var peer: String?
+    /// The bridge this interface is a port of.
+    public var master: String?
+    /// What the interface does to what it sends, as `nslab link show` writes it ("delay 20ms loss 1%").
+    public var impairment: String?
+}
+
+/// A veth pair between two nodes of the lab. `id` is its two ends, "node:interface", sorted and
+/// joined by "--": the page's `data-link` attribute.
+public struct LinkView: Codable, Sendable, Equatable {
+    public var id: String
+    public var ends: [String]
+
+    public init(_ a: String, _ b: String) {
+        ends = [a, b].sorted()
+        id = ends.joined(separator: "--")
+    }
+}
+
+/// A lab's view plus what events need to find their interface: the interface's position by
+/// node and kernel index.
+struct LiveLab: Sendable {
+    var view: LabView
+    /// "node:interface" → counters, from the last link message that carried them.
+    var counters: [String: LinkCounters] = [:]
+    /// Counters as last pushed, so a push carries only what moved.
+    var countersSent: [String: LinkCounters] = [:]
+    private var positions: [String: [Int32: (node: Int, interface: Int)]] = [:]
+
+    /// What an event changed.
+    enum Change: Equatable {
+        case none
+        /// One interface changed: push it.
+        case interface(node: String, InterfaceView)
+        /// Interfaces appeared or went away: read the lab again.
+        case structure
+    }
+
+    init(_ state: LabState) {
+        var links: [LinkView] = []
+        var seen = Set<String>()
+        let nodes = state.nodes.map { node in
+            NodeView(name: node.name, namespace: node.namespace, kind: node.kind ?? NodeKind.host.rawValue,
+                     present: node.present, interfaces: node.interfaces.map { interface in
+                let peer = interface.peer.map { "\($0.node):\($0.interface)" }
+                if let peer {
+                    let link = LinkView("\(node.name):\(interface.name)", peer)
+                    if seen.insert(link.id).inserted { links.append(link) }
+                }
+                return InterfaceView(name: interface.name, index: interface.index, kind: interface.kind, state: interface.state,
+                                     up: interface.up, carrier: interface.carrier, mtu: interface.mtu, mac: interface.mac,
+                                     addresses: interface.addresses, peer: peer, master: interface.master,
+                                     impairment: interface.impairment.map(LiveLab.describe))
+            })
+        }
+        view = LabView(lab: state.lab, file: state.file, deployedAt: state.deployedAt, nodes: nodes, links: links)
+        for (n, node) in nodes.enumerated() {
+            for (i, interface) in node.interfaces.enumerated() {
+                positions[node.name, default: [:]][interface.index] = (n, i)
+            }
+        }
+    }
+
+    static func describe(_ impairment: Impairment) -> String {
+        impairment.isEmpty ? "netem (nothing set)" : impairment.text
+    }
+
+    /// Applies one event from `node`'s namespace.
+    mutating func apply(_ event: NetlinkEvent, node: String) -> Change {
+        switch event {
+        case .link(let link):
+            if let counters = link.counters { self.counters["\(node):\(link.name)"] = counters }
+            return update(node: node, index: link.index) { interface in
+                interface.name = link.name
+                interface.state = link.operationalStateName
+                interface.up = link.isUp
+                interface.carrier = link.hasCarrier
+                interface.mtu = link.mtu ?? interface.mtu
+            }
+        case .linkRemoved(let link):
+            return positions[node]?[link.index] == nil ? .none : .structure
+        case .address(let address), .addressRemoved(let address):
+            let added: Bool
+            if case .address = event { added = true } else { added = false }
+            return update(node: node, index: Int32(bitPattern: address.index), unknownIsStructure: false) { interface in
+                var prefixes = interface.addresses.compactMap(IPPrefix.init).filter { $0 != address.prefix }
+                if added { prefixes.append(address.prefix) }
+                interface.addresses = prefixes.sorted { ($0.family == .ipv4 ? 0 : 1, $0) < ($1.family == .ipv4 ? 0 : 1, $1) }
+                    .map(\.description)
+            }
+        case .qdisc(let qdisc), .qdiscRemoved(let qdisc):
+            guard qdisc.parent == rootQdiscParent else { return .none }
+            var impairment: String?
+            if case .qdisc = event { impairment = ImpairmentQdisc.impairment(of: qdisc).map(LiveLab.describe) }
+            return update(node: node, index: qdisc.index, unknownIsStructure: false) { $0.impairment = impairment }
+        case .dumpDone, .overrun:
+            return .none
+        }
+    }
+
+    private mutating func update(node: String, index: Int32, unknownIsStructure: Bool = true,
+                                 _ change: (inout InterfaceView) -> Void) -> Change {
+        guard let (n, i) = positions[node]?[index] else { return unknownIsStructure ? .structure : .none }
+        var interface = view.nodes[n].interfaces[i]
+        change(&interface)
+        guard interface != view.nodes[n].interfaces[i] else { return .none }
+        view.nodes[n].interfaces[i] = interface
+        return .interface(node: node, interface)
+    }
+
+    /// The counters that changed since the last call, and marks them sent.
+    mutating func takeChangedCounters() -> [String: LinkCounters] {
+        let changed = counters.filter { countersSent[$0.key] != $0.value }
+        countersSent.merge(changed) { _, new in new }
+        return changed
+    }
+}
