@@ -14,11 +14,15 @@ struct Doctor: ParsableCommand {
         """)
 
     @Flag(name: .shortAndLong, help: "Clean up without asking.") var yes = false
+    @Option(help: ArgumentHelp("Only the leftovers of this lab (as named by its record, aliases or files).",
+                               valueName: "LAB")) var lab: String?
     @Flag(help: "Machine-readable output (the findings; with --yes, those that remain).") var json = false
 
     func run() throws {
         try reportingErrors {
-            var findings = Lab.Doctor.examine()
+            // Another lab's leftovers may be a deploy in progress elsewhere: --lab keeps to one.
+            func examine() -> [DoctorFinding] { Lab.Doctor.examine().filter { lab == nil || $0.lab == lab } }
+            var findings = examine()
             if findings.isEmpty {
                 if json { try printJSON(findings) } else { print("no leftovers: every namespace and record of nslab's belongs to a lab") }
                 return
@@ -37,7 +41,7 @@ struct Doctor: ParsableCommand {
             }
             if clean {
                 for finding in findings { try Lab.Doctor.fix(finding) }
-                findings = Lab.Doctor.examine()
+                findings = examine()
                 if !json { print(findings.isEmpty ? "cleaned up; nothing is left over" : "\(findings.count) leftovers remain") }
             } else if !json {
                 note("nothing changed; `nslab doctor --yes` cleans these up")
