@@ -129,6 +129,7 @@ echo /sbin/modprobe > /proc/sys/kernel/modprobe
 for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe $m || fail "modprobe $m"; done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /host || fail "mount the host's root"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "mount the output directory"
+: > /out/booted
 # Every module of the kernel, from the host's copy of the package.
 mount --bind "/host$(arg nslabvm.modules)" /lib/modules || fail "bind the modules"
 # Loaded ahead so that tests see them in /sys/module (Debian's kernel has no /proc/config.gz).
@@ -200,12 +201,11 @@ if [ "$accel" = auto ]; then
   accel=tcg
   if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm,tcg; fi
 fi
-boot() {  # ACCEL: 0 when the VM's init started, 1 when it did not within the boot timeout
+boot() {  # ACCEL: 0 when the VM's init mounted the output share (it writes "booted" there), 1 when not in time
   local cpu=max boot_wait=${NSLAB_VM_BOOT_TIMEOUT:-120} pipeline i
   [ "$1" = kvm ] && cpu=host
   say "booting ($1, $cpus cpus, $memory, timeout ${timeout_s} s): $(cat "$out/command.sh")"
-  rm -f "$out/status" "$out/qemu.pid" "$out/console.log"
-  touch "$out/console.log"
+  rm -f "$out/status" "$out/qemu.pid" "$out/booted" "$out/console.log"
   timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
     -accel "$1" -cpu "$cpu" -smp "$cpus" -m "$memory" \
     -nodefaults -no-user-config -display none -nic none -no-reboot \
@@ -214,14 +214,14 @@ boot() {  # ACCEL: 0 when the VM's init started, 1 when it did not within the bo
     -append "console=ttyS0 quiet loglevel=3 panic=-1 nslabvm.modules=$kernel/lib/modules" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
     -virtfs local,path="$out",mount_tag=out,security_model=passthrough \
-    < /dev/null 2>&1 | tr -d '\r' | tee "$out/console.log" &
+    < /dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$out/console.log" &
   pipeline=$!
   for ((i = 0; i < boot_wait * 2; i++)); do
-    grep -q '^vm-init: ' "$out/console.log" && break
+    [ -e "$out/booted" ] && break
     kill -0 "$pipeline" 2>/dev/null || break
     sleep 0.5
   done
-  if ! grep -q '^vm-init: ' "$out/console.log"; then
+  if [ ! -e "$out/booted" ]; then
     stop_vm
     wait "$pipeline" || true
     say "$1: the VM did not reach its init within ${boot_wait} s"
