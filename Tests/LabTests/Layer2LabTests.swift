@@ -13,7 +13,8 @@ let kernelHasVLANs: Bool = {
     defer { sh("ip netns delete \(probe) 2>/dev/null") }
     return sh("ip netns add \(probe) && ip -n \(probe) link add p type veth peer name q"
               + " && ip -n \(probe) link add link p name p.10 type vlan id 10"
-              + " && ip -n \(probe) link add b type bridge vlan_filtering 1").status == 0
+              // `name`: a bare `b` would be read as `broadcast` ("type" is invalid lladdr).
+              + " && ip -n \(probe) link add name b type bridge vlan_filtering 1").status == 0
 }()
 
 /// Switches in the kernel beyond plain bridges: STP, VLANs (access and trunk ports, 802.1Q
