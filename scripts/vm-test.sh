@@ -146,8 +146,12 @@ mount -t devtmpfs devtmpfs $n/dev
 mkdir -p $n/dev/pts $n/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $n/dev/pts
 mount -t tmpfs tmpfs $n/dev/shm
+# The worktree may itself be under /tmp or /run (a CI clone): kept visible through the fresh ones.
+dir=$(cat /out/dir)
+case "$dir" in /tmp/*|/run/*) mkdir -p /keep && mount --bind "$n$dir" /keep || fail "bind the worktree" ;; esac
 mount -t tmpfs -o mode=755 tmpfs $n/run
 mount -t tmpfs -o mode=1777 tmpfs $n/tmp
+case "$dir" in /tmp/*|/run/*) mkdir -p "$n$dir" && mount --bind /keep "$n$dir" || fail "bind the worktree back" ;; esac
 mkdir -p $n/run/vm $n/run/lock
 mount --bind /out $n/run/vm
 # A fresh machine: none of the host's per-namespace /etc files (the overlay hides them, the host keeps them).
