@@ -15,6 +15,8 @@ public struct ExplainReport: Encodable, Sendable {
     public var observedReply: Bool
     /// The model and the real echo say the same.
     public var agrees: Bool
+    /// Node → route destination ("default", "10.0.0.0/24") → why `routing: static` chose it.
+    public var routeReasons: [String: [String: String]] = [:]
 }
 
 public enum Explainer {
@@ -42,9 +44,16 @@ public enum Explainer {
         } catch let error as SystemCallError {
             reply = .notSent(errno: error.code)
         }
+        var reasons: [String: [String: String]] = [:]
+        for node in network.topology?.nodes ?? [] {
+            for route in node.routes {
+                guard let reason = route.reason else { continue }
+                reasons[node.name, default: [:]][route.isDefault ? "default" : route.destination.network.description] = reason
+            }
+        }
         return ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
                              observed: describe(reply, network: network), observedReply: reply.isEcho,
-                             agrees: reply.isEcho == explanation.reaches)
+                             agrees: reply.isEcho == explanation.reaches, routeReasons: reasons)
     }
 
     static func describe(_ reply: ProbeReply, network: LabNetwork) -> String {
@@ -76,7 +85,11 @@ public enum Explainer {
                     words.append("✓ delivered: \(walk.destination) is on \(arrived)")
                 } else {
                     if let out = hop.outInterface { words.append("out \(out)") }
-                    if let route = hop.route { words.append("route \(route)") }
+                    if let route = hop.route {
+                        words.append("route \(route)")
+                        let destination = String(route.prefix { $0 != " " })
+                        if let reason = report.routeReasons[hop.node]?[destination] { words.append("(\(reason))") }
+                    }
                     if isLast, let problem = walk.problem { words.append("✗ \(problem.cause.rawValue): \(problem.detail)") }
                 }
                 lines.append("  " + hop.node.padding(toLength: width + 2, withPad: " ", startingAt: 0) + words.joined(separator: "  "))

@@ -163,11 +163,14 @@ public struct Route: Sendable {
     public var device: String?
     public var metric: UInt32?
     public var location: SourceLocation
+    /// Why `routing: static` chose this route ("shortest path to r3, 2 hops, …"); nil for a
+    /// route written in the file.
+    public var reason: String?
 
     public init(destination: IPPrefix, gateway: IPAddress? = nil, device: String? = nil,
-                metric: UInt32? = nil, location: SourceLocation) {
+                metric: UInt32? = nil, location: SourceLocation, reason: String? = nil) {
         self.destination = destination; self.gateway = gateway; self.device = device
-        self.metric = metric; self.location = location
+        self.metric = metric; self.location = location; self.reason = reason
     }
 
     public var isDefault: Bool { destination.length == 0 }

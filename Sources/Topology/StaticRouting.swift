@@ -23,7 +23,8 @@ public enum StaticRouting {
                     guard let gateway = only.remoteAddresses.first(where: { $0.family == family }),
                           let any = IPPrefix(family == .ipv4 ? "0.0.0.0/0" : "::/0"),
                           !handWritten.contains(any) else { continue }
-                    routes.append(Route(destination: any, gateway: gateway, location: node.location))
+                    routes.append(Route(destination: any, gateway: gateway, location: node.location,
+                                        reason: "routing: static: \(only.node), the only neighbour, forwards"))
                 }
             } else {
                 let firstHops = graph.firstHops(from: node.name)
@@ -34,7 +35,10 @@ public enum StaticRouting {
                           let hop = firstHops[target],
                           let gateway = hop.via.remoteAddresses.first(where: { $0.family == subnet.prefix.family })
                     else { continue }
-                    routes.append(Route(destination: subnet.prefix, gateway: gateway, location: node.location))
+                    let hops = hop.distance == 1 ? "1 hop" : "\(hop.distance) hops"
+                    routes.append(Route(destination: subnet.prefix, gateway: gateway, location: node.location,
+                                        reason: "routing: static: \(target), on that subnet, is \(hops) away, first through "
+                                            + "\(hop.via.node); of equal paths, the first in file order"))
                 }
             }
             if !routes.isEmpty { result[node.name] = routes }

@@ -42,6 +42,15 @@ import Testing
         #expect(none.nodes.allSatisfy { $0.routes.isEmpty })
     }
 
+    /// What explain prints beside a computed route: why it was chosen. Written routes have none.
+    @Test func computedRoutesSayWhyTheyWereChosen() throws {
+        let lab = try #require(decode(Self.chain.replacingOccurrences(of: "h1: ,", with: "h1: { routes: [\"fd00:99::/64 via fd00:20::1\"] },")))
+        #expect(lab.node(named: "h1")?.routes.map(\.reason) == [nil, "routing: static: r1, the only neighbour, forwards",
+                                                                "routing: static: r1, the only neighbour, forwards"])
+        #expect(lab.node(named: "r1")?.routes.first?.reason
+                == "routing: static: r2, on that subnet, is 1 hop away, first through r2; of equal paths, the first in file order")
+    }
+
     @Test func classicLinkSubnetsOnRequest() throws {
         let lab = try #require(decode("""
             name: classic
