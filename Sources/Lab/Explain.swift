@@ -15,7 +15,8 @@ public struct ExplainReport: Encodable, Sendable {
     public var observedReply: Bool
     /// The model and the real echo say the same.
     public var agrees: Bool
-    /// Node → route destination ("default", "10.0.0.0/24") → why `routing: static` chose it.
+    /// Node → route destination ("default", "10.0.0.0/24") → why `routing: static` chose it,
+    /// for the routes the walks above take.
     public var routeReasons: [String: [String: String]] = [:]
 }
 
@@ -44,12 +45,15 @@ public enum Explainer {
         } catch let error as SystemCallError {
             reply = .notSent(errno: error.code)
         }
+        // Only the routes the walks take: a lab's every route (two million in a 32x32 grid) would
+        // be built into the report, and into --json, for the handful a path uses.
         var reasons: [String: [String: String]] = [:]
-        for node in network.topology?.nodes ?? [] {
-            for route in node.routes {
-                guard let reason = route.reason else { continue }
-                reasons[node.name, default: [:]][route.isDefault ? "default" : route.destination.network.description] = reason
-            }
+        for hop in explanation.forward.hops + (explanation.reply?.hops ?? []) {
+            guard let used = hop.route.map(Self.destinationWord),
+                  let route = network.topology?.node(named: hop.node)?.routes.first(where: {
+                      ($0.isDefault ? "default" : $0.destination.network.description) == used
+                  }), let reason = route.reason else { continue }
+            reasons[hop.node, default: [:]][used] = reason
         }
         return ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
                              observed: describe(reply, network: network), observedReply: reply.isEcho,
@@ -69,6 +73,9 @@ public enum Explainer {
         }
     }
 
+    /// A route's destination as its text begins: "default" or "10.0.0.0/24".
+    static func destinationWord(_ route: String) -> String { String(route.prefix { $0 != " " }) }
+
     public static func render(_ report: ExplainReport) -> String {
         let explanation = report.explanation
         let forward = explanation.forward
@@ -87,8 +94,7 @@ public enum Explainer {
                     if let out = hop.outInterface { words.append("out \(out)") }
                     if let route = hop.route {
                         words.append("route \(route)")
-                        let destination = String(route.prefix { $0 != " " })
-                        if let reason = report.routeReasons[hop.node]?[destination] { words.append("(\(reason))") }
+                        if let reason = report.routeReasons[hop.node]?[destinationWord(route)] { words.append("(\(reason))") }
                     }
                     if isLast, let problem = walk.problem { words.append("✗ \(problem.cause.rawValue): \(problem.detail)") }
                 }
