@@ -74,17 +74,20 @@ public final class NetworkNamespace: @unchecked Sendable {
 
     /// `ip netns add NAME`, then `setup` runs inside the new namespace on the same thread (set
     /// sysctls, open a netlink socket: whatever must be done from inside). If setup fails the
-    /// namespace is removed again.
-    public static func create<T>(_ name: String, setup: () throws -> T) throws -> (NetworkNamespace, T) {
+    /// namespace is removed again. `reserved`: the file to mount on was made beforehand, by
+    /// `NamedNamespaces.reserve` (this call then removes it only if it fails).
+    public static func create<T>(_ name: String, reserved: Bool = false, setup: () throws -> T) throws -> (NetworkNamespace, T) {
         try NamedNamespaces.validate(name)
         try NamedNamespaces.prepareDirectory()
         let path = NamedNamespaces.path(of: name)
-        let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        guard placeholder >= 0 else {
-            if errno == EEXIST { throw NamespaceError.alreadyExists(name) }
-            throw NamespaceError.system(SystemCallError("create \(path)"), step: "create mount point", name: name)
+        if !reserved {
+            let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+            guard placeholder >= 0 else {
+                if errno == EEXIST { throw NamespaceError.alreadyExists(name) }
+                throw NamespaceError.system(SystemCallError("create \(path)"), step: "create mount point", name: name)
+            }
+            close(placeholder)
         }
-        close(placeholder)
         do {
             return try NamespaceThread.run {
                 guard nslab_unshare(NSLAB_CLONE_NEWNET) == 0 else {
@@ -163,6 +166,20 @@ public enum NamedNamespaces {
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
+    }
+
+    /// The files a batch of namespaces will be mounted on, all made before any is created (see
+    /// MountPointFiles for why). A name already taken is refused, and nothing is left behind.
+    public static func reserve(_ names: [String]) throws -> MountPointFiles {
+        for name in names { try validate(name) }
+        try prepareDirectory()
+        do {
+            return try MountPointFiles.create(names.map(path(of:)))
+        } catch .exists(let path) {
+            throw NamespaceError.alreadyExists(String(path.dropFirst(directory.count + 1)))
+        } catch .system(let error, let path) {
+            throw NamespaceError.system(error, step: "create mount point", name: String(path.dropFirst(directory.count + 1)))
+        }
     }
 
     public static func exists(_ name: String) -> Bool {

@@ -17,10 +17,13 @@ public enum UTSNamespace {
     /// The same, for a thread NamespaceThread started that is about to exit anyway (such as the
     /// one creating the node's network namespace): unshare changes only the calling thread, so
     /// this must never run on a shared one.
-    public static func createOnThisThread(hostname: String, at path: String) throws -> UInt64 {
-        let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        guard placeholder >= 0 else { throw SystemCallError("create \(path)") }
-        close(placeholder)
+    /// `reserved`: `path` was made beforehand (by MountPointFiles).
+    public static func createOnThisThread(hostname: String, at path: String, reserved: Bool = false) throws -> UInt64 {
+        if !reserved {
+            let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+            guard placeholder >= 0 else { throw SystemCallError("create \(path)") }
+            close(placeholder)
+        }
         do {
             guard nslab_unshare(NSLAB_CLONE_NEWUTS) == 0 else { throw SystemCallError("unshare(CLONE_NEWUTS)") }
             let bytes = Array(hostname.utf8)
