@@ -18,7 +18,7 @@ extension PortVLANs {
 extension LabDeployer {
     /// The requests that make `endpoint` (at `index`) what the topology says beyond a veth end:
     /// a port's VLANs, or its 802.1Q sub-interfaces (created, tagged with the alias, addressed).
-    static func vlanRequests(for endpoint: Endpoint, index: Int32, on node: DeployedNode, alias: String) -> [NetlinkMessage] {
+    static func vlanRequests(for endpoint: Endpoint, index: Int32, on node: DeployedNode) -> [NetlinkMessage] {
         var requests: [NetlinkMessage] = []
         if let vlans = endpoint.portVLANs {
             requests += vlans.additions.map { BridgeVLANRequest.add($0, index: index, interface: endpoint.interface) }
@@ -27,7 +27,6 @@ extension LabDeployer {
         for sub in endpoint.subinterfaces {
             guard let subIndex = node.interfaceIndexes[sub.name] else { continue }
             requests.append(LinkRequest.createVLAN(name: sub.name, index: subIndex, parent: index, vlan: sub.vlan))
-            requests.append(LinkRequest.set(index: subIndex, name: sub.name, alias: alias))
             requests += sub.addresses.map { AddressRequest.add($0, index: UInt32(subIndex), interface: sub.name) }
         }
         return requests

@@ -87,10 +87,13 @@ public enum LabDestroyer {
 
     static let removalThreads = 4
 
-    /// An unconfirmed namespace is ours if every interface in it but lo carries this lab's alias.
+    /// An unconfirmed namespace is ours if its loopback carries this lab's alias, or if it holds
+    /// nothing but an untagged loopback (nslab died right after creating it).
     static func looksLikeOurs(namespace name: String, lab: String) -> Bool {
         guard let namespace = try? NetworkNamespace.open(name),
-              let links = try? namespace.run({ try NetlinkSocket().links() }) else { return false }
-        return links.allSatisfy { $0.isLoopback || ($0.alias?.hasPrefix("nslab:\(lab)/") ?? false) }
+              let links = try? namespace.run({ try NetlinkSocket().links() }),
+              let loopback = links.first(where: \.isLoopback) else { return false }
+        if let alias = loopback.alias { return alias.hasPrefix("nslab:\(lab)/") }
+        return links.count == 1
     }
 }

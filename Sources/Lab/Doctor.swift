@@ -53,7 +53,7 @@ public enum Doctor {
             guard !recorded.contains(name), let namespace = try? NetworkNamespace.open(name),
                   let lab = nslabLab(of: namespace) else { continue }
             findings.append(DoctorFinding(kind: .namespaceWithoutRecord, lab: lab, subject: name, processes: [],
-                                          detail: "its interfaces are tagged nslab:\(lab)/… but no lab's record lists it"))
+                                          detail: "its loopback is tagged nslab:\(lab)/… but no lab's record lists it"))
         }
 
         // Unnamed namespaces: those of processes, minus the host's and the mounted ones.
@@ -92,7 +92,7 @@ public enum Doctor {
         return findings
     }
 
-    /// The lab named by the nslab aliases of the namespace's interfaces, if it has any.
+    /// The lab named by the nslab alias on the namespace's loopback, if it has one.
     static func nslabLab(of namespace: NetworkNamespace) -> String? {
         guard let links = try? namespace.run({ try NetlinkSocket().links() }) else { return nil }
         for link in links {

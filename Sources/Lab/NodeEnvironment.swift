@@ -43,14 +43,22 @@ enum NodeEnvironment {
 
     /// Deploy, before the namespaces: the directory of the nodes' UTS namespaces and every intent
     /// to create one (each is made with its network namespace, on the same thread).
+    /// Records every node's UTS mount point, then makes them all (see MountPointFiles), for
+    /// `createHostName` to mount on. A failure later removes them with the rest of the lab.
     static func prepareHostNames(_ topology: Topology, record: LabRecord) throws {
         let directory = utsDirectory(of: topology.name)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
         }
-        try record.append(topology.nodes.map {
-            RecordEntry(event: .uts, node: $0.name, path: utsPath(lab: topology.name, node: $0.name))
-        })
+        let paths = topology.nodes.map { utsPath(lab: topology.name, node: $0.name) }
+        try record.append(zip(topology.nodes, paths).map { RecordEntry(event: .uts, node: $0.name, path: $1) })
+        do {
+            _ = try MountPointFiles.create(paths)
+        } catch .exists(let path) {
+            throw LabError.refused("cannot deploy: \(path) already exists; the lab's state directory holds files nslab did not expect (run `nslab destroy \(topology.name)`)")
+        } catch .system(let error, _) {
+            throw LabError.system(error, context: "creating the nodes' host names")
+        }
     }
 
     /// Inside a new node's namespace-creating thread: its UTS namespace with its host name, and
@@ -58,7 +66,7 @@ enum NodeEnvironment {
     static func createHostName(lab: String, node: String) throws -> RecordEntry {
         let path = utsPath(lab: lab, node: node)
         do {
-            let inode = try UTSNamespace.createOnThisThread(hostname: node, at: path)
+            let inode = try UTSNamespace.createOnThisThread(hostname: node, at: path, reserved: true)
             return RecordEntry(event: .utsCreated, node: node, inode: inode, path: path)
         } catch let error as SystemCallError {
             throw LabError.system(error, context: "setting the host name of node \(node)")

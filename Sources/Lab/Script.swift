@@ -5,21 +5,27 @@ import Topology
 /// `nslab script`: the iproute2 commands that build a lab by hand, in the tutorials' style and
 /// commented by step, so a learner sees what `nslab deploy` does. Run on a clean machine they
 /// leave the kernel as deploy does, except for what only nslab can do: the ownership alias on
-/// each interface, the record under /run/nslab, and a host name per node.
+/// each node's loopback, the record under /run/nslab, and a host name per node.
 public enum LabScript {
     public static func text(for topology: Topology) -> String {
         var out = ScriptWriter()
         let ns = { (node: String) in shellWord(topology.namespaceName(of: node)) }
         out.header(topology)
 
-        out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
-                 "on for routers, off for hosts (a new namespace copies the host's IPv4 setting). Duplicate",
-                 "address detection off, so IPv6 addresses work at once.")
+        let instantIPv6 = LabDeployer.needsIPv6AtOnce(topology)
+        if instantIPv6 {
+            out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
+                     "on for routers, off for hosts (a new namespace copies the host's IPv4 setting). Duplicate",
+                     "address detection off, so IPv6 addresses work at once.")
+        } else {
+            out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
+                     "on for routers, off for hosts (a new namespace copies the host's IPv4 setting).")
+        }
         for node in topology.nodes {
             let on = node.kind.forwards ? 1 : 0
             out.line("ip netns add \(ns(node.name))")
             out.line("ip netns exec \(ns(node.name)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
-                     + " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")
+                     + (instantIPv6 ? " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0" : ""))
             out.line("ip netns exec \(ns(node.name)) ip link set lo up")
         }
 
@@ -162,7 +168,7 @@ private struct ScriptWriter {
         line("#!/bin/sh")
         comment("Lab \(topology.name) (\(topology.file)) built by hand with iproute2: \(topology.nodes.count) nodes,"
                 + " \(topology.links.count) links. Run as root on a machine without these namespaces.")
-        comment("`nslab deploy` does the same over rtnetlink, in one process, and also tags each interface")
+        comment("`nslab deploy` does the same over rtnetlink, in one process, and also tags each node's loopback")
         comment("(alias nslab:LAB/NODE), records what it made under /run/nslab and gives each node its host name.")
         line("set -e")
     }

@@ -48,6 +48,12 @@ public struct Topology: Sendable {
         links.flatMap { $0.endpoints }.filter { $0.node == node }
     }
 
+    /// True when an interface has an IPv6 address or a node an IPv6 route.
+    public var hasIPv6: Bool {
+        declaredInterfaces.contains { $0.addresses.contains { $0.family == .ipv6 } }
+            || nodes.contains { $0.routes.contains { $0.destination.family == .ipv6 } }
+    }
+
     /// Every interface the file declares, link ends and their 802.1Q sub-interfaces, in file
     /// order (each end followed by its sub-interfaces), with the addresses it has.
     public var declaredInterfaces: [DeclaredInterface] {

@@ -23,11 +23,15 @@ struct DeployTests {
         #expect(routes.contains("192.168.0.0/24 dev gw01-veth0 proto kernel scope link src 192.168.0.254"), "\(routes)")
         #expect(sh("ip -n \(lab.namespace("ns01")) route").output.contains("default via 192.168.0.254 dev ns01-veth0"))
 
-        // Every interface nslab made carries the lab's tag; lo is up.
+        // The node's loopback carries the lab's tag and is up; the veths are up, untagged.
         let link = sh("ip -n \(lab.namespace("ns01")) -d link show ns01-veth0").output
-        #expect(link.contains("alias nslab:\(lab.name)/ns01"), "\(link)")
+        #expect(!link.contains("alias"), "\(link)")
         #expect(link.contains("state UP"), "\(link)")
-        #expect(sh("ip -n \(lab.namespace("ns01")) link show lo").output.contains("UP"))
+        let loopback = sh("ip -n \(lab.namespace("ns01")) -d link show lo").output
+        #expect(loopback.contains(",UP") && loopback.contains("alias nslab:\(lab.name)/ns01"), "\(loopback)")
+        // An IPv4 lab leaves duplicate address detection as the kernel sets it in a new namespace.
+        let fresh = sh("unshare -n cat /proc/sys/net/ipv6/conf/default/accept_dad").output
+        #expect(!fresh.isEmpty && lab.exec("ns01", "cat /proc/sys/net/ipv6/conf/default/accept_dad").output == fresh)
     }
 
     @Test func forwardingIsExplicitOnEveryNodeEvenWhenTheHostForwards() throws {
@@ -75,6 +79,12 @@ struct DeployTests {
             addresses: [[10.2.0.1/24, "fd00:2::1/64"], [10.2.0.2/24, "fd00:2::2/64"]]
 
         """)
+        // A lab with IPv6 gets no duplicate address detection: link-local addresses work at once.
+        for node in ["a", "r", "b"] {
+            #expect(lab.exec(node, "cat /proc/sys/net/ipv6/conf/default/accept_dad").output.hasPrefix("0"), "\(node)")
+        }
+        let tentative = lab.exec("r", "ip -6 address show tentative").output
+        #expect(tentative.isEmpty, "\(tentative)")
         let ping6 = lab.exec("a", "ping -6 -c 1 -W 2 fd00:2::1")
         #expect(ping6.status == 0, "\(ping6.output)")
         #expect(ping6.output.contains("ttl=63"), "\(ping6.output)")

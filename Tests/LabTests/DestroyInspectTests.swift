@@ -54,7 +54,7 @@ struct DestroyInspectTests {
         #expect(gw.peer == .init(node: "router02", interface: "gw02-veth0"))
         #expect(gw.addresses.contains("172.16.0.1/24"))
         #expect(gw.up && gw.carrier && gw.state == "UP")
-        #expect(gw.alias == "nslab:\(lab.name)/router01")
+        #expect(gw.alias == nil)
         #expect(router01.routes.contains { $0.destination == "10.0.0.0/24" && $0.gateway == "172.16.0.2" && $0.device == "gw01-veth1" })
         let ns01 = try #require(state.nodes.first { $0.name == "ns01" })
         #expect(ns01.forwarding.ipv4 == false)
