@@ -104,9 +104,14 @@ public struct VethEnd: Sendable {
     public var index: Int32
     public var mtu: UInt32?
     public var mac: [UInt8]?
+    /// Transmit and receive queues (`numtxqueues N numrxqueues N`); nil: the kernel's default,
+    /// one of each per CPU.
+    public var queues: UInt32?
 
-    public init(name: String, namespaceFD: Int32? = nil, index: Int32 = 0, mtu: UInt32? = nil, mac: [UInt8]? = nil) {
+    public init(name: String, namespaceFD: Int32? = nil, index: Int32 = 0, mtu: UInt32? = nil, mac: [UInt8]? = nil,
+                queues: UInt32? = nil) {
         self.name = name; self.namespaceFD = namespaceFD; self.index = index; self.mtu = mtu; self.mac = mac
+        self.queues = queues
     }
 }
 
@@ -140,6 +145,10 @@ public enum LinkRequest {
     /// In iproute2's order (namespace first), so requests compare byte for byte with `ip link add`.
     private static func put(_ end: VethEnd, into a: inout AttributeWriter) {
         if let fd = end.namespaceFD { a.put(IFLA_NET_NS_FD, u32: UInt32(bitPattern: fd)) }
+        if let queues = end.queues {
+            a.put(IFLA_NUM_TX_QUEUES, u32: queues)
+            a.put(IFLA_NUM_RX_QUEUES, u32: queues)
+        }
         a.put(IFLA_IFNAME, string: end.name)
         if let mtu = end.mtu { a.put(IFLA_MTU, u32: mtu) }
         if let mac = end.mac { a.put(IFLA_ADDRESS, bytes: mac) }
