@@ -187,12 +187,18 @@ public final class LabRecord: @unchecked Sendable {
     static func entries(atPath path: String) -> [RecordEntry] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         let decoder = JSONDecoder()
-        var entries: [RecordEntry] = []
-        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-            // A line cut short by a crash mid-write is the only one that can be damaged: skip it.
-            if let entry = try? decoder.decode(RecordEntry.self, from: Data(line)) { entries.append(entry) }
+        let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
+        // All lines as one JSON array: one decoder call instead of one per line, which at 5,000
+        // lines (a 1,000-node lab) took destroy 70 ms before it could unmount anything.
+        var array = Data("[".utf8)
+        for (number, line) in lines.enumerated() {
+            if number > 0 { array.append(UInt8(ascii: ",")) }
+            array.append(contentsOf: line)
         }
-        return entries
+        array.append(UInt8(ascii: "]"))
+        if let entries = try? decoder.decode([RecordEntry].self, from: array) { return entries }
+        // A line cut short by a crash mid-write is the only one that can be damaged: skip it.
+        return lines.compactMap { try? decoder.decode(RecordEntry.self, from: Data($0)) }
     }
 
     public func summary() throws -> RecordSummary { RecordSummary(lab: lab, entries: try entries()) }

@@ -50,6 +50,14 @@ enum NodeEnvironment {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
         }
+        // The mount points sit on a tmpfs of the lab's own, so destroy unmounts it and every
+        // node's UTS mount with it at once: each unmount waits for an RCU grace period, and one
+        // per node took 0.2-0.5 s for 1,000 nodes. (Files on it cost no disk inodes either.)
+        // A mount namespace someone copies privately while the lab runs keeps its copies of
+        // these until it ends: only host names, no network.
+        guard mount("tmpfs", directory, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=0755") == 0 else {
+            throw LabError.system(SystemCallError("mount tmpfs on \(directory)"), context: "creating the nodes' host names")
+        }
         let paths = topology.nodes.map { utsPath(lab: topology.name, node: $0.name) }
         try record.append(zip(topology.nodes, paths).map { RecordEntry(event: .uts, node: $0.name, path: $1) })
         do {
@@ -99,12 +107,16 @@ enum NodeEnvironment {
     /// Destroy (and a failed deploy's rollback), after the namespaces are gone and before the
     /// record is: the recorded processes that still run, the UTS mounts, the /etc files.
     /// Returns how many processes had to be ended here.
-    static func tearDown(record: LabRecord) -> Int {
-        let recorded = NodeEnvironmentRecord(entries: (try? record.entries()) ?? [])
+    static func tearDown(record: LabRecord, entries: [RecordEntry]) -> Int {
+        let recorded = NodeEnvironmentRecord(entries: entries)
         let ended = NodeProcesses.endRunning(recorded.processes)
-        // Under the lab's own directory: nslab's whatever is mounted there.
-        _ = try? NamespaceThread.forEach(Array(recorded.utsNamespaces.reversed()), threads: LabDestroyer.removalThreads) {
-            UTSNamespace.remove(at: $0.path)
+        // Under the lab's own directory: nslab's whatever is mounted there. The tmpfs the UTS
+        // mounts are on goes with all of them in one unmount; one by one only if it was never
+        // mounted (a deploy that stopped before).
+        if umount2(utsDirectory(of: record.lab), Int32(MNT_DETACH)) != 0 {
+            _ = try? NamespaceThread.forEach(Array(recorded.utsNamespaces.reversed()), threads: LabDestroyer.removalThreads) {
+                UTSNamespace.remove(at: $0.path)
+            }
         }
         // And whatever else is mounted there, recorded or not (a journal lost or cut short by a
         // crash): without this the lab's directory could never be removed.
