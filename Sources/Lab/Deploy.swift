@@ -261,12 +261,13 @@ public enum LabDeployer {
         let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name), reserved: true) {
             // Inside the new namespace, on its creating thread, which exits afterwards:
             // the node's UTS namespace is made here too, saving a thread per node.
-            try Sysctl.setForwarding(node.kind.forwards, startingFrom: sysctls)
+            let socket = try NetlinkSocket()
+            try Sysctl.setForwarding(node.kind.forwards, reading: socket)
             if instantIPv6 { try Sysctl.disableDuplicateAddressDetection(startingFrom: sysctls) }
             let hostName = try NodeEnvironment.createHostName(lab: topology.name, node: node.name)
             // Nothing else here: this runs serialised behind the kernel's namespace
             // setup, so loopback is brought up later with the node's other interfaces.
-            return (try NetlinkSocket(), hostName)
+            return (socket, hostName)
         }
         try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
                                         inode: namespace.inode), setup.1])

@@ -164,7 +164,8 @@ public enum LabInspector {
             return Raw(links: links, addresses: try socket.addresses(), routes: try socket.routes(),
                        neighbours: try socket.neighbours(), qdiscs: try socket.rootQdiscs(),
                        bridgePorts: links.contains { $0.kind == "bridge" } ? try socket.bridgePorts() : [],
-                       forwarding: Sysctl.forwarding(), present: true)
+                       forwarding: (try socket.forwarding(family: AF_INET), try socket.forwarding(family: AF_INET6)),
+                       present: true)
         }
 
         // A veth reports its peer's index (IFLA_LINK); the peer is the interface with that index

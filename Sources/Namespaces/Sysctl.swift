@@ -39,11 +39,15 @@ public enum Sysctl {
     }
 
     /// IPv4 and IPv6 forwarding for the whole namespace. A new namespace copies the host's IPv4
-    /// settings, so hosts are checked too, not assumed to start at 0.
-    public static func setForwarding(_ on: Bool, startingFrom start: NewNamespaceSysctls? = nil) throws {
-        try (start?.ensure ?? ensure)("net.ipv4.ip_forward", on ? "1" : "0")
-        // Missing when the kernel has IPv6 disabled; a lab without IPv6 still works.
-        do { try (start?.ensure ?? ensure)("net.ipv6.conf.all.forwarding", on ? "1" : "0") } catch let error as SystemCallError where error.code == ENOENT {}
+    /// settings, so hosts are checked too, not assumed to start at 0. The current values are
+    /// read over `socket` (one opened in this namespace, RTM_GETNETCONF) rather than from
+    /// /proc/sys, where every lookup walks one dentry per namespace on the machine.
+    public static func setForwarding(_ on: Bool, reading socket: NetlinkSocket) throws {
+        for (family, key) in [(AF_INET, "net.ipv4.ip_forward"), (AF_INET6, "net.ipv6.conf.all.forwarding")] {
+            // nil: the kernel has IPv6 disabled; a lab without IPv6 still works.
+            guard let current = try socket.forwarding(family: family) else { continue }
+            if current != on { try write(key, on ? "1" : "0") }
+        }
     }
 
     /// No duplicate address detection on interfaces created from now on in this namespace.
@@ -55,17 +59,12 @@ public enum Sysctl {
             do { try (start?.ensure ?? ensure)(key, "0") } catch let error as SystemCallError where error.code == ENOENT {}
         }
     }
-
-    public static func forwarding() -> (ipv4: Bool?, ipv6: Bool?) {
-        ((try? read("net.ipv4.ip_forward")).map { $0 == "1" },
-         (try? read("net.ipv6.conf.all.forwarding")).map { $0 == "1" })
-    }
 }
 
 /// What the namespaces a deploy creates start with, read once where the kernel makes that safe.
 ///
 /// Every /proc/sys lookup walks one dentry per namespace on the machine (proc_sys_compare): at
-/// 1,000 nodes, reading four keys in each new namespace cost 0.6 ms a node. But a new namespace
+/// 1,000 nodes, reading four keys in each new namespace cost 0.6 ms a node. A new namespace
 /// gets its IPv6 (and, with net.core.devconf_inherit_init_net=2, IPv4) settings from the kernel's
 /// compiled defaults, identical in every one: for those, what the first namespace holds, all
 /// hold, and only a differing value needs a write. Settings copied from the host (IPv4 by

@@ -115,6 +115,31 @@ public final class NetlinkSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends one request that the kernel answers with messages (a get that is not a dump) and
+    /// returns them, once its ACK has come.
+    public func get(_ message: NetlinkMessage) throws -> [ReceivedMessage] {
+        try state.withLock { state in
+            state.borrowBuffer()
+            defer { state.buffer = [] }
+            let sequence = state.sequence
+            state.sequence &+= 1
+            var request = message
+            request.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
+            try send(request.encoded(sequence: sequence))
+            var collected: [ReceivedMessage] = []
+            while true {
+                for reply in try receive(&state.buffer) where reply.sequence == sequence {
+                    guard reply.type == UInt16(NLMSG_ERROR) else {
+                        collected.append(reply)
+                        continue
+                    }
+                    if let error = try NetlinkSocket.failure(in: reply, request: message.summary) { throw error }
+                    return collected
+                }
+            }
+        }
+    }
+
     /// Runs a dump request and returns every message of the answer. A dump that the kernel marks
     /// as interrupted (the table changed while it was read) is started again.
     public func dump(_ message: NetlinkMessage, attempts: Int = 8) throws -> [ReceivedMessage] {

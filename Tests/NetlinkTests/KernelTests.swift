@@ -130,6 +130,20 @@ struct NamespaceKernelTests {
         #expect(try socket.routes().isEmpty)
     }
 
+    @Test func netconfReportsForwardingAsSysctlSetsIt() throws {
+        let ns = try ScratchNamespace("netconf")
+        defer { ns.remove() }
+        let socket = try ns.socket()
+        for (family, key) in [(AF_INET, "net.ipv4.ip_forward"), (AF_INET6, "net.ipv6.conf.all.forwarding")] {
+            for value in ["1", "0"] {
+                try ip("netns", "exec", ns.name, "sysctl", "-qw", "\(key)=\(value)")
+                #expect(try socket.forwarding(family: family) == (value == "1"), "\(key)=\(value)")
+            }
+        }
+        // A request the kernel refuses is thrown, not mistaken for an answer.
+        #expect(throws: NetlinkError.self) { try socket.get(NetConfRequest.get(family: AF_INET, index: 9999)) }
+    }
+
     @Test func refusedRequestCarriesTheKernelsText() throws {
         let ns = try ScratchNamespace("enodev")
         defer { ns.remove() }

@@ -16,6 +16,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
+#include <linux/netconf.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
 
