@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Deploy and destroy the same star labs with nslab, with `ip` one command per step (the seeds'
-way), and with `ip -batch`; print medians, ratios and how time grows with N.
+way), with `ip -batch`, and with bench/floor.c (raw rtnetlink from C, one request at a time: what
+the kernel itself costs); print medians, ratios and how time grows with N.
 
 A star of N leaves: a hub namespace (a router) and N leaf namespaces, one veth each, an IPv4
 address on both ends, loopback and every link up, forwarding on in the hub, a default route
-in each leaf. The same work for all three methods, checked by a ping from the last leaf to the
+in each leaf. The same work for all four methods, checked by a ping from the last leaf to the
 first before each lab is destroyed.
 
 Destroy times include the kernel's own cleanup: the clock stops when the kernel's netns worker
@@ -140,6 +141,20 @@ def destroy_batch(n, workdir):
     run(["ip", "-batch", path])
 
 
+FLOOR = None
+
+
+def build_floor(workdir):
+    """bench/floor.c, compiled with the system's C compiler or the Swift toolchain's clang."""
+    global FLOOR
+    compiler = next((c for c in ("cc", "clang", "gcc") if subprocess.run(["sh", "-c", f"command -v {c}"],
+                                                                         stdout=subprocess.DEVNULL).returncode == 0), None)
+    if compiler is None:
+        raise SystemExit("no C compiler (cc, clang or gcc) to build bench/floor.c; leave out the method: --methods nslab,ip-batch,ip")
+    FLOOR = os.path.join(workdir, "floor")
+    run([compiler, "-O2", "-o", FLOOR, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "floor.c")])
+
+
 def nslab_file(n, workdir):
     path = os.path.join(workdir, f"star{n}.yaml")
     run([NSLAB, "generate", "star", "--leaves", str(n), "--name", f"{PREFIX}star{n}",
@@ -179,6 +194,8 @@ def measure(method, n, runs, workdir, peak):
             deploy_nslab(topology, peak)
         elif method == "ip":
             deploy_hand(n)
+        elif method == "c":
+            run([FLOOR, "deploy", PREFIX, str(n)])
         else:
             deploy_batch(n, workdir)
         deploys.append(time.monotonic() - start)
@@ -188,6 +205,8 @@ def measure(method, n, runs, workdir, peak):
             destroy_nslab(n, workdir)
         elif method == "ip":
             destroy_hand(n)
+        elif method == "c":
+            run([FLOOR, "destroy", PREFIX, str(n)])
         else:
             destroy_batch(n, workdir)
         done = wait_for_kernel_cleanup()
@@ -212,7 +231,7 @@ def main():
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--runs", type=int, default=3, help="runs per size for nslab and ip -batch")
     parser.add_argument("--hand-runs", type=int, default=1, help="runs per size for ip per step (70 s at N=1000)")
-    parser.add_argument("--methods", default="nslab,ip-batch,ip")
+    parser.add_argument("--methods", default="nslab,c,ip-batch,ip")
     parser.add_argument("--out", help="also write the results as Markdown to this file")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -223,6 +242,8 @@ def main():
     peak = {}
     try:
         with tempfile.TemporaryDirectory() as workdir:
+            if "c" in methods:
+                build_floor(workdir)
             for n in sizes:
                 for method in methods:
                     runs = args.hand_runs if method == "ip" else args.runs
@@ -251,17 +272,20 @@ def main():
             if (method, n) in results:
                 d, x = results[(method, n)]
                 lines.append(f"| {n} | {method} | {d * 1000:.0f} ms | {x * 1000:.0f} ms | {d / n * 1000:.2f} ms |")
-    lines += ["", "| N | nslab/ip (deploy) | nslab/ip-batch (deploy) | ip/nslab | ip-batch/nslab | nslab peak memory |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| N | nslab/ip (deploy) | nslab/ip-batch (deploy) | ip/nslab | ip-batch/nslab | nslab/c deploy | nslab/c destroy | nslab peak memory |",
+              "|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         ns = results.get(("nslab", n))
         if not ns:
             continue
         ip = results.get(("ip", n))
         batch = results.get(("ip-batch", n))
+        floor = results.get(("c", n))
         fmt = lambda r: f"{ns[0] / r[0]:.3f}" if r else "-"
         inv = lambda r: f"{r[0] / ns[0]:.1f}×" if r else "-"
-        lines.append(f"| {n} | {fmt(ip)} | {fmt(batch)} | {inv(ip)} | {inv(batch)} | {peak.get(n, 0):.1f} MiB |")
+        vs_floor = lambda k: f"{ns[k] / floor[k]:.2f}" if floor else "-"
+        lines.append(f"| {n} | {fmt(ip)} | {fmt(batch)} | {inv(ip)} | {inv(batch)} | {vs_floor(0)} | {vs_floor(1)} "
+                     f"| {peak.get(n, 0):.1f} MiB |")
     if ("nslab", 100) in results and ("nslab", 1000) in results:
         growth = results[("nslab", 1000)][0] / results[("nslab", 100)][0]
         lines += ["", f"Growth: nslab's deploy at N=1000 takes {growth:.1f}× its time at N=100 (linear would be 10×)."]
