@@ -45,9 +45,9 @@ public enum LabDestroyer {
     }
 
     static func destroy(record: LabRecord, unconfirmed: Unconfirmed) throws -> DestroyResult {
-        // Read once: at 1,000 nodes the journal has 5,000 lines, and the namespaces wait for it.
-        let entries = try record.entries()
-        let summary = RecordSummary(lab: record.lab, entries: entries)
+        // At 1,000 nodes the journal has 6,000 lines: only the namespaces' are decoded before the
+        // namespaces go, the nodes' insides' after, while the kernel frees the namespaces.
+        let summary = RecordSummary(lab: record.lab, entries: try record.entries(RecordSummary.events))
         var result = DestroyResult(lab: record.lab, existed: true, namespacesRemoved: [], namespacesSkipped: [],
                                    processesEnded: 0)
         var doomed: [(name: String, inode: UInt64)] = []
@@ -82,7 +82,8 @@ public enum LabDestroyer {
         } catch let error as NamespaceError {
             throw LabError.namespace(error)
         }
-        result.processesEnded += NodeEnvironment.tearDown(record: record, entries: entries)
+        result.processesEnded += NodeEnvironment.tearDown(record: record,
+                                                          entries: (try? record.entries(NodeEnvironmentRecord.events)) ?? [])
         record.remove()
         return result
     }

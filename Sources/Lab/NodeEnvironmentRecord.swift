@@ -37,6 +37,9 @@ struct NodeEnvironmentRecord {
     var utsNamespaces: [UTS] = []
     var processes: [RecordedProcess] = []
 
+    /// The events it is folded from.
+    static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process]
+
     init(entries: [RecordEntry]) {
         for entry in entries {
             switch entry.event {
