@@ -17,8 +17,14 @@ import Glibc
 /// path leads into nsfs and can no longer be linked to.
 public final class MountPointFiles: Sendable {
     public let paths: [String]
-    private let device: UInt64
-    private let inode: UInt64
+    /// Each path's file as made: (device, inode). One inode for all of them, except where a file
+    /// system refused a link and the file was created on its own.
+    private let identities: [String: FileIdentity]
+
+    struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
     public enum Failure: Error, Sendable {
         /// Someone else's file is already there. Nothing this call made is left behind.
@@ -26,40 +32,57 @@ public final class MountPointFiles: Sendable {
         case system(SystemCallError, path: String)
     }
 
-    private init(paths: [String], device: UInt64, inode: UInt64) {
-        self.paths = paths; self.device = device; self.inode = inode
+    private init(paths: [String], identities: [String: FileIdentity]) {
+        self.paths = paths; self.identities = identities
     }
 
-    /// Creates every path, exclusively, as with O_CREAT|O_EXCL. All paths must be on one mount.
+    /// Creates every path, exclusively, as with O_CREAT|O_EXCL. Paths on one mount share one
+    /// inode; where a link is refused for another reason than an existing file (a file system
+    /// without hard links, another mount), the file is created on its own instead.
     public static func create(_ paths: [String]) throws(Failure) -> MountPointFiles {
-        guard let first = paths.first else { return MountPointFiles(paths: [], device: 0, inode: 0) }
-        let fd = open(first, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        var made: [String: FileIdentity] = [:]
+        func undo() { for path in paths where made[path] != nil { unlink(path) } }
+        for path in paths {
+            if let first = paths.first, path != first, link(first, path) == 0 {
+                made[path] = made[first]
+                continue
+            }
+            if errno == EEXIST && path != paths.first {
+                undo()
+                throw .exists(path)
+            }
+            do {
+                made[path] = try createFile(path)
+            } catch {
+                undo()
+                throw error
+            }
+        }
+        return MountPointFiles(paths: paths, identities: made)
+    }
+
+    private static func createFile(_ path: String) throws(Failure) -> FileIdentity {
+        let fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
         guard fd >= 0 else {
-            if errno == EEXIST { throw .exists(first) }
-            throw .system(SystemCallError("create \(first)"), path: first)
+            if errno == EEXIST { throw .exists(path) }
+            throw .system(SystemCallError("create \(path)"), path: path)
         }
+        defer { close(fd) }
         var info = stat()
-        let statted = fstat(fd, &info) == 0
-        close(fd)
-        guard statted else {
-            let error = SystemCallError("stat \(first)")
-            unlink(first)
-            throw .system(error, path: first)
+        guard fstat(fd, &info) == 0 else {
+            let error = SystemCallError("stat \(path)")
+            unlink(path)
+            throw .system(error, path: path)
         }
-        let files = MountPointFiles(paths: paths, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        for (made, path) in paths.enumerated().dropFirst() where link(first, path) != 0 {
-            let failure: Failure = errno == EEXIST ? .exists(path) : .system(SystemCallError("link \(path)"), path: path)
-            for earlier in paths[..<made] { unlink(earlier) }
-            throw failure
-        }
-        return files
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     /// True while `path` is still this batch's empty file: nothing mounted over it, nobody else's
     /// file put in its place.
     public func isUnmounted(_ path: String) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0 && UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+        guard let made = identities[path], stat(path, &info) == 0 else { return false }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) == made
     }
 
     /// Removes the files nothing was mounted on (after a failure part-way).

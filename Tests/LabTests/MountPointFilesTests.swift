@@ -82,4 +82,17 @@ struct MountPointFilesTests {
         #expect(throws: MountPointFiles.Failure.self) { try MountPointFiles.create(["\(directory)/p3", paths[1]]) }
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/p3"))
     }
+
+    @Test func whereALinkIsRefusedTheFileIsMadeOnItsOwn() throws {
+        // /dev/shm is another mount: link() there answers EXDEV.
+        let here = "/run/nslab-test-\(getpid())-link-a", there = "/dev/shm/nslab-test-\(getpid())-link-b"
+        defer { unlink(here); unlink(there) }
+        let files = try MountPointFiles.create([here, there])
+        var a = stat(), b = stat()
+        #expect(stat(here, &a) == 0 && stat(there, &b) == 0)
+        #expect(a.st_dev != b.st_dev)
+        #expect(files.isUnmounted(here) && files.isUnmounted(there))
+        files.removeUnmounted()
+        #expect(!FileManager.default.fileExists(atPath: here) && !FileManager.default.fileExists(atPath: there))
+    }
 }
