@@ -70,9 +70,11 @@ public struct RecordSummary: Sendable {
     public var namespaces: [(name: String, node: String)]
     /// Namespace name → inode, for those whose creation was confirmed.
     public var inodes: [String: UInt64]
+    /// Node name → how many link ends it has.
+    public var interfaceCounts: [String: Int] = [:]
 
     /// The events the summary is folded from.
-    public static let events: Set<RecordEntry.Event> = [.lab, .namespace, .namespaceCreated, .deployed]
+    public static let events: Set<RecordEntry.Event> = [.lab, .namespace, .namespaceCreated, .links, .deployed]
 
     init(lab: String, entries: [RecordEntry]) {
         self.lab = lab
@@ -90,7 +92,12 @@ public struct RecordSummary: Sendable {
                 }
             case .namespaceCreated:
                 if let name = entry.name, let inode = entry.inode { inodes[name] = inode }
-            case .links, .etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process:
+            case .links:
+                // "NODE:IFACE": an interface name has no ':'.
+                for id in entry.interfaces ?? [] {
+                    if let colon = id.lastIndex(of: ":") { interfaceCounts[String(id[..<colon]), default: 0] += 1 }
+                }
+            case .etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process:
                 break  // folded by NodeEnvironmentRecord
             case .deployed:
                 isComplete = true; deployedAt = entry.time; hash = entry.hash ?? hash

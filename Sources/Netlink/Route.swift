@@ -116,9 +116,13 @@ public enum RouteRequest {
 extension NetlinkSocket {
     /// Routes of the main table (what `ip route` and `ip -6 route` show).
     public func routes(family: UInt8 = AddressFamily.unspecified) throws -> [RouteInfo] {
+        try routesInEveryTable(family: family).filter { $0.table == UInt32(RT_TABLE_MAIN.rawValue) }
+    }
+
+    /// Routes of every table, local included (`ip route show table all`).
+    public func routesInEveryTable(family: UInt8 = AddressFamily.unspecified) throws -> [RouteInfo] {
         try dump(RouteRequest.dump(family: family))
             .filter { $0.type == UInt16(RTM_NEWROUTE) }
             .compactMap(RouteInfo.init)
-            .filter { $0.table == UInt32(RT_TABLE_MAIN.rawValue) }
     }
 }

@@ -30,6 +30,26 @@ struct DestroyInspectTests {
         #expect(!again.existed)
     }
 
+    @Test func aHubsIPv6TableIsEmptiedBeforeItGoesAndOnlyThen() throws {
+        let lab = TestLab("hub")
+        defer { lab.cleanUp() }
+        _ = try lab.deploy(routersBody)
+        let router = lab.namespace("router01")
+        let before = sh("ip -n \(router) -6 route show table all").output
+        #expect(before.contains("fe80::/64"), "\(before)")
+        // Counted from the record: router01 has two link ends, below the threshold.
+        let summary = try LabRecord.read(lab: lab.name).summary
+        #expect(summary.interfaceCounts["router01"] == 2 && summary.interfaceCounts["ns01"] == 1, "\(summary.interfaceCounts)")
+        #expect(LabDestroyer.manyInterfaces > 2)
+        // Emptied on request, and only in a namespace that is still the recorded one.
+        let inode = try #require(summary.inodes[router])
+        LabDestroyer.emptyIPv6Tables([(router, inode + 1)])
+        #expect(sh("ip -n \(router) -6 route show table all").output == before)
+        LabDestroyer.emptyIPv6Tables([(router, inode)])
+        #expect(sh("ip -n \(router) -6 route show table all").output.isEmpty)
+        #expect(sh("ip -n \(router) -4 route").output.contains("10.0.0.0/24"), "IPv4 is left alone")
+    }
+
     @Test func destroyLeavesANamespaceThatWasReplacedBySomeoneElse() throws {
         let lab = TestLab("swap")
         defer { lab.cleanUp() }

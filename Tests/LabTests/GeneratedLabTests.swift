@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Lab
 import Topology
@@ -55,6 +56,25 @@ struct StaticNeighbourTests {
         #expect(sh("ip -n \(lab.namespace("hub")) link show eth0").output.contains("link/ether 02:00:00:00:aa:01"))
         #expect(lab.exec("leaf3", "ping -c 1 -W 2 10.0.0.2").status == 0)
         #expect(lab.exec("leaf3", "ping -6 -c 1 -W 2 fd00::2").status == 0)
+    }
+
+    @Test func aHubOfManyInterfacesWorksAndGoesCompletely() throws {
+        let lab = TestLab("bighub")
+        defer { lab.cleanUp() }
+        let leaves = LabDestroyer.manyInterfaces + 20
+        let topology = try GeneratedShape.star(leaves: leaves).topology(name: lab.name, prefix: lab.prefix)
+        let text = YAMLWriter.yaml(of: topology)
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: text, file: "\(lab.name).yaml"), sourceText: text)
+        #expect(lab.namespaces().count == leaves + 1)
+        #expect(lab.exec("leaf\(leaves)", "ping -c 1 -W 2 10.0.0.1").status == 0)
+        // Every end with one queue of each kind.
+        #expect(sh("ip -n \(lab.namespace("hub")) -d link show eth0").output.contains("numtxqueues 1 numrxqueues 1"))
+        // Destroy empties the hub's IPv6 table first (manyInterfaces), then removes everything.
+        let result = try LabDestroyer.destroy(lab: lab.name)
+        #expect(result.namespacesRemoved.count == leaves + 1)
+        #expect(lab.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+        #expect(sh("grep -c ' \(LabRecord.root)/\(lab.name)/' /proc/self/mounts").output.hasPrefix("0"), "no mount of the lab left")
     }
 
     @Test func largeDynamicLabsAreWarnedAbout() throws {

@@ -20,6 +20,7 @@ import Testing
         #"{"event":"etc-directory","files":["hosts"],"path":"/etc/netns/p-a"}"#,
         // Written by hand, keys in another order: still read, and sorted out by its event.
         #"{"name":"p-b","inode":12,"event":"namespace-created","node":"b"}"#,
+        #"{"event":"links","interfaces":["a:eth0","b:eth0","a:eth1"]}"#,
         #"{"event":"deployed","hash":"abc","time":2}"#,
     ]
 
@@ -30,10 +31,11 @@ import Testing
         #expect(all.count == Self.lines.count)
         let some = LabRecord.entries(atPath: path, events: RecordSummary.events)
         #expect(some == all.filter { RecordSummary.events.contains($0.event) })
-        #expect(some.map(\.event) == [.lab, .namespace, .namespace, .namespaceCreated, .namespaceCreated, .deployed])
+        #expect(some.map(\.event) == [.lab, .namespace, .namespace, .namespaceCreated, .namespaceCreated, .links, .deployed])
         let summary = RecordSummary(lab: "l", entries: some)
         #expect(summary.namespaces.map(\.name) == ["p-a", "p-b"] && summary.inodes == ["p-a": 11, "p-b": 12])
         #expect(summary.isComplete)
+        #expect(summary.interfaceCounts == ["a": 2, "b": 1])
         let rest = LabRecord.entries(atPath: path, events: NodeEnvironmentRecord.events)
         #expect(rest.map(\.event) == [.uts, .etcDirectory])
     }
