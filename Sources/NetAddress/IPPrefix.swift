@@ -46,6 +46,19 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         contains(other) || other.contains(self)
     }
 
+    /// The block one bit shorter that holds this one: 10.0.0.4/30 → 10.0.0.0/29; nil for /0.
+    public var parent: IPPrefix? {
+        length > 0 ? IPPrefix(unchecked: address.masked(to: length - 1), length: length - 1) : nil
+    }
+
+    /// The parent's other half: 10.0.0.4/30 → 10.0.0.0/30; nil for /0.
+    public var sibling: IPPrefix? {
+        guard length > 0 else { return nil }
+        var bytes = address.masked(to: length).bytes
+        bytes[(length - 1) / 8] ^= UInt8(0x80) >> UInt8((length - 1) % 8)
+        return IPAddress(bytes: bytes).map { IPPrefix(unchecked: $0, length: length) }
+    }
+
     init(unchecked address: IPAddress, length: Int) {
         self.address = address
         self.length = length

@@ -152,6 +152,6 @@ public struct GeneratedShape: Sendable {
             Node(name: name, kind: degree[name, default: 0] > 1 ? .router : .host, location: here)
         }
         let plain = Topology(name: name, prefix: prefix, nodes: topologyNodes, links: topologyLinks, file: "generated")
-        return StaticRouting.apply(to: plain)
+        return StaticRouting.apply(to: plain, aggregated: true)
     }
 }

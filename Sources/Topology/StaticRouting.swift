@@ -11,7 +11,9 @@ import NetAddress
 /// route to the same destination.
 public enum StaticRouting {
     /// The routes to add to each node (node name → routes), hand-written ones not included.
-    public static func compute(for topology: Topology) -> [String: [Route]] {
+    /// `aggregated`: a node's routes through one gateway are merged into the fewest prefixes
+    /// that cover exactly their subnets (see `aggregate`), as `nslab generate` writes them.
+    public static func compute(for topology: Topology, aggregated: Bool = false) -> [String: [Route]] {
         let graph = Graph(topology)
         var result: [String: [Route]] = [:]
         for node in topology.nodes {
@@ -40,16 +42,73 @@ public enum StaticRouting {
                                         reason: "routing: static: \(target), on that subnet, is \(hops) away, first through "
                                             + "\(hop.via.node); of equal paths, the first in file order"))
                 }
+                if aggregated {
+                    let own = graph.subnets.filter { $0.attached.contains(node.name) }.map(\.prefix)
+                    routes = aggregate(routes, own: Set(own))
+                }
             }
             if !routes.isEmpty { result[node.name] = routes }
         }
         return result
     }
 
+    /// Routes through the same gateway merged: two halves of a block become the block when both
+    /// are routed there, or when one is and the other is one of the node's `own` subnets (its
+    /// connected route is more specific and still wins). The merged routes cover exactly the
+    /// addresses the separate ones did, apart from the node's own subnets: along a chain of
+    /// 1,000 routers, about 20 routes a node instead of 1,000.
+    static func aggregate(_ routes: [Route], own: Set<IPPrefix>) -> [Route] {
+        var gateways: [IPAddress] = []
+        var byGateway: [IPAddress: [Route]] = [:]
+        var unmerged: [Route] = []
+        for route in routes {
+            guard let gateway = route.gateway, route.device == nil, route.metric == nil else {
+                unmerged.append(route)
+                continue
+            }
+            if byGateway[gateway] == nil { gateways.append(gateway) }
+            byGateway[gateway, default: []].append(route)
+        }
+        var merged: [Route] = []
+        for gateway in gateways {
+            let group = byGateway[gateway] ?? []
+            // Prefix → whether it holds a subnet routed through this gateway (false: only the
+            // node's own, which may be merged in but never needs a route).
+            var blocks: [IPPrefix: Bool] = [:]
+            for route in group { blocks[route.destination] = true }
+            for prefix in own where prefix.family == gateway.family && blocks[prefix] == nil { blocks[prefix] = false }
+            // Longest first, one length at a time: a merged block meets its own sibling one level up.
+            for length in stride(from: gateway.family.bitCount, to: 0, by: -1) {
+                for prefix in blocks.keys where prefix.length == length {
+                    guard let routed = blocks[prefix], let sibling = prefix.sibling, let parent = prefix.parent,
+                          let siblingRouted = blocks[sibling], routed || siblingRouted else { continue }
+                    blocks[prefix] = nil
+                    blocks[sibling] = nil
+                    blocks[parent] = (blocks[parent] ?? false) || routed || siblingRouted
+                }
+            }
+            let original = Dictionary(group.map { ($0.destination, $0) }, uniquingKeysWith: { first, _ in first })
+            for (prefix, routed) in blocks.sorted(by: { $0.key < $1.key }) where routed {
+                if let single = original[prefix] {
+                    merged.append(single)
+                    continue
+                }
+                let inside = group.filter { prefix.contains($0.destination) }
+                guard let first = inside.first else { continue }
+                let what = inside.count == 1
+                    ? "a subnet whose nearest node is reached first through this gateway, and the node's own subnets,"
+                    : "\(inside.count) subnets whose nearest nodes are all reached first through this gateway"
+                merged.append(Route(destination: prefix, gateway: gateway, location: first.location,
+                                    reason: "routing: static: \(what) merged into one block"))
+            }
+        }
+        return unmerged + merged
+    }
+
     /// The topology with the computed routes appended to each node's own.
-    public static func apply(to topology: Topology) -> Topology {
+    public static func apply(to topology: Topology, aggregated: Bool = false) -> Topology {
         var routed = topology
-        let computed = compute(for: topology)
+        let computed = compute(for: topology, aggregated: aggregated)
         for index in routed.nodes.indices {
             routed.nodes[index].routes += computed[routed.nodes[index].name] ?? []
         }

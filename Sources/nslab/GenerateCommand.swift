@@ -12,7 +12,8 @@ struct Generate: ParsableCommand {
         tree (--depth, --fanout), leaf-spine (--spines, --leaves, --hosts per leaf). Every link gets \
         a /30 from 10.0.0.0/8 (and a /64 from fd00::/48 with --dual-stack); nodes with more than one \
         link are routers, the others hosts with a default route; routers get static routes along \
-        shortest paths, so every node reaches every other. The output deploys as is:
+        shortest paths, so every node reaches every other, merged per next hop into the fewest \
+        blocks that cover exactly their subnets. The output deploys as is:
           nslab generate star --leaves 100 -o star.yaml && nslab deploy star.yaml
         """)
 

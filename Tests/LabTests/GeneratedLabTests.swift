@@ -26,6 +26,30 @@ struct GeneratedLabTests {
         #expect(failures.isEmpty, "unreachable: \(failures.prefix(10))")
     }
 
+    /// Every address of every node from every node (nslab verify), over the merged routes
+    /// `generate` writes: merging must not lose a subnet or send one the wrong way.
+    @Test(arguments: ["chain", "grid", "torus", "tree", "ring"])
+    func mergedRoutesReachEveryAddress(_ name: String) throws {
+        let shape: GeneratedShape = switch name {
+        case "chain": try .chain(nodes: 12)
+        case "grid": try .grid(rows: 4, columns: 4, torus: false)
+        case "torus": try .grid(rows: 3, columns: 4, torus: true)
+        case "tree": try .tree(depth: 3, fanout: 2)
+        default: try .ring(nodes: 9)
+        }
+        let lab = TestLab("m\(name)")
+        defer { lab.cleanUp() }
+        let topology = shape.topology(name: lab.name, prefix: lab.prefix, dualStack: true)
+        let merged = topology.nodes.flatMap(\.routes).filter { ($0.reason ?? "").contains("merged into one block") }
+        #expect(!merged.isEmpty, "\(name): nothing was merged, so this checks nothing of merging")
+        let text = YAMLWriter.yaml(of: topology)
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: text, file: "\(lab.name).yaml"), sourceText: text)
+        let report = try Verifier.verify(lab: lab.name)
+        let failed = report.pairs.filter { !$0.reachable }
+        #expect(report.passed && failed.isEmpty, "\(name): \(failed.prefix(5))")
+        #expect(report.pairs.count > topology.nodes.count * (topology.nodes.count - 1), "\(name): every address, not one per node")
+    }
+
     @Test func torusEveryPairPings() throws {
         try deployAndPingAll(try .grid(rows: 3, columns: 3, torus: true), base: "torus", dualStack: false)
     }

@@ -137,4 +137,17 @@ struct IPPrefixTests {
         let sorted = [p("10.0.0.0/24"), p("10.0.0.0/8"), p("9.0.0.0/8"), p("::/0")].sorted()
         #expect(sorted == [p("9.0.0.0/8"), p("10.0.0.0/8"), p("10.0.0.0/24"), p("::/0")])
     }
+
+    @Test func parentAndSibling() {
+        #expect(p("10.0.0.4/30").parent == p("10.0.0.0/29"))
+        #expect(p("10.0.0.4/30").sibling == p("10.0.0.0/30"))
+        #expect(p("10.0.0.0/30").sibling == p("10.0.0.4/30"))
+        #expect(p("10.0.0.5/30").sibling == p("10.0.0.0/30"), "host bits are dropped")
+        #expect(p("10.0.0.0/8").sibling == p("11.0.0.0/8"))
+        #expect(p("128.0.0.0/1").sibling == p("0.0.0.0/1") && p("128.0.0.0/1").parent == p("0.0.0.0/0"))
+        #expect(p("0.0.0.0/0").parent == nil && p("0.0.0.0/0").sibling == nil)
+        #expect(p("fd00::1:0/112").sibling == p("fd00::/112"))
+        #expect(p("fd00::/64").sibling == p("fd00:0:0:1::/64"))
+        #expect(p("fd00::1/128").sibling == p("fd00::/128") && p("fd00::1/128").parent == p("fd00::/127"))
+    }
 }

@@ -125,6 +125,26 @@ struct ForwardingModel {
         #expect(routed.node(named: "b")?.routes.map(\.text) == ["default via 10.0.0.5"])
     }
 
+    @Test func routesThroughOneGatewayMergeIntoExactBlocks() throws {
+        let here = SourceLocation(file: "x", line: 1, column: 1)
+        let a = try #require(IPAddress("10.9.0.1")), b = try #require(IPAddress("10.9.0.5"))
+        func route(_ destination: String, _ gateway: IPAddress) throws -> Route {
+            Route(destination: try #require(IPPrefix(destination)), gateway: gateway, location: here, reason: "r \(destination)")
+        }
+        let routes = [try route("10.0.0.0/30", a), try route("10.0.0.4/30", a), try route("10.0.0.8/30", b),
+                      try route("10.0.0.16/30", a), try route("10.0.0.32/30", b), try route("10.0.0.36/30", a)]
+        // 10.0.0.12/30 is the node's own subnet: it may complete b's block, its connected route wins.
+        let merged = StaticRouting.aggregate(routes, own: [try #require(IPPrefix("10.0.0.12/30"))])
+        #expect(merged.map(\.text) == ["10.0.0.0/29 via 10.9.0.1", "10.0.0.16/30 via 10.9.0.1", "10.0.0.36/30 via 10.9.0.1",
+                                        "10.0.0.8/29 via 10.9.0.5", "10.0.0.32/30 via 10.9.0.5"])
+        // A route left alone keeps its reason; a merged one says how many subnets it carries.
+        #expect(merged[1].reason == "r 10.0.0.16/30")
+        #expect(merged[0].reason?.hasPrefix("routing: static: 2 subnets") == true)
+        #expect(merged[3].reason?.hasPrefix("routing: static: a subnet whose nearest node") == true)
+        // Nothing to merge: the same routes.
+        #expect(StaticRouting.aggregate([try route("10.0.0.4/30", a)], own: []).map(\.text) == ["10.0.0.4/30 via 10.9.0.1"])
+    }
+
     @Test func sameShapeSameFile() throws {
         let one = YAMLWriter.yaml(of: try GeneratedShape.grid(rows: 4, columns: 4, torus: true).topology(name: "t"))
         let two = YAMLWriter.yaml(of: try GeneratedShape.grid(rows: 4, columns: 4, torus: true).topology(name: "t"))
