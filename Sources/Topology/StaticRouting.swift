@@ -71,38 +71,48 @@ public enum StaticRouting {
         }
         var merged: [Route] = []
         for gateway in gateways {
-            let group = byGateway[gateway] ?? []
-            // Prefix → whether it holds a subnet routed through this gateway (false: only the
-            // node's own, which may be merged in but never needs a route).
-            var blocks: [IPPrefix: Bool] = [:]
-            for route in group { blocks[route.destination] = true }
-            for prefix in own where prefix.family == gateway.family && blocks[prefix] == nil { blocks[prefix] = false }
+            // Prefix → the routed subnets it holds (none: only the node's own, which may be
+            // merged in but never needs a route) and the first of them.
+            var blocks: [IPPrefix: Block] = [:]
+            for route in byGateway[gateway] ?? [] { blocks[route.destination] = Block(routed: 1, first: route) }
+            for prefix in own where prefix.family == gateway.family && blocks[prefix] == nil { blocks[prefix] = Block() }
             // Longest first, one length at a time: a merged block meets its own sibling one level up.
+            var levels = [[IPPrefix]](repeating: [], count: gateway.family.bitCount + 1)
+            for prefix in blocks.keys { levels[prefix.length].append(prefix) }
             for length in stride(from: gateway.family.bitCount, to: 0, by: -1) {
-                for prefix in blocks.keys where prefix.length == length {
-                    guard let routed = blocks[prefix], let sibling = prefix.sibling, let parent = prefix.parent,
-                          let siblingRouted = blocks[sibling], routed || siblingRouted else { continue }
+                for prefix in levels[length] {
+                    guard let block = blocks[prefix], let sibling = prefix.sibling, let parent = prefix.parent,
+                          let other = blocks[sibling], block.routed + other.routed > 0 else { continue }
                     blocks[prefix] = nil
                     blocks[sibling] = nil
-                    blocks[parent] = (blocks[parent] ?? false) || routed || siblingRouted
+                    if blocks[parent] == nil { levels[length - 1].append(parent) }
+                    blocks[parent] = (blocks[parent] ?? Block()).adding(block).adding(other)
                 }
             }
-            let original = Dictionary(group.map { ($0.destination, $0) }, uniquingKeysWith: { first, _ in first })
-            for (prefix, routed) in blocks.sorted(by: { $0.key < $1.key }) where routed {
-                if let single = original[prefix] {
-                    merged.append(single)
+            for (prefix, block) in blocks.sorted(by: { $0.key < $1.key }) {
+                guard let first = block.first else { continue }
+                if first.destination == prefix {
+                    merged.append(first)
                     continue
                 }
-                let inside = group.filter { prefix.contains($0.destination) }
-                guard let first = inside.first else { continue }
-                let what = inside.count == 1
+                let what = block.routed == 1
                     ? "a subnet whose nearest node is reached first through this gateway, and the node's own subnets,"
-                    : "\(inside.count) subnets whose nearest nodes are all reached first through this gateway"
+                    : "\(block.routed) subnets whose nearest nodes are all reached first through this gateway"
                 merged.append(Route(destination: prefix, gateway: gateway, location: first.location,
                                     reason: "routing: static: \(what) merged into one block"))
             }
         }
         return unmerged + merged
+    }
+
+    private struct Block {
+        var routed = 0
+        /// The first route merged into it (the one kept when nothing else was).
+        var first: Route?
+
+        func adding(_ other: Block) -> Block {
+            Block(routed: routed + other.routed, first: first ?? other.first)
+        }
     }
 
     /// The topology with the computed routes appended to each node's own.
