@@ -121,11 +121,7 @@ public final class NetlinkSocket: @unchecked Sendable {
         try state.withLock { state in
             state.borrowBuffer()
             defer { state.buffer = [] }
-            let sequence = state.sequence
-            state.sequence &+= 1
-            var request = message
-            request.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
-            try send(request.encoded(sequence: sequence))
+            let sequence = try send(message, adding: NLM_F_ACK, &state)
             var collected: [ReceivedMessage] = []
             while true {
                 for reply in try receive(&state.buffer) where reply.sequence == sequence {
@@ -147,11 +143,7 @@ public final class NetlinkSocket: @unchecked Sendable {
             state.borrowBuffer()
             defer { state.buffer = [] }
             for _ in 0..<attempts {
-                let sequence = state.sequence
-                state.sequence &+= 1
-                var request = message
-                request.flags |= UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-                try send(request.encoded(sequence: sequence))
+                let sequence = try send(message, adding: NLM_F_DUMP, &state)
                 var collected: [ReceivedMessage] = []
                 var interrupted = false
                 receiving: while true {
@@ -175,6 +167,17 @@ public final class NetlinkSocket: @unchecked Sendable {
     }
 
     private func send(_ bytes: [UInt8]) throws { try NetlinkSocket.send(bytes, on: fd) }
+
+    /// Sends one request with NLM_F_REQUEST and `flags` under the next sequence number, which
+    /// it returns for matching the replies.
+    private func send(_ message: NetlinkMessage, adding flags: Int32, _ state: inout State) throws -> UInt32 {
+        let sequence = state.sequence
+        state.sequence &+= 1
+        var request = message
+        request.flags |= UInt16(NLM_F_REQUEST | flags)
+        try send(request.encoded(sequence: sequence))
+        return sequence
+    }
 
     /// One datagram to the kernel, retried when a signal interrupts it.
     static func send(_ bytes: [UInt8], on fd: Int32) throws {
