@@ -30,9 +30,15 @@ public enum StaticRouting {
                 }
             } else {
                 let firstHops = graph.firstHops(from: node.name)
-                for subnet in graph.subnets where !subnet.attached.contains(node.name) && !handWritten.contains(subnet.prefix) {
+                var own: Set<IPPrefix> = []
+                for subnet in graph.subnets {
+                    if subnet.attached.contains(node.name) {
+                        own.insert(subnet.prefix)
+                        continue
+                    }
                     // The attached node nearest to us; its first hop carries the route.
-                    guard let target = subnet.attached.min(by: { (firstHops[$0]?.distance ?? .max, graph.order[$0] ?? 0)
+                    guard !handWritten.contains(subnet.prefix),
+                          let target = subnet.attached.min(by: { (firstHops[$0]?.distance ?? .max, graph.order[$0] ?? 0)
                                                                      < (firstHops[$1]?.distance ?? .max, graph.order[$1] ?? 0) }),
                           let hop = firstHops[target],
                           let gateway = hop.via.remoteAddresses.first(where: { $0.family == subnet.prefix.family })
@@ -42,10 +48,7 @@ public enum StaticRouting {
                                         reason: "routing: static: \(target), on that subnet, is \(hops) away, first through "
                                             + "\(hop.via.node); of equal paths, the first in file order"))
                 }
-                if aggregated {
-                    let own = graph.subnets.filter { $0.attached.contains(node.name) }.map(\.prefix)
-                    routes = aggregate(routes, own: Set(own))
-                }
+                if aggregated { routes = aggregate(routes, own: own) }
             }
             if !routes.isEmpty { result[node.name] = routes }
         }
