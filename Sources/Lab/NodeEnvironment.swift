@@ -41,10 +41,10 @@ enum NodeEnvironment {
         }
     }
 
-    /// Deploy, before the namespaces: the directory of the nodes' UTS namespaces and every intent
-    /// to create one (each is made with its network namespace, on the same thread).
-    /// Records every node's UTS mount point, then makes them all (see MountPointFiles), for
-    /// `createHostName` to mount on. A failure later removes them with the rest of the lab.
+    /// Deploy, before the namespaces: the directory of the nodes' UTS namespaces, every intent to
+    /// create one, and the files they are mounted on, all made at once (see MountPointFiles); each
+    /// is created with its network namespace, on the same thread (`createHostName`). A failure
+    /// later removes them with the rest of the lab.
     static func prepareHostNames(_ topology: Topology, record: LabRecord) throws {
         let directory = utsDirectory(of: topology.name)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {

@@ -54,9 +54,9 @@ public enum Sysctl {
     /// A lab's addresses are unique by construction; with DAD on, a fresh veth's link-local
     /// address stays tentative for about a second and the first IPv6 packets after deploy
     /// are lost. Must run before the namespace gets its interfaces (they copy 'default').
-    public static func disableDuplicateAddressDetection(startingFrom start: NewNamespaceSysctls? = nil) throws {
+    public static func disableDuplicateAddressDetection(startingFrom start: NewNamespaceSysctls) throws {
         for key in ["net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"] {
-            do { try (start?.ensure ?? ensure)(key, "0") } catch let error as SystemCallError where error.code == ENOENT {}
+            do { try start.ensure(key, "0") } catch let error as SystemCallError where error.code == ENOENT {}
         }
     }
 }
