@@ -13,8 +13,10 @@ public struct DeployResult: Sendable {
     public var addresses: Int
     public var routes: Int
     public var seconds: Double
-    /// True when the lab was already deployed from the same file and nothing was changed.
+    /// True when the lab was already deployed and matched the file: nothing was changed.
     public var unchanged: Bool
+    /// For a lab that was already deployed: what converging it to the file changed.
+    public var converged: ConvergeResult?
 }
 
 /// The alias the loopback of every namespace nslab creates carries, so its owner is visible to
@@ -69,7 +71,9 @@ public enum LabDeployer {
 
     static let creationThreads = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
 
-    public static func deploy(_ topology: Topology, sourceText: String,
+    /// Creates the lab, or, when it is deployed already (or a deploy of it was cut short),
+    /// converges it to the topology: only what differs changes.
+    public static func deploy(_ topology: Topology, sourceText: String, options: ConvergeOptions = ConvergeOptions(),
                               progress: (String) -> Void = { _ in }) throws -> DeployResult {
         let start = Date()
         try Privileges.check(for: "deploy a lab")
@@ -78,12 +82,12 @@ public enum LabDeployer {
         let record = try LabRecord(lab: topology.name, create: true)
         let summary = try record.summary()
         if summary.startedAt != nil {
-            if !summary.isComplete { throw LabError.incompleteDeploy(lab: topology.name) }
-            if summary.hash == hash && isIntact(summary) {
-                return DeployResult(lab: topology.name, nodes: topology.nodes.count, links: topology.links.count,
-                                    addresses: 0, routes: 0, seconds: Date().timeIntervalSince(start), unchanged: true)
-            }
-            throw LabError.alreadyDeployedDifferently(lab: topology.name, file: summary.file ?? topology.file)
+            try checkCollisions(topology, deployed: summary)
+            let converged = try LabConverger.converge(topology, sourceText: sourceText, record: record, options: options,
+                                                      progress: progress)
+            return DeployResult(lab: topology.name, nodes: topology.nodes.count, links: topology.links.count,
+                                addresses: 0, routes: 0, seconds: Date().timeIntervalSince(start),
+                                unchanged: converged.difference.isEmpty, converged: converged)
         }
         do {
             try checkCollisions(topology)
@@ -168,19 +172,15 @@ public enum LabDeployer {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
-    /// Every namespace of the record is still mounted and still the one nslab created.
-    static func isIntact(_ summary: RecordSummary) -> Bool {
-        summary.namespaces.allSatisfy { entry in
-            guard let recorded = summary.inodes[entry.name] else { return false }
-            return NamedNamespaces.inode(of: entry.name) == recorded
-        }
-    }
-
     /// Names the lab would take that someone else holds. Nothing is changed before this passes.
-    static func checkCollisions(_ topology: Topology) throws {
+    /// For a lab being converged (`deployed`), only the names of nodes it does not have yet.
+    static func checkCollisions(_ topology: Topology, deployed: RecordSummary? = nil) throws {
         var problems: [String] = []
         let claimed = otherLabsNamespaces(except: topology.name)
-        for node in topology.nodes {
+        let own = Set(deployed?.namespaces.map(\.name) ?? [])
+        var fresh = topology
+        fresh.nodes = topology.nodes.filter { !own.contains(topology.namespaceName(of: $0.name)) }
+        for node in fresh.nodes {
             let name = topology.namespaceName(of: node.name)
             do {
                 try NamedNamespaces.validate(name)
@@ -194,7 +194,7 @@ public enum LabDeployer {
                 problems.append("namespace \"\(name)\" (node \(node.name)) already exists: \(NamedNamespaces.path(of: name))")
             }
         }
-        problems += try NodeEnvironment.collisions(topology)
+        problems += try NodeEnvironment.collisions(topology, checkingDirectoriesOf: fresh.nodes)
         if !problems.isEmpty { throw LabError.collision(problems) }
     }
 
@@ -209,16 +209,17 @@ public enum LabDeployer {
 
     /// Each namespace is confirmed in the record (with its inode) the moment it exists, so that a
     /// rollback or a later destroy removes exactly the namespaces this deploy made.
-    static func createNamespaces(_ topology: Topology, record: LabRecord,
+    static func createNamespaces(_ topology: Topology, only subset: [Node]? = nil, record: LabRecord,
                                  progress: (String) -> Void = { _ in }) throws -> [DeployedNode] {
-        let total = topology.nodes.count
+        let nodes = subset ?? topology.nodes
+        let total = nodes.count
         let created = Mutex(0)
         let sysctls = NewNamespaceSysctls()
         let instantIPv6 = needsIPv6AtOnce(topology)
         do {
-            let mountPoints = try NamedNamespaces.reserve(topology.nodes.map { topology.namespaceName(of: $0.name) })
+            let mountPoints = try NamedNamespaces.reserve(nodes.map { topology.namespaceName(of: $0.name) })
             do {
-                return try NamespaceThread.forEach(topology.nodes, threads: creationThreads) { node in
+                return try NamespaceThread.forEach(nodes, threads: creationThreads) { node in
                     defer {
                         let done = created.withLock { count in
                             count += 1

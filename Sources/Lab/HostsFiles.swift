@@ -212,7 +212,7 @@ enum NodeFiles {
     }
 
     /// /etc/netns, when there is none: recorded as this lab's, so its destroy removes it if empty.
-    private static func makeRootIfMissing(record: LabRecord) throws {
+    static func makeRootIfMissing(record: LabRecord) throws {
         if FileManager.default.fileExists(atPath: root) { return }
         try record.append([RecordEntry(event: .etcDirectory, path: root, files: [])])
         if mkdir(root, 0o755) == 0 {
@@ -224,7 +224,7 @@ enum NodeFiles {
         }
     }
 
-    private static func makeDirectory(_ path: String, record: LabRecord) throws {
+    static func makeDirectory(_ path: String, record: LabRecord) throws {
         var attempts = 0
         while mkdir(path, 0o755) != 0 {
             // Another lab's destroy may remove an empty /etc/netns between the check and here.
@@ -240,7 +240,7 @@ enum NodeFiles {
         }
     }
 
-    private static func confirm(_ path: String, record: LabRecord) throws {
+    static func confirm(_ path: String, record: LabRecord) throws {
         var info = stat()
         let inode: UInt64? = stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
         try record.append([RecordEntry(event: .etcDirectoryCreated, inode: inode, path: path)])

@@ -8,8 +8,6 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     case topology(TopologyError)
     case invalidLabName(String)
     case collision([String])
-    case alreadyDeployedDifferently(lab: String, file: String)
-    case incompleteDeploy(lab: String)
     case notDeployed(String)
     case lockedByAnother(lab: String)
     case privileges(String)
@@ -29,7 +27,7 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
 
     public var exitCode: Int32 {
         switch self {
-        case .topology, .invalidLabName, .collision, .alreadyDeployedDifferently, .incompleteDeploy,
+        case .topology, .invalidLabName, .collision,
              .privileges, .unknownNode, .notDeployed, .nodeNotDeployed, .ambiguousNode, .refused:
             return 2
         case .spawn(let error, _):
@@ -51,10 +49,6 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return "cannot deploy: names are already taken by things nslab did not create (nothing was changed):\n"
                 + problems.map { "  - \($0)" }.joined(separator: "\n")
                 + "\n  rename the nodes, set `prefix:` in the topology file, or remove what holds the names"
-        case .alreadyDeployedDifferently(let lab, let file):
-            return "lab \"\(lab)\" is already deployed from a different version of its topology (\(file)); run `nslab destroy \(lab)` first, then deploy again"
-        case .incompleteDeploy(let lab):
-            return "lab \"\(lab)\" has a record of a deploy that did not finish; run `nslab destroy \(lab)` to remove what exists of it, then deploy again"
         case .notDeployed(let lab):
             return "lab \"\(lab)\" is not deployed (no record in \(LabRecord.root)); `nslab list` shows the labs that are"
         case .lockedByAnother(let lab):

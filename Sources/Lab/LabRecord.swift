@@ -30,6 +30,14 @@ public struct RecordEntry: Codable, Sendable, Equatable {
         /// nslab started a process inside `node`: `pid`, `startTicks` (field 22 of /proc/PID/stat,
         /// so a recycled pid is not mistaken for it), `command`, its log at `path`.
         case process
+        /// A converge removed node `node` (namespace `name`), its host name, files and processes.
+        case nodeRemoved = "node-removed"
+        /// A converge made the lab match the topology `file` with content `hash` (saved beside
+        /// the journal); `name` is "reset" when recorded link states were dropped with it.
+        case converged
+        /// `nslab link … down|up` changed `interfaces` (both ends of a link) to `up`: a later
+        /// deploy keeps that state until `deploy --reset`.
+        case linkState = "link-state"
     }
 
     public var event: Event
@@ -47,14 +55,16 @@ public struct RecordEntry: Codable, Sendable, Equatable {
     public var pid: Int32?
     public var startTicks: UInt64?
     public var command: [String]?
+    public var up: Bool?
 
     public init(event: Event, lab: String? = nil, file: String? = nil, hash: String? = nil, prefix: String? = nil,
                 time: Double? = nil, name: String? = nil, node: String? = nil, inode: UInt64? = nil,
                 interfaces: [String]? = nil, path: String? = nil, files: [String]? = nil, pid: Int32? = nil,
-                startTicks: UInt64? = nil, command: [String]? = nil) {
+                startTicks: UInt64? = nil, command: [String]? = nil, up: Bool? = nil) {
         self.event = event; self.lab = lab; self.file = file; self.hash = hash; self.prefix = prefix
         self.time = time; self.name = name; self.node = node; self.inode = inode; self.interfaces = interfaces
         self.path = path; self.files = files; self.pid = pid; self.startTicks = startTicks; self.command = command
+        self.up = up
     }
 }
 
@@ -72,9 +82,12 @@ public struct RecordSummary: Sendable {
     public var inodes: [String: UInt64]
     /// Node name → how many link ends it has.
     public var interfaceCounts: [String: Int] = [:]
+    /// Link ends `nslab link` took down or up since the last `deploy --reset`: "NODE:IFACE" → up.
+    public var linkStates: [String: Bool] = [:]
 
     /// The events the summary is folded from.
-    public static let events: Set<RecordEntry.Event> = [.lab, .namespace, .namespaceCreated, .links, .deployed]
+    public static let events: Set<RecordEntry.Event> = [.lab, .namespace, .namespaceCreated, .links, .deployed,
+                                                        .nodeRemoved, .converged, .linkState]
 
     init(lab: String, entries: [RecordEntry]) {
         self.lab = lab
@@ -101,6 +114,19 @@ public struct RecordSummary: Sendable {
                 break  // folded by NodeEnvironmentRecord
             case .deployed:
                 isComplete = true; deployedAt = entry.time; hash = entry.hash ?? hash
+            case .nodeRemoved:
+                if let name = entry.name {
+                    namespaces.removeAll { $0.name == name }
+                    named.remove(name)
+                    inodes[name] = nil
+                }
+                if let node = entry.node { interfaceCounts[node] = nil }
+            case .converged:
+                // A converge finishes what an interrupted deploy began.
+                isComplete = true; hash = entry.hash ?? hash; file = entry.file ?? file
+                if entry.name == "reset" { linkStates = [:] }
+            case .linkState:
+                for id in entry.interfaces ?? [] { linkStates[id] = entry.up }
             }
         }
     }

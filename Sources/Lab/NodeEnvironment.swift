@@ -15,7 +15,7 @@ enum NodeEnvironment {
     /// Deploy, before anything changes: /etc/netns directories someone else holds (returned, to
     /// be reported with the other names taken), and declared files that have nothing in /etc to
     /// be bound over (thrown).
-    static func collisions(_ topology: Topology) throws -> [String] {
+    static func collisions(_ topology: Topology, checkingDirectoriesOf nodes: [Node]? = nil) throws -> [String] {
         let missing = NodeFiles.missingTargets(topology)
         if !missing.isEmpty {
             throw LabError.refused("cannot deploy: per-node files need a file of the same name in /etc to be bound over "
@@ -26,7 +26,9 @@ enum NodeEnvironment {
             throw LabError.refused("cannot deploy: commands name programs that are not installed (nothing was changed):\n"
                                    + unknown.map { "  - \($0)" }.joined(separator: "\n"))
         }
-        return NodeFiles.collisions(topology)
+        var fresh = topology
+        if let nodes { fresh.nodes = nodes }
+        return NodeFiles.collisions(fresh)
     }
 
     /// The list form of a command names its program: found through PATH now, or the lab would be
@@ -45,10 +47,16 @@ enum NodeEnvironment {
     /// create one, and the files they are mounted on, all made at once (see MountPointFiles); each
     /// is created with its network namespace, on the same thread (`createHostName`). A failure
     /// later removes them with the rest of the lab.
-    static func prepareHostNames(_ topology: Topology, record: LabRecord) throws {
+    static func prepareHostNames(_ topology: Topology, only subset: [Node]? = nil, record: LabRecord) throws {
         let directory = utsDirectory(of: topology.name)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "creating the nodes' host names")
+        }
+        let nodes = subset ?? topology.nodes
+        // A converge adding nodes to a running lab: its tmpfs is mounted already (another one on
+        // top would hide the host names of the nodes there).
+        if subset != nil, mountPoints(under: directory).contains(directory) {
+            return try reserveHostNames(nodes, lab: topology.name, record: record)
         }
         // The mount points sit on a tmpfs of the lab's own, so destroy unmounts it and every
         // node's UTS mount with it at once: each unmount waits for an RCU grace period, and one
@@ -58,12 +66,17 @@ enum NodeEnvironment {
         guard mount("tmpfs", directory, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=0755") == 0 else {
             throw LabError.system(SystemCallError("mount tmpfs on \(directory)"), context: "creating the nodes' host names")
         }
-        let paths = topology.nodes.map { utsPath(lab: topology.name, node: $0.name) }
-        try record.append(zip(topology.nodes, paths).map { RecordEntry(event: .uts, node: $0.name, path: $1) })
+        try reserveHostNames(nodes, lab: topology.name, record: record)
+    }
+
+    /// The intents and the mount point files of the nodes' UTS namespaces.
+    private static func reserveHostNames(_ nodes: [Node], lab: String, record: LabRecord) throws {
+        let paths = nodes.map { utsPath(lab: lab, node: $0.name) }
+        try record.append(zip(nodes, paths).map { RecordEntry(event: .uts, node: $0.name, path: $1) })
         do {
             _ = try MountPointFiles.create(paths)
         } catch .exists(let path) {
-            throw LabError.refused("cannot deploy: \(path) already exists; the lab's state directory holds files nslab did not expect (run `nslab destroy \(topology.name)`)")
+            throw LabError.refused("cannot deploy: \(path) already exists; the lab's state directory holds files nslab did not expect (run `nslab destroy \(lab)`)")
         } catch .system(let error, _) {
             throw LabError.system(error, context: "creating the nodes' host names")
         }

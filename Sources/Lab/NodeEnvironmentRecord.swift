@@ -38,13 +38,20 @@ struct NodeEnvironmentRecord {
     var processes: [RecordedProcess] = []
 
     /// The events it is folded from.
-    static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process]
+    static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .nodeRemoved]
 
     init(entries: [RecordEntry]) {
         for entry in entries {
             switch entry.event {
             case .etcDirectory:
-                if let path = entry.path, !directories.contains(where: { $0.path == path }) {
+                guard let path = entry.path else { break }
+                if let index = directories.firstIndex(where: { $0.path == path }) {
+                    // A converge that gives the node more files says so again: every name nslab
+                    // ever wrote there is one destroy removes.
+                    for name in entry.files ?? [] where !directories[index].files.contains(name) {
+                        directories[index].files.append(name)
+                    }
+                } else {
                     directories.append(Directory(path: path, files: entry.files ?? []))
                 }
             case .etcDirectoryCreated:
@@ -59,7 +66,12 @@ struct NodeEnvironmentRecord {
                                                      command: entry.command ?? [], log: entry.path ?? "",
                                                      startedAt: entry.time))
                 }
-            case .lab, .namespace, .namespaceCreated, .links, .deployed:
+            case .nodeRemoved:
+                // Its directory, host name and processes went with it.
+                utsNamespaces.removeAll { $0.node == entry.node }
+                processes.removeAll { $0.node == entry.node }
+                if let namespace = entry.name { directories.removeAll { $0.path == NodeFiles.directory(of: namespace) } }
+            case .lab, .namespace, .namespaceCreated, .links, .deployed, .converged, .linkState:
                 break
             }
         }

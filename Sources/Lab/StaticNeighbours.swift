@@ -31,11 +31,16 @@ struct StaticNeighbours {
 
     /// The permanent entries on `endpoint` (at interface `index`) for its peer's addresses.
     func requests(for endpoint: Endpoint, index: Int32) -> [NetlinkMessage] {
+        entries(for: endpoint).map {
+            NeighbourRequest.addPermanent($0.address, linkAddress: $0.mac, index: index, interface: endpoint.interface)
+        }
+    }
+
+    /// The peer's addresses in the families `endpoint` has addresses of, with the peer's MAC.
+    func entries(for endpoint: Endpoint) -> [PermanentNeighbour] {
         guard let peer = peers[endpoint.id], let mac = macs[peer.id] else { return [] }
         let families = Set(endpoint.addresses.map(\.family))
-        return peer.addresses.filter { families.contains($0.family) }.map {
-            NeighbourRequest.addPermanent($0.address, linkAddress: mac, index: index, interface: endpoint.interface)
-        }
+        return peer.addresses.filter { families.contains($0.family) }.map { PermanentNeighbour(address: $0.address, mac: mac) }
     }
 }
 

@@ -92,6 +92,19 @@ extension NeighbourRequest {
     }
 }
 
+extension NeighbourRequest {
+    /// `ip neigh del ADDRESS dev INTERFACE`.
+    public static func delete(_ address: IPAddress, index: Int32, interface: String) -> NetlinkMessage {
+        NetlinkMessage(
+            type: RTM_DELNEIGH, flags: 0,
+            header: NeighbourMessage(family: address.family == .ipv6 ? AddressFamily.inet6 : AddressFamily.inet, index: index),
+            summary: "delete neighbour \(address) on \(interface)"
+        ) { a in
+            a.put(NDA_DST, bytes: address.bytes)
+        }
+    }
+}
+
 extension NetlinkSocket {
     public func neighbours(family: UInt8 = AddressFamily.unspecified) throws -> [NeighbourInfo] {
         try dump(NeighbourRequest.dump(family: family))

@@ -13,7 +13,7 @@ struct NSLab: ParsableCommand {
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
         version: "0.1.0",
-        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
+        subcommands: [Deploy.self, Diff.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
                       Capture.self, Graph.self, Serve.self]
     )
@@ -66,37 +66,6 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-struct Deploy: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Create the lab a topology file describes.",
-        discussion: "Deploying a lab that is already deployed from the same file changes nothing.")
-
-    @Argument(help: "The topology file (YAML).")
-    var file: String
-
-    @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
-    var quiet = false
-
-    func run() throws {
-        try reportingErrors {
-            let text = try Topology.readText(path: file)
-            let topology = try Topology.parse(yaml: text, file: file)
-            if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
-            Interruption.catchSignals()
-            let progress = Progress(enabled: !quiet)
-            defer { progress.finish() }
-            let result = try LabDeployer.deploy(topology, sourceText: text, progress: progress.stage)
-            progress.finish()
-            if result.unchanged {
-                print("lab \(result.lab) is already deployed from \(file) and unchanged; nothing to do")
-            } else {
-                print(String(format: "lab %@ deployed: %d nodes, %d links, %d addresses, %d routes in %.1f ms",
-                             result.lab, result.nodes, result.links, result.addresses, result.routes, result.seconds * 1000))
-            }
-        }
-    }
 }
 
 struct Destroy: ParsableCommand {

@@ -1,0 +1,156 @@
+import CShims
+import Foundation
+import NetAddress
+import Netlink
+import Namespaces
+import Topology
+
+/// A lab as it is now: what the kernel holds in each of its namespaces, the per-node files on
+/// disk and the processes nslab started, as typed values (prefixes, addresses, interface names
+/// resolved). `diff` and converging compare it with a LabPlan.
+public struct ObservedLab: Sendable {
+    public var lab: String
+    /// In record order: every namespace the record lists.
+    public var nodes: [ObservedNode]
+
+    public func node(_ name: String) -> ObservedNode? { nodes.first { $0.name == name } }
+
+    /// Nothing deployed: what a plan is compared with before the first deploy.
+    public static func empty(lab: String) -> ObservedLab { ObservedLab(lab: lab, nodes: []) }
+
+    /// Reads every namespace the lab's record (its journal's `entries`) lists.
+    static func read(lab: String, entries: [RecordEntry]) throws -> ObservedLab {
+        let summary = RecordSummary(lab: lab, entries: entries)
+        let environment = NodeEnvironmentRecord(entries: entries)
+        let kernel: [ObservedKernelState?] = try NamespaceThread.forEach(summary.namespaces, threads: 2) { entry in
+            guard let recorded = summary.inodes[entry.name],
+                  let namespace = try? NetworkNamespace.open(entry.name), namespace.inode == recorded else { return nil }
+            return try namespace.run { try ObservedKernelState.read(from: NetlinkSocket()) }
+        }
+        var nodes: [ObservedNode] = []
+        for (entry, state) in zip(summary.namespaces, kernel) {
+            let directory = NodeFiles.directory(of: entry.name)
+            let recordedDirectory = environment.directories.first { $0.path == directory && $0.inode != nil }
+            nodes.append(ObservedNode(
+                name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: state,
+                files: recordedDirectory.map { readFiles(in: $0) } ?? [:],
+                hasHostName: environment.uts(of: entry.node)?.inode != nil,
+                processes: environment.processes.filter { $0.node == entry.node && $0.origin == "topology" }))
+        }
+        var observed = ObservedLab(lab: lab, nodes: nodes)
+        observed.resolvePeers()
+        return observed
+    }
+
+    /// The files of a node's /etc directory that the record says nslab wrote, plus any other
+    /// regular file there (someone's by hand: reported as foreign).
+    private static func readFiles(in directory: NodeEnvironmentRecord.Directory) -> [String: String] {
+        var files: [String: String] = [:]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where !name.hasPrefix(".") {
+            if let data = FileManager.default.contents(atPath: "\(directory.path)/\(name)") {
+                files[name] = String(decoding: data, as: UTF8.self)
+            }
+        }
+        return files
+    }
+
+    /// Each veth end's peer as `node:interface`. A veth reports its peer's index; indexes are
+    /// unique across a lab (deploy and converge hand them out so), and a pair is recognised by
+    /// both ends pointing at each other.
+    mutating func resolvePeers() {
+        var byPair: [String: [InterfaceRef]] = [:]
+        for node in nodes {
+            for link in node.kernel?.links ?? [] where link.kind == "veth" {
+                byPair["\(link.index)>\(link.peerIndex ?? 0)", default: []].append(InterfaceRef(node: node.name, interface: link.name))
+            }
+        }
+        for n in nodes.indices {
+            guard let kernel = nodes[n].kernel else { continue }
+            for link in kernel.links where link.kind == "veth" {
+                guard let peerIndex = link.peerIndex, let candidates = byPair["\(peerIndex)>\(link.index)"],
+                      candidates.count == 1 else { continue }
+                nodes[n].peers[link.name] = candidates[0]
+            }
+        }
+    }
+
+    /// The highest interface index in the lab: new interfaces get indexes above it, so that
+    /// indexes stay unique lab-wide (see LabIndexes).
+    var highestIndex: Int32 {
+        nodes.compactMap { $0.kernel?.links.map(\.index).filter { $0 != LabDeployer.bridgeIndex }.max() }.max() ?? 1
+    }
+}
+
+public struct ObservedNode: Sendable {
+    public var name: String
+    public var namespace: String
+    /// The recorded inode of the namespace (nil: its creation was never confirmed).
+    public var inode: UInt64?
+    /// nil when the namespace is gone or is no longer the one nslab created.
+    public var kernel: ObservedKernelState?
+    /// The node's files under /etc/netns/NAMESPACE, by name.
+    public var files: [String: String]
+    public var hasHostName: Bool
+    /// The processes the node's `commands:` started, running or not.
+    public var processes: [RecordedProcess]
+    /// Veth ends whose peer is in the lab: interface name → the peer.
+    public var peers: [String: InterfaceRef] = [:]
+
+    public var present: Bool { kernel != nil }
+}
+
+/// One namespace's network as the kernel reports it.
+public struct ObservedKernelState: Sendable {
+    public var links: [LinkInfo]
+    public var addresses: [AddressInfo]
+    /// The main table.
+    public var routes: [RouteInfo]
+    public var qdiscs: [QdiscInfo]
+    public var bridgePorts: [BridgePort]
+    public var neighbours: [NeighbourInfo]
+    public var forwardingIPv4: Bool?
+    public var forwardingIPv6: Bool?
+
+    static func read(from socket: NetlinkSocket) throws -> ObservedKernelState {
+        let links = try socket.links()
+        return ObservedKernelState(
+            links: links, addresses: try socket.addresses(), routes: try socket.routes(), qdiscs: try socket.rootQdiscs(),
+            bridgePorts: links.contains { $0.kind == "bridge" } ? try socket.bridgePorts() : [],
+            neighbours: try socket.neighbours(),
+            forwardingIPv4: try socket.forwarding(family: AF_INET), forwardingIPv6: try socket.forwarding(family: AF_INET6))
+    }
+
+    public func link(named name: String) -> LinkInfo? { links.first { $0.name == name } }
+
+    public func name(ofIndex index: Int32) -> String? { links.first { $0.index == index }?.name }
+
+    /// The addresses a topology can declare on an interface: not IPv6 link-local ones, which the
+    /// kernel makes itself.
+    public func declarableAddresses(of index: Int32) -> [IPPrefix] {
+        addresses.filter { $0.index == UInt32(index) && !$0.prefix.address.isLinkLocalV6 }.map(\.prefix)
+    }
+
+    /// Routes someone added (nslab, `ip route add`): not the kernel's own connected and
+    /// link-local routes, not multicast, not those of routing daemons.
+    public var staticRoutes: [RouteInfo] {
+        routes.filter { route in
+            (route.protocolID == UInt8(RTPROT_BOOT) || route.protocolID == UInt8(RTPROT_STATIC))
+                && !route.destination.address.isMulticast
+        }
+    }
+
+    public func impairment(of index: Int32) -> Impairment? {
+        qdiscs.first { $0.index == index }.flatMap(ImpairmentQdisc.impairment(of:))
+    }
+
+    public func portVLANs(of index: Int32) -> PortVLANState? {
+        bridgePorts.first { $0.index == index }.map { PortVLANState($0.vlans) }
+    }
+
+    public func permanentNeighbours(of index: Int32) -> Set<PermanentNeighbour> {
+        Set(neighbours.filter { $0.index == index && $0.state & UInt16(NUD_PERMANENT) != 0 }.compactMap { entry in
+            entry.linkAddress.map { PermanentNeighbour(address: entry.destination, mac: $0) }
+        })
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import NetAddress
+import Topology
+
+/// The desired state of a lab: every kernel object and file the topology asks for, computed once.
+/// `diff` compares it with what the kernel holds (ObservedLab), converging applies the
+/// difference, and a fresh deploy is the difference from nothing.
+public struct LabPlan: Sendable {
+    public var lab: String
+    public var prefix: String
+    /// In file order.
+    public var nodes: [PlannedNode]
+    /// In file order.
+    public var links: [PlannedLink]
+
+    public func node(_ name: String) -> PlannedNode? { nodeIndex[name].map { nodes[$0] } }
+
+    private var nodeIndex: [String: Int] = [:]
+
+    public init(_ topology: Topology) {
+        lab = topology.name
+        prefix = topology.prefix
+        let neighbours = StaticNeighbours(topology)
+        let hosts = HostsFile.Table(topology)
+        let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
+        var interfaces: [String: [PlannedInterface]] = [:]
+        links = []
+        for link in topology.links {
+            guard link.endpoints.count == 2 else { continue }
+            let ends = link.endpoints.map { InterfaceRef(node: $0.node, interface: $0.interface) }
+            links.append(PlannedLink(kind: .veth, ends: ends))
+            for (i, endpoint) in link.endpoints.enumerated() {
+                let onBridge = topology.node(named: endpoint.node)?.kind == .bridge
+                var interface = PlannedInterface(
+                    name: endpoint.interface, kind: .linkEnd(peer: ends[1 - i], link: .veth),
+                    mtu: endpoint.mtu, mac: neighbours?.mac(of: endpoint) ?? endpoint.mac,
+                    addresses: endpoint.addresses, up: !link.isDown,
+                    master: onBridge ? LabDeployer.bridgeName : nil,
+                    portVLANs: onBridge ? endpoint.portVLANs : nil,
+                    impairment: link.impairment(of: i).flatMap { $0.isEmpty ? nil : $0 })
+                interface.permanentNeighbours = neighbours?.entries(for: endpoint) ?? []
+                interfaces[endpoint.node, default: []].append(interface)
+                for sub in endpoint.subinterfaces {
+                    interfaces[endpoint.node, default: []].append(PlannedInterface(
+                        name: sub.name, kind: .vlan(parent: endpoint.interface, id: sub.vlan),
+                        addresses: sub.addresses, up: true))
+                }
+            }
+        }
+        nodes = topology.nodes.map { node in
+            var own = interfaces[node.name] ?? []
+            if node.kind == .bridge {
+                own.insert(PlannedInterface(name: LabDeployer.bridgeName,
+                                            kind: .bridge(stp: node.stp, vlanFiltering: node.vlanFiltering), up: true), at: 0)
+            }
+            return PlannedNode(
+                name: node.name, namespace: topology.namespaceName(of: node.name), kind: node.kind,
+                interfaces: own,
+                routes: node.routes.map { PlannedRoute(destination: $0.destination.network, gateway: $0.gateway,
+                                                       device: $0.device, metric: $0.metric) },
+                files: NodeFiles.files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts)
+                    .map { PlannedFile(name: $0.name, content: $0.content) },
+                commands: node.commands.map(\.argv))
+        }
+        nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// A link: two ends and how they are joined. Each kind keeps its model, requests and steps in
+/// one place (Veth.swift).
+public struct PlannedLink: Sendable, Equatable {
+    public var kind: LinkKind
+    /// Exactly two.
+    public var ends: [InterfaceRef]
+}
+
+public enum LinkKind: String, Sendable, Codable {
+    /// A veth pair, one end in each node.
+    case veth
+}
+
+public struct PlannedNode: Sendable {
+    public var name: String
+    public var namespace: String
+    public var kind: NodeKind
+    /// Link ends, their 802.1Q sub-interfaces, and a bridge node's br0 (first).
+    public var interfaces: [PlannedInterface]
+    public var routes: [PlannedRoute]
+    /// What the node sees over /etc, by name.
+    public var files: [PlannedFile]
+    /// Argument vectors, in file order.
+    public var commands: [[String]]
+
+    public var forwards: Bool { kind.forwards }
+
+    public func interface(_ name: String) -> PlannedInterface? { interfaces.first { $0.name == name } }
+}
+
+public struct PlannedInterface: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case linkEnd(peer: InterfaceRef, link: LinkKind)
+        /// An 802.1Q sub-interface on `parent`.
+        case vlan(parent: String, id: UInt16)
+        /// A bridge node's switch.
+        case bridge(stp: Bool, vlanFiltering: Bool)
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// nil: the kernel's default (1500).
+    public var mtu: UInt32? = nil
+    /// nil: whatever the kernel chose.
+    public var mac: [UInt8]? = nil
+    public var addresses: [IPPrefix] = []
+    public var up: Bool
+    public var master: String? = nil
+    public var portVLANs: PortVLANs? = nil
+    public var impairment: Impairment? = nil
+    /// `neighbours: static`: the other end's addresses and its MAC.
+    public var permanentNeighbours: [PermanentNeighbour] = []
+}
+
+public struct PermanentNeighbour: Sendable, Hashable {
+    public var address: IPAddress
+    public var mac: [UInt8]
+}
+
+/// A route as the kernel keys it: destination and metric in the main table.
+public struct PlannedRoute: Sendable, Hashable {
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    /// An interface of the same node.
+    public var device: String?
+    public var metric: UInt32?
+
+    /// The metric the kernel gives a route added without one: 0 for IPv4, 1024 for IPv6.
+    public var effectiveMetric: UInt32 { metric ?? (destination.family == .ipv6 ? 1024 : 0) }
+
+    /// "10.9.0.0/24 via 172.16.0.2", as `ip route` writes it.
+    public var text: String {
+        // IPv6's default written as ::/0, so that "default" alone always means IPv4's.
+        var words = [destination.length == 0 && destination.family == .ipv4 ? "default" : destination.description]
+        if let gateway { words += ["via", gateway.description] }
+        if let device { words += ["dev", device] }
+        if let metric { words += ["metric", String(metric)] }
+        return words.joined(separator: " ")
+    }
+}
+
+public struct PlannedFile: Sendable, Equatable {
+    /// Under /etc, e.g. "hosts".
+    public var name: String
+    public var content: String
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Lab
+import Topology
+
+/// What `deploy` and `diff` share: the file, and how a deployed lab is compared with it.
+struct ConvergeFlags: ParsableArguments {
+    @Argument(help: "The topology file (YAML).")
+    var file: String
+
+    @Flag(help: "Also remove what is in the lab's nodes that no version of its topology put there (an address or a route added by hand).")
+    var prune = false
+
+    @Flag(help: "Forget the link states `nslab link … down|up` recorded: links take the state the file gives them.")
+    var reset = false
+
+    @Flag(help: "The changes as a JSON list.")
+    var json = false
+
+    var options: ConvergeOptions { ConvergeOptions(prune: prune, reset: reset) }
+
+    func load() throws -> (text: String, topology: Topology) {
+        let text = try Topology.readText(path: file)
+        return (text, try Topology.parse(yaml: text, file: file))
+    }
+}
+
+struct Deploy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the lab a topology file describes, or make a deployed lab match it.",
+        discussion: """
+        On a deployed lab, only what differs from the file changes (nodes, links, addresses, routes, \
+        files, commands), each change printed on one line: + added, ~ changed, - removed. What is \
+        unchanged keeps its namespace, interfaces and processes. Changes made by hand are put back \
+        too; things added by hand are reported and removed only with --prune. A failure or Ctrl-C \
+        half-way undoes what the run changed. Exit status: 0 done, 1 failed, 2 bad input.
+        """)
+
+    @OptionGroup var flags: ConvergeFlags
+
+    @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            let (text, topology) = try flags.load()
+            if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
+            Interruption.catchSignals()
+            let progress = Progress(enabled: !quiet)
+            defer { progress.finish() }
+            let result = try LabDeployer.deploy(topology, sourceText: text, options: flags.options, progress: progress.stage)
+            progress.finish()
+            guard let converged = result.converged else {
+                if flags.json { try printJSON(DeployReport(lab: result.lab, created: true, changes: [])); return }
+                print(String(format: "lab %@ deployed: %d nodes, %d links, %d addresses, %d routes in %.1f ms",
+                             result.lab, result.nodes, result.links, result.addresses, result.routes, result.seconds * 1000))
+                return
+            }
+            if flags.json {
+                try printJSON(DeployReport(lab: result.lab, created: false, changes: converged.difference.records))
+                return
+            }
+            ChangeListing.print(converged.difference)
+            if converged.difference.isEmpty {
+                print("lab \(result.lab) matches \(flags.file); nothing to do")
+            } else {
+                print(String(format: "lab %@ converged: %@ in %.1f ms", result.lab,
+                             ChangeListing.summary(converged.difference.changes), converged.seconds * 1000))
+            }
+        }
+    }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what deploying a topology file would change; change nothing.",
+        discussion: """
+        The same lines deploy prints (+ added, ~ changed, - removed); for a lab that is not deployed, \
+        the whole deploy. Things added by hand are listed with `?` (deploy --prune removes them). \
+        Exit status: 0 the lab matches the file, 1 changes are pending, 2 bad input.
+        """)
+
+    @OptionGroup var flags: ConvergeFlags
+
+    func run() throws {
+        var pending = false
+        try reportingErrors {
+            let (_, topology) = try flags.load()
+            let difference = try LabConverger.difference(topology, options: flags.options)
+            pending = !difference.isEmpty
+            if flags.json {
+                try printJSON(difference.records)
+            } else {
+                ChangeListing.print(difference)
+                print(pending ? "\(ChangeListing.summary(difference.changes)) pending" : "lab \(topology.name) matches \(flags.file)")
+            }
+        }
+        if pending { throw ExitCode(1) }
+    }
+}
+
+/// `deploy --json` on a lab.
+struct DeployReport: Encodable {
+    var lab: String
+    /// True for a lab that was not deployed before.
+    var created: Bool
+    var changes: [ChangeRecord]
+}
+
+/// The changes as people read them: one line each, the same file written on many nodes (a
+/// generated /etc/hosts when a node comes or goes) on one line.
+enum ChangeListing {
+    static func print(_ difference: LabDifference) {
+        var index = 0
+        let changes = difference.changes
+        while index < changes.count {
+            let change = changes[index]
+            if case .writeFile(_, let file, let previous) = change {
+                var nodes = [change.node]
+                var next = index + 1
+                while next < changes.count, case .writeFile(let node, let other, let otherPrevious) = changes[next],
+                      other == file, (otherPrevious == nil) == (previous == nil) {
+                    nodes.append(node)
+                    next += 1
+                }
+                if nodes.count > 3 {
+                    Swift.print("\(change.operation == .add ? "+" : "~") file /etc/\(file.name) of \(nodes.count) nodes: "
+                                + nodes.prefix(3).joined(separator: ", ") + ", …")
+                    index = next
+                    continue
+                }
+            }
+            Swift.print(change.line)
+            index += 1
+        }
+        let shown = Set(changes.map(\.line))
+        for change in difference.foreign where !shown.contains(change.line) {
+            Swift.print("? \(change.text) (not nslab's: --prune removes it)")
+        }
+    }
+
+    /// "2 added, 1 changed, 3 removed".
+    static func summary(_ changes: [LabChange]) -> String {
+        let counts = Dictionary(grouping: changes, by: \.operation).mapValues(\.count)
+        let parts = [(LabChange.Operation.add, "added"), (.change, "changed"), (.remove, "removed")].compactMap { operation, word in
+            counts[operation].map { "\($0) \(word)" }
+        }
+        let total = changes.count
+        return "\(total) \(total == 1 ? "change" : "changes") (\(parts.joined(separator: ", ")))"
+    }
+}
