@@ -365,12 +365,7 @@ public enum LabDeployer {
     /// connected subnet when its route is added.
     static func addRoutes(_ nodes: [DeployedNode]) throws -> Int {
         let counts = try eachNode(nodes.filter { !$0.node.routes.isEmpty }) { deployed in
-            let requests = deployed.node.routes.map { route in
-                RouteRequest.add(RouteInfo(destination: route.destination.network, gateway: route.gateway,
-                                           outputIndex: route.device.flatMap { deployed.interfaceIndexes[$0] }.map(UInt32.init),
-                                           metric: route.metric),
-                                 describedAs: route.text)
-            }
+            let requests = deployed.node.routes.map { PlannedRoute($0).request(indexes: deployed.interfaceIndexes) }
             try deployed.socket.execute(requests)
             return requests.count
         }

@@ -38,6 +38,9 @@ public struct RecordEntry: Codable, Sendable, Equatable {
         /// `nslab link … down|up` changed `interfaces` (both ends of a link) to `up`: a later
         /// deploy keeps that state until `deploy --reset`.
         case linkState = "link-state"
+        /// `nslab node … stop|start` stopped `node` (`up` false) or started it again: a later
+        /// deploy keeps it so until `deploy --reset`.
+        case nodeState = "node-state"
     }
 
     public var event: Event
@@ -84,10 +87,12 @@ public struct RecordSummary: Sendable {
     public var interfaceCounts: [String: Int] = [:]
     /// Link ends `nslab link` took down or up since the last `deploy --reset`: "NODE:IFACE" → up.
     public var linkStates: [String: Bool] = [:]
+    /// Nodes `nslab node … stop` stopped (and no start or `deploy --reset` started since).
+    public var stoppedNodes: Set<String> = []
 
     /// The events the summary is folded from.
     public static let events: Set<RecordEntry.Event> = [.lab, .namespace, .namespaceCreated, .links, .deployed,
-                                                        .nodeRemoved, .converged, .linkState]
+                                                        .nodeRemoved, .converged, .linkState, .nodeState]
 
     init(lab: String, entries: [RecordEntry]) {
         self.lab = lab
@@ -120,13 +125,17 @@ public struct RecordSummary: Sendable {
                     named.remove(name)
                     inodes[name] = nil
                 }
-                if let node = entry.node { interfaceCounts[node] = nil }
+                if let node = entry.node { interfaceCounts[node] = nil; stoppedNodes.remove(node) }
             case .converged:
                 // A converge finishes what an interrupted deploy began.
                 isComplete = true; hash = entry.hash ?? hash; file = entry.file ?? file
-                if entry.name == "reset" { linkStates = [:] }
+                if entry.name == "reset" { linkStates = [:]; stoppedNodes = [] }
             case .linkState:
                 for id in entry.interfaces ?? [] { linkStates[id] = entry.up }
+            case .nodeState:
+                if let node = entry.node {
+                    if entry.up == false { stoppedNodes.insert(node) } else { stoppedNodes.remove(node) }
+                }
             }
         }
     }

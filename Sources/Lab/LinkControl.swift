@@ -60,6 +60,9 @@ public enum LinkControl {
     @discardableResult
     public static func setState(lab: String, target: String, up: Bool) throws -> [LinkEnd] {
         let (network, ends) = try ends(lab: lab, target: target)
+        // Recorded first, so that a later `deploy` keeps the link as it was put (until --reset).
+        let record = try LabRecord(lab: lab, create: false)
+        try record.append([RecordEntry(event: .linkState, interfaces: ends.map(\.id), up: up)])
         try setState(ends, in: network, up: up)
         return ends
     }
@@ -81,27 +84,24 @@ public enum LinkControl {
     }
 
     private static func restore(_ end: LinkEnd, topology: Topology, socket: NetlinkSocket) throws {
-        guard let endpoint = topology.endpoints(of: end.node).first(where: { $0.interface == end.interface }),
-              let node = topology.node(named: end.node) else { return }
+        guard let node = LabPlan(topology).node(end.node), let interface = node.interface(end.interface) else { return }
         let indexes = Dictionary(try socket.links().map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
-        var configuration: [NetlinkMessage] = []
-        if let index = indexes[endpoint.interface] {
-            configuration += endpoint.addresses.map {
-                AddressRequest.add($0, index: UInt32(index), interface: endpoint.interface).replacing()
-            }
-            configuration += StaticNeighbours(topology)?.requests(for: endpoint, index: index) ?? []
+        // The end itself, then its 802.1Q sub-interfaces (which went down with it).
+        let restored = [interface] + node.interfaces.filter {
+            if case .vlan(end.interface, _) = $0.kind { return true } else { return false }
         }
-        for sub in endpoint.subinterfaces {
-            guard let index = indexes[sub.name] else { continue }
-            configuration += sub.addresses.map { AddressRequest.add($0, index: UInt32(index), interface: sub.name).replacing() }
+        var configuration: [NetlinkMessage] = []
+        for interface in restored {
+            guard let index = indexes[interface.name] else { continue }
+            configuration += interface.addresses.map {
+                AddressRequest.add($0, index: UInt32(index), interface: interface.name).replacing()
+            }
+            configuration += interface.permanentNeighbours.map {
+                NeighbourRequest.addPermanent($0.address, linkAddress: $0.mac, index: index, interface: interface.name)
+            }
         }
         try socket.execute(configuration)
-        let routes = node.routes.map { route in
-            RouteRequest.add(RouteInfo(destination: route.destination.network, gateway: route.gateway,
-                                       outputIndex: route.device.flatMap { indexes[$0] }.map(UInt32.init),
-                                       metric: route.metric),
-                             describedAs: route.text).replacing()
-        }
+        let routes = node.routes.map { $0.request(indexes: indexes).replacing() }
         // Every route is attempted; refusals are the routes behind other links still down.
         try? socket.execute(routes)
     }

@@ -71,7 +71,7 @@ struct NodeEnvironmentRecord {
                 utsNamespaces.removeAll { $0.node == entry.node }
                 processes.removeAll { $0.node == entry.node }
                 if let namespace = entry.name { directories.removeAll { $0.path == NodeFiles.directory(of: namespace) } }
-            case .lab, .namespace, .namespaceCreated, .links, .deployed, .converged, .linkState:
+            case .lab, .namespace, .namespaceCreated, .links, .deployed, .converged, .linkState, .nodeState:
                 break
             }
         }

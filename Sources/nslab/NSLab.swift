@@ -15,7 +15,7 @@ struct NSLab: ParsableCommand {
         version: "0.1.0",
         subcommands: [Deploy.self, Diff.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
-                      Capture.self, Graph.self, Serve.self]
+                      Capture.self, Graph.self, Serve.self, NodeCommand.self]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every

@@ -92,7 +92,7 @@ struct DeployTests {
         #expect(lab.exec("a", "ping -c 1 -W 1 10.2.0.1").status != 0)
     }
 
-    @Test func redeployingTheSameFileChangesNothingAndAChangedFileIsRefused() throws {
+    @Test func redeployingTheSameFileChangesNothing() throws {
         let lab = TestLab("again")
         defer { lab.cleanUp() }
         let body = "nodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n    addresses: [10.9.0.1/30, 10.9.0.2/30]\n"
@@ -101,7 +101,8 @@ struct DeployTests {
         let second = try lab.deploy(body)
         #expect(second.unchanged)
         #expect(sh("stat -L -c %i /run/netns/\(lab.namespace("a"))").output == inodeBefore)
-        #expect(throws: LabError.self) { try lab.deploy(body + "# changed\n") }
+        // A comment changes the file but not the lab.
+        #expect(try lab.deploy(body + "# changed\n").unchanged)
         #expect(lab.namespaces().count == 2)
     }
 

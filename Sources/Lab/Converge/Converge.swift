@@ -43,7 +43,10 @@ public enum LabConverger {
         let entries = try record.entries()
         let summary = RecordSummary(lab: record.lab, entries: entries)
         var plan = LabPlan(topology)
-        if !options.reset { plan.keepLinkStates(summary.linkStates) }
+        if !options.reset {
+            plan.keepLinkStates(summary.linkStates)
+            plan.keepStopped(summary.stoppedNodes)
+        }
         let observed = try ObservedLab.read(lab: record.lab, entries: entries)
         let previous = (try? String(contentsOfFile: record.topologyCopyPath, encoding: .utf8))
             .flatMap { try? Topology.parse(yaml: $0, file: summary.file ?? record.topologyCopyPath) }
@@ -59,6 +62,7 @@ public enum LabConverger {
         let start = Date()
         let (difference, observed, plan) = try difference(topology, record: record, options: options)
         let run = ConvergeRun(topology: topology, plan: plan, observed: observed, record: record)
+        defer { run.finish() }
         if !difference.isEmpty {
             progress("converging: \(difference.changes.count) changes")
             do {
@@ -87,6 +91,17 @@ extension LabPlan {
             for i in nodes[n].interfaces.indices {
                 if let up = states["\(nodes[n].name):\(nodes[n].interfaces[i].name)"] { nodes[n].interfaces[i].up = up }
             }
+        }
+    }
+}
+
+extension LabPlan {
+    /// A stopped node stays stopped: its interfaces down, nothing running.
+    mutating func keepStopped(_ stopped: Set<String>) {
+        guard !stopped.isEmpty else { return }
+        for n in nodes.indices where stopped.contains(nodes[n].name) {
+            for i in nodes[n].interfaces.indices where nodes[n].interfaces[i].name != "lo" { nodes[n].interfaces[i].up = false }
+            nodes[n].commands = []
         }
     }
 }
@@ -181,6 +196,13 @@ final class ConvergeRun {
             try apply(changes[position])
             position += 1
         }
+    }
+
+    /// Done, one way or the other: the undo steps (which hold this run, and through it the
+    /// record's lock) and the nodes' sockets are let go.
+    func finish() {
+        undo.removeAll()
+        targets.removeAll()
     }
 
     /// Undoes what was done, newest first; returns what could not be undone.

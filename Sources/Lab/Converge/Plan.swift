@@ -1,5 +1,6 @@
 import Foundation
 import NetAddress
+import Netlink
 import Topology
 
 /// The desired state of a lab: every kernel object and file the topology asks for, computed once.
@@ -56,8 +57,7 @@ public struct LabPlan: Sendable {
             return PlannedNode(
                 name: node.name, namespace: topology.namespaceName(of: node.name), kind: node.kind,
                 interfaces: own,
-                routes: node.routes.map { PlannedRoute(destination: $0.destination.network, gateway: $0.gateway,
-                                                       device: $0.device, metric: $0.metric) },
+                routes: node.routes.map(PlannedRoute.init),
                 files: NodeFiles.files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts)
                     .map { PlannedFile(name: $0.name, content: $0.content) },
                 commands: node.commands.map(\.argv))
@@ -133,6 +133,15 @@ public struct PlannedRoute: Sendable, Hashable {
     public var device: String?
     public var metric: UInt32?
 
+    public init(destination: IPPrefix, gateway: IPAddress?, device: String?, metric: UInt32?) {
+        self.destination = destination; self.gateway = gateway; self.device = device; self.metric = metric
+    }
+
+    /// A topology's route (its destination without host bits, as the kernel keeps it).
+    public init(_ route: Route) {
+        self.init(destination: route.destination.network, gateway: route.gateway, device: route.device, metric: route.metric)
+    }
+
     /// The metric the kernel gives a route added without one: 0 for IPv4, 1024 for IPv6.
     public var effectiveMetric: UInt32 { metric ?? (destination.family == .ipv6 ? 1024 : 0) }
 
@@ -144,6 +153,15 @@ public struct PlannedRoute: Sendable, Hashable {
         if let device { words += ["dev", device] }
         if let metric { words += ["metric", String(metric)] }
         return words.joined(separator: " ")
+    }
+}
+
+extension PlannedRoute {
+    /// `ip route add` of this route, its `dev` looked up in the node's interface `indexes`.
+    func request(indexes: [String: Int32]) -> NetlinkMessage {
+        RouteRequest.add(RouteInfo(destination: destination, gateway: gateway,
+                                   outputIndex: device.flatMap { indexes[$0] }.map(UInt32.init), metric: metric),
+                         describedAs: text)
     }
 }
 
