@@ -269,7 +269,7 @@ final class ConvergeRun {
         case .addAddress(let end, let prefix):
             let target = try target(end.node)
             let index = UInt32(try target.index(of: end.interface))
-            try target.execute([AddressRequest.add(prefix, index: index, interface: end.interface)])
+            try target.execute([AddressRequest.add(prefix, index: index, interface: end.interface).replacing()])
             onFailure(change.line) { try target.execute([AddressRequest.delete(prefix, index: index, interface: end.interface)]) }
 
         case .removeAddress(let end, let prefix):
@@ -316,7 +316,8 @@ final class ConvergeRun {
         case .addRoute(let node, let route):
             let target = try target(node)
             let info = try routeInfo(route, target: target)
-            try target.execute([RouteRequest.add(info, describedAs: route.text)])
+            // Replacing: a route through an interface whose address changed may still be there.
+            try target.execute([RouteRequest.add(info, describedAs: route.text).replacing()])
             onFailure(change.line) { try target.execute([RouteRequest.delete(info, describedAs: route.text)]) }
 
         case .replaceRoute(let node, _, let route):
@@ -415,9 +416,10 @@ final class ConvergeRun {
         onFailure("+ \(link.ends[0]) -- \(link.ends[1])") {
             try targets[0].execute([LinkRequest.delete(index: indexes[0], name: ends[0].name)])
         }
+        // Up, as deploy makes every link (an end declared down goes down with the others).
         for i in 0..<2 {
             let master = try ends[i].master.map { try targets[i].index(of: $0) }
-            try targets[i].execute([LinkRequest.set(index: indexes[i], name: ends[i].name, up: ends[i].up, master: master)])
+            try targets[i].execute([LinkRequest.set(index: indexes[i], name: ends[i].name, up: true, master: master)])
         }
     }
 

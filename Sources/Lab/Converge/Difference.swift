@@ -19,7 +19,7 @@ public struct LabDifference: Sendable {
     /// `previous` is the plan of the topology the lab was last deployed or converged from: what
     /// nslab put there. Anything else found in its nodes is foreign.
     public static func compute(plan: LabPlan, observed: ObservedLab, previous: LabPlan?, prune: Bool) -> LabDifference {
-        var builder = DifferenceBuilder(plan: plan, observed: observed, previous: previous)
+        var builder = DifferenceBuilder(plan: plan, observed: observed, previous: previous, prune: prune)
         builder.run()
         let steps = builder.steps.enumerated().sorted { ($0.element.phase, $0.offset) < ($1.element.phase, $1.offset) }
         let changes = steps.filter { prune || !$0.element.foreign }.map(\.element.change)
@@ -72,8 +72,10 @@ private struct DifferenceBuilder {
     /// Interfaces removed (or about to be recreated): not compared further.
     var removedInterfaces: Set<InterfaceRef> = []
 
-    init(plan: LabPlan, observed: ObservedLab, previous: LabPlan?) {
-        self.plan = plan; self.observed = observed; self.previous = previous
+    let prune: Bool
+
+    init(plan: LabPlan, observed: ObservedLab, previous: LabPlan?, prune: Bool) {
+        self.plan = plan; self.observed = observed; self.previous = previous; self.prune = prune
     }
 
     mutating func add(_ phase: ChangePhase, _ change: LabChange, foreign: Bool = false) {
@@ -174,6 +176,9 @@ private struct DifferenceBuilder {
         let bridgeFilters = node.interfaces.contains { if case .bridge(_, true) = $0.kind { return true } else { return false } }
         var downInterfaces: Set<String> = []
         var plannedMTU: [String: UInt32] = [:]
+        // Interfaces losing an address or made again: the kernel may drop the routes through
+        // them on the way (all of an interface's IPv4 routes when its last address goes).
+        var disturbed: Set<String> = []
 
         for interface in node.interfaces {
             let ref = InterfaceRef(node: node.name, interface: interface.name)
@@ -198,6 +203,9 @@ private struct DifferenceBuilder {
             let link = isNew ? nil : existing
 
             // Settings a new link end is created with; a new sub-interface or bridge gets them here.
+            // A new end is created up, as deploy creates it (the kernel gives it its default
+            // qdisc then), and taken down with the other links declared down.
+            if link == nil, interface.kind.isLinkEnd, !interface.up { add(.linksDown, .setUp(ref, up: false)) }
             if let link {
                 if !interface.kind.isBridge, link.mtu != mtu { add(.interfaceSettings, .setMTU(ref, from: link.mtu, to: mtu)) }
                 if let mac = interface.mac, link.mac != mac { add(.interfaceSettings, .setMAC(ref, from: link.mac, to: mac)) }
@@ -213,11 +221,20 @@ private struct DifferenceBuilder {
             // entries: a fresh deploy of a link declared down has neither.
             let wantedAddresses = interface.up ? interface.addresses : interface.addresses.filter { $0.family == .ipv4 }
             let current = link.map { kernel?.declarableAddresses(of: $0.index) ?? [] } ?? []
+            var removed: [IPPrefix] = []
             for prefix in current where !wantedAddresses.contains(prefix) {
                 let ours = previousNode?.interface(interface.name)?.addresses.contains(prefix) == true
                 add(.addresses, .removeAddress(ref, prefix), foreign: !ours)
+                if ours || prune { removed.append(prefix) }
             }
+            if !removed.isEmpty { disturbed.insert(interface.name) }
             for prefix in wantedAddresses where !current.contains(prefix) { add(.addresses, .addAddress(ref, prefix)) }
+            // Deleting an IPv4 primary address deletes the secondaries of its subnet with it
+            // (promote_secondaries is off by default): those that stay are put back.
+            for prefix in wantedAddresses where current.contains(prefix) && prefix.family == .ipv4
+                && removed.contains(where: { $0.family == .ipv4 && $0.network == prefix.network }) {
+                add(.addresses, .addAddress(ref, prefix))
+            }
 
             let wantedNeighbours = interface.up ? Set(interface.permanentNeighbours) : []
             let currentNeighbours = link.map { kernel?.permanentNeighbours(of: $0.index) ?? [] } ?? []
@@ -242,12 +259,13 @@ private struct DifferenceBuilder {
             }
         }
 
-        compareRoutes(node, kernel: kernel, down: downInterfaces)
+        for ref in removedInterfaces where ref.node == node.name { disturbed.insert(ref.interface) }
+        compareRoutes(node, kernel: kernel, down: downInterfaces, disturbed: disturbed)
         compareFiles(node)
         compareCommands(node)
     }
 
-    mutating func compareRoutes(_ node: PlannedNode, kernel: ObservedKernelState?, down: Set<String>) {
+    mutating func compareRoutes(_ node: PlannedNode, kernel: ObservedKernelState?, down: Set<String>, disturbed: Set<String>) {
         // A route through a link that is down cannot be in the kernel (it refuses it, and drops
         // those it had when the link went down).
         let wanted = node.routes.filter { route in
@@ -256,7 +274,13 @@ private struct DifferenceBuilder {
         }
         let current = kernel?.staticRoutes ?? []
         var currentByKey: [RouteKey: RouteInfo] = [:]
-        for route in current { currentByKey[RouteKey(route)] = currentByKey[RouteKey(route)] ?? route }
+        // A wanted route through a disturbed interface is added again (it may be gone by then).
+        for route in current {
+            if let index = route.outputIndex, let name = kernel?.name(ofIndex: Int32(index)), disturbed.contains(name) {
+                continue
+            }
+            currentByKey[RouteKey(route)] = currentByKey[RouteKey(route)] ?? route
+        }
         var wantedKeys: Set<RouteKey> = []
         for route in wanted {
             let key = RouteKey(route)
@@ -272,6 +296,9 @@ private struct DifferenceBuilder {
         }
         let previousKeys = Set(previous?.node(node.name)?.routes.map(RouteKey.init) ?? [])
         for route in current where !wantedKeys.contains(RouteKey(route)) {
+            // Gone with its interface.
+            if let index = route.outputIndex, let name = kernel?.name(ofIndex: Int32(index)),
+               removedInterfaces.contains(InterfaceRef(node: node.name, interface: name)) { continue }
             add(.removeRoutes, .removeRoute(node: node.name, route, text: routeText(route, kernel: kernel)),
                 foreign: !previousKeys.contains(RouteKey(route)))
         }
