@@ -71,4 +71,44 @@ struct InterruptTests {
         #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
         #expect(!sh("ps -eo args").output.contains(file))
     }
+
+    /// kill -9 during a deploy, then the same deploy again: it converges from whatever exists
+    /// (a deploy cut short is converged, not refused), and the lab is then exactly the file's.
+    @Test(arguments: [0.1, 0.4])
+    func kill9ThenDeployConverges(after delay: Double) throws {
+        let lab = TestLab("k9c")
+        let file = try labFile(lab)
+        defer { lab.cleanUpEverything(); unlink(file) }
+        _ = deploy(file, lab, interruptedBy: "KILL", after: delay)
+        let again = sh("\(nslabBinary) deploy -q \(file)")
+        #expect(again.status == 0, "\(again.output)")
+        let diff = sh("\(nslabBinary) diff \(file)")
+        #expect(diff.status == 0, "\(diff.output)")
+        #expect(lab.namespaces().count == 301)
+        #expect(sh("\(nslabBinary) destroy \(lab.name)").status == 0)
+        #expect(lab.namespaces().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab.name)"))
+    }
+
+    /// SIGTERM while a deployed lab converges to a file with 300 more nodes: what the run made
+    /// is undone, the command exits 143, and the lab is as the first file says.
+    @Test func aSignalDuringAConvergeUndoesIt() throws {
+        let lab = TestLab("sigconv")
+        let small = try labFile(lab)
+        let bigger = "/tmp/\(lab.name)-bigger.yaml"
+        let topology = try GeneratedShape.star(leaves: 600).topology(name: lab.name, prefix: lab.prefix)
+        try YAMLWriter.yaml(of: topology).write(toFile: bigger, atomically: true, encoding: .utf8)
+        defer { lab.cleanUpEverything(); unlink(small); unlink(bigger) }
+        #expect(sh("\(nslabBinary) deploy -q \(small)").status == 0)
+        let script = """
+            \(nslabBinary) deploy -q \(bigger) >/dev/null 2>&1 & pid=$!
+            while [ "$(ls /run/netns | grep -c '^\(lab.prefix)')" -le 301 ]; do sleep 0.005; done
+            kill -TERM $pid; wait $pid; echo "exit=$?"
+            """
+        let result = sh(script)
+        #expect(result.output.contains("exit=143"), "\(result.output)")
+        let diff = sh("\(nslabBinary) diff \(small)")
+        #expect(diff.status == 0, "the lab is as before: \(diff.output.prefix(2000))")
+        #expect(lab.namespaces().count == 301)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NetAddress
+import Synchronization
 import Netlink
 import Namespaces
 import Topology
@@ -193,6 +194,16 @@ final class ConvergeRun {
                 try removeNodes(nodes)
                 continue
             }
+            // Files too: one look at the record, the writes on several threads.
+            if case .writeFile = changes[position] {
+                var files: [LabChange] = []
+                while position < changes.count, case .writeFile = changes[position] {
+                    files.append(changes[position])
+                    position += 1
+                }
+                try writeFiles(files)
+                continue
+            }
             try apply(changes[position])
             position += 1
         }
@@ -334,19 +345,8 @@ final class ConvergeRun {
             try target.execute([RouteRequest.delete(route, describedAs: text)])
             onFailure(change.line) { try target.execute([RouteRequest.add(route, describedAs: text)]) }
 
-        case .writeFile(let node, let file, let previous):
-            let namespace = try namespaceName(of: node)
-            try NodeFiles.prepare(namespace: namespace, names: [file.name],
-                                  recorded: NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events)),
-                                  record: record)
-            try NodeFiles.replace(namespace: namespace, name: file.name, content: file.content)
-            onFailure(change.line) {
-                if let previous {
-                    try NodeFiles.replace(namespace: namespace, name: file.name, content: previous)
-                } else {
-                    _ = try NodeFiles.remove(namespace: namespace, name: file.name)
-                }
-            }
+        case .writeFile:
+            try writeFiles([change])
 
         case .removeFile(let node, let name):
             let namespace = try namespaceName(of: node)
@@ -366,6 +366,50 @@ final class ConvergeRun {
         case .endCommand(_, let process):
             _ = NodeProcesses.endRunning([process])
             irreversible(change.line)
+        }
+    }
+
+    /// Each file written whole (see NodeFiles.replace), its directory made and recorded first
+    /// where the node has none yet.
+    private func writeFiles(_ changes: [LabChange]) throws {
+        var files: [(namespace: String, file: PlannedFile, previous: String?, line: String)] = []
+        for change in changes {
+            guard case .writeFile(let node, let file, let previous) = change else { continue }
+            files.append((try namespaceName(of: node), file, previous, change.line))
+        }
+        let byNamespace = Dictionary(grouping: files, by: \.namespace)
+        try NodeFiles.prepare(byNamespace.map { ($0.key, $0.value.map(\.file.name)) }.sorted { $0.namespace < $1.namespace },
+                              recorded: NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events)),
+                              record: record)
+        let written = Mutex<[Int]>([])
+        do {
+            _ = try NamespaceThread.forEach(Array(files.indices), threads: NodeFiles.fileThreads) { index in
+                try NodeFiles.replace(namespace: files[index].namespace, name: files[index].file.name, content: files[index].file.content)
+                written.withLock { $0.append(index) }
+            }
+        } catch {
+            undoFiles(written.withLock { $0 }.map { files[$0] })
+            throw error
+        }
+        for item in files {
+            onFailure(item.line) {
+                if let previous = item.previous {
+                    try NodeFiles.replace(namespace: item.namespace, name: item.file.name, content: previous)
+                } else {
+                    _ = try NodeFiles.remove(namespace: item.namespace, name: item.file.name)
+                }
+            }
+        }
+    }
+
+    /// Puts back files this batch wrote before one of them failed.
+    private func undoFiles(_ files: [(namespace: String, file: PlannedFile, previous: String?, line: String)]) {
+        for item in files {
+            if let previous = item.previous {
+                try? NodeFiles.replace(namespace: item.namespace, name: item.file.name, content: previous)
+            } else {
+                _ = try? NodeFiles.remove(namespace: item.namespace, name: item.file.name)
+            }
         }
     }
 
@@ -449,13 +493,20 @@ final class ConvergeRun {
 
     // MARK: nodes
 
+    /// "node a", "nodes a, b, c", "300 nodes (leaf1, leaf2, leaf3, …)".
+    private func nodeList(_ nodes: [String]) -> String {
+        if nodes.count == 1 { return "node \(nodes[0])" }
+        if nodes.count <= 5 { return "nodes " + nodes.joined(separator: ", ") }
+        return "\(nodes.count) nodes (" + nodes.prefix(3).joined(separator: ", ") + ", …)"
+    }
+
     /// Made as deploy makes them (namespace, forwarding, host name, loopback up with the lab's
     /// alias), recorded before they exist; their links, addresses and files are changes of their own.
     private func addNodes(_ planned: [PlannedNode]) throws {
         let names = Set(planned.map(\.name))
         let nodes = topology.nodes.filter { names.contains($0.name) }
         try record.append(nodes.map { RecordEntry(event: .namespace, name: topology.namespaceName(of: $0.name), node: $0.name) })
-        onFailure("+ nodes \(nodes.map(\.name).joined(separator: ", "))") { [self] in
+        onFailure("+ \(nodeList(nodes.map(\.name)))") { [self] in
             let entries = try record.entries()
             let summary = RecordSummary(lab: record.lab, entries: entries)
             let environment = NodeEnvironmentRecord(entries: entries)
@@ -483,7 +534,11 @@ final class ConvergeRun {
         var doomed: [(node: ObservedNode, inode: UInt64)] = []
         for node in nodes {
             targets[node.name] = nil
-            guard let mounted = NamedNamespaces.inode(of: node.namespace) else { continue }
+            guard let mounted = NamedNamespaces.inode(of: node.namespace) else {
+                // Nothing mounted: at most the file an interrupted deploy reserved for it.
+                try? NamedNamespaces.delete(node.namespace)
+                continue
+            }
             if let inode = node.inode, inode == mounted {
                 doomed.append((node, mounted))
             } else if node.inode == nil, LabDestroyer.looksLikeOurs(namespace: node.namespace, lab: topology.name) {
@@ -503,6 +558,6 @@ final class ConvergeRun {
             NodeFiles.remove(environment.directories.filter { $0.path == NodeFiles.directory(of: node.namespace) })
         }
         try record.append(nodes.map { RecordEntry(event: .nodeRemoved, name: $0.namespace, node: $0.name) })
-        irreversible("- nodes \(nodes.map(\.name).joined(separator: ", "))")
+        irreversible("- \(nodeList(nodes.map(\.name)))")
     }
 }

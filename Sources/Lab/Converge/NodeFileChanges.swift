@@ -9,23 +9,42 @@ import Glibc
 /// one, so a process reading it sees the old or the new content, never half), the directory
 /// made and recorded the first time a node gets one.
 extension NodeFiles {
-    /// Makes sure the node's directory exists and is recorded with `names` among its files.
-    static func prepare(namespace: String, names: [String], recorded: NodeEnvironmentRecord, record: LabRecord) throws {
-        let path = directory(of: namespace)
-        let known = recorded.directories.first { $0.path == path }
-        var exists = stat()
-        if let known, known.inode != nil, stat(path, &exists) == 0, UInt64(exists.st_ino) == known.inode {
-            let missing = names.filter { !known.files.contains($0) }
-            if !missing.isEmpty { try record.append([RecordEntry(event: .etcDirectory, path: path, files: known.files + missing)]) }
-            return
+    /// Makes sure each node's directory exists and is recorded with the given file names among
+    /// its files: namespace → names. One record write for all intents, one for all confirmations.
+    static func prepare(_ wanted: [(namespace: String, names: [String])], recorded: NodeEnvironmentRecord,
+                        record: LabRecord) throws {
+        var intents: [RecordEntry] = []
+        var toMake: [String] = []
+        var confirmations: [RecordEntry] = []
+        for (namespace, names) in wanted {
+            let path = directory(of: namespace)
+            let known = recorded.directories.first { $0.path == path }
+            var exists = stat()
+            let present = stat(path, &exists) == 0
+            if let known, present, known.inode == nil || UInt64(exists.st_ino) == known.inode {
+                // An intent without its confirmation: a deploy killed between the two made it.
+                if known.inode == nil {
+                    confirmations.append(RecordEntry(event: .etcDirectoryCreated, inode: UInt64(exists.st_ino), path: path))
+                }
+                let missing = names.filter { !known.files.contains($0) }
+                if !missing.isEmpty { intents.append(RecordEntry(event: .etcDirectory, path: path, files: known.files + missing)) }
+                continue
+            }
+            if present {
+                throw LabError.collision(["\(path) (the /etc files of namespace \(namespace)) exists and nslab did not create it"])
+            }
+            intents.append(RecordEntry(event: .etcDirectory, path: path, files: names))
+            toMake.append(path)
         }
-        if stat(path, &exists) == 0 {
-            throw LabError.collision(["\(path) (the /etc files of namespace \(namespace)) exists and nslab did not create it"])
+        if !toMake.isEmpty { try makeRootIfMissing(record: record) }
+        try record.append(intents)
+        for path in toMake {
+            try makeDirectory(path, record: record)
+            var made = stat()
+            confirmations.append(RecordEntry(event: .etcDirectoryCreated, inode: stat(path, &made) == 0 ? UInt64(made.st_ino) : nil,
+                                             path: path))
         }
-        try makeRootIfMissing(record: record)
-        try record.append([RecordEntry(event: .etcDirectory, path: path, files: names)])
-        try makeDirectory(path, record: record)
-        try confirm(path, record: record)
+        try record.append(confirmations)
     }
 
     /// Writes `content` to `NAMESPACE/NAME` through a temporary file in the same directory.
