@@ -86,6 +86,7 @@ public enum LabDeployer {
             throw LabError.alreadyDeployedDifferently(lab: topology.name, file: summary.file ?? topology.file)
         }
         do {
+            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(topology.nodes.count) nodes")
             try checkCollisions(topology)
         } catch {
             if createdRecord { record.remove() }
