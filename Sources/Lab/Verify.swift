@@ -31,7 +31,8 @@ public struct VerifyReport: Codable, Sendable {
     public var lab: String
     public var nodes: [String]
     /// Every pair probed when there were at most `VerifyOptions.listingLimit` probes (then
-    /// `allPairsListed`); in bigger runs only the pairs that failed, the others being counted.
+    /// `allPairsListed`); in bigger runs only the pairs that failed (up to
+    /// `VerifyOptions.failuresListed`), the others being counted.
     public var pairs: [PairResult]
     public var allPairsListed: Bool
     /// Pair probes sent, answered, failed (expectations' own probes not counted).
@@ -64,11 +65,15 @@ public struct VerifyOptions: Sendable {
     /// Above this many probes, answered pairs are counted rather than listed: a 1,000-leaf star
     /// sends 2,000,000, and a listed result for each took about 1 GiB.
     public var listingLimit = 20_000
+    /// In a run above the listing limit, how many failed pairs are listed (each with its
+    /// explanation, the first in pair order); the others are counted in their groups. The text
+    /// view shows 30: keeping a million explained failures for it cost hundreds of MiB.
+    public var failuresListed = Int.max
 
     public init(timeout: Double = 0.5, skipPairs: Bool = false, sample: DestinationSample? = nil, from: String? = nil,
-                to: String? = nil, listingLimit: Int = 20_000) {
+                to: String? = nil, listingLimit: Int = 20_000, failuresListed: Int = .max) {
         self.timeout = timeout; self.skipPairs = skipPairs; self.sample = sample; self.from = from; self.to = to
-        self.listingLimit = listingLimit
+        self.listingLimit = listingLimit; self.failuresListed = failuresListed
     }
 }
 
@@ -182,17 +187,32 @@ public enum Verifier {
             finished.sort(by: order)
             pairs = finished.map(result)
         } else {
-            pairs = failures.map(result)
+            pairs = []
+            for failure in failures {
+                if pairs.count < options.failuresListed {
+                    pairs.append(result(failure))
+                } else {
+                    let explanation = model.explain(from: nodes[VerifyPlan.node(ofSocket: failure.probe.socket)],
+                                                    to: plan.targets[Int(failure.probe.target)].destination)
+                    grouping.add(explanation, summary: explanation.summary)
+                }
+            }
         }
+        let failedCount = listAll ? pairs.count(where: { !$0.reachable }) : failures.count
         finished = []
         failures = []
 
         // Paths for "via": one trace per (source, first address of the target), all at once.
-        let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && !expectationTargets[$0].isEmpty }
+        // (From the socket that probed the first address: an expectation from a node that cannot
+        // probe has none, and fails before its path matters.)
+        func traceSocket(_ expectation: Int) -> Int? {
+            plan.expectationTargets[expectation].first.flatMap { $0 }.flatMap { engineSocket[$0.socket] }
+        }
+        let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && traceSocket($0) != nil }
         let traceOptions = TraceOptions(maxHops: 16, queries: 1, timeout: options.timeout * 2)
         let traceDestinations = traced.map { expectationTargets[$0][0] }
         let paths = traced.isEmpty ? [] : Tracer.trace(network: network, sockets: sockets, traces: traceDestinations, socketFor: { i in
-            plan.expectationTargets[traced[i]][0].flatMap { engineSocket[$0.socket] } ?? 0
+            traceSocket(traced[i]) ?? 0
         }, options: traceOptions)
 
         func explain(_ from: String, _ address: IPAddress) -> String {
@@ -238,7 +258,6 @@ public enum Verifier {
             results.append(ExpectationResult(expectation: expectation.text, location: expectation.location.description,
                                              holds: holds, detail: detail, explanation: explanation))
         }
-        let failedCount = pairs.count(where: { !$0.reachable })
         let passed = expectations.isEmpty ? failedCount == 0 : results.allSatisfy(\.holds)
         return VerifyReport(lab: network.lab, nodes: nodes, pairs: pairs, allPairsListed: listAll,
                             probes: answeredCount + failedCount, answered: answeredCount, failedPairs: failedCount,

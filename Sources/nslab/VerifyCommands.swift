@@ -141,7 +141,8 @@ struct Verify: ParsableCommand {
             let sampling = sample.map { DestinationSample(perNode: $0, seed: seed ?? DestinationSample.randomSeed()) }
             let report = try Verifier.verify(lab: topology?.name ?? lab, topology: topology,
                                              options: VerifyOptions(timeout: timeout, skipPairs: expectationsOnly,
-                                                                    sample: sampling, from: from, to: to))
+                                                                    sample: sampling, from: from, to: to,
+                                                                    failuresListed: json || junit != nil ? .max : VerifyView.listedFailures))
             if let junit {
                 do {
                     try Verifier.junit(report).write(toFile: junit, atomically: true, encoding: .utf8)
@@ -191,14 +192,13 @@ struct VerifyView {
                     out.append("  … and \(report.failureGroups.count - VerifyView.listedGroups) more causes (--json lists them all)")
                 }
             }
-            let failures = report.pairs.filter { !$0.reachable }
-            if failures.count <= VerifyView.listedFailures {
-                for pair in failures {
+            if report.failedPairs <= VerifyView.listedFailures {
+                for pair in report.pairs where !pair.reachable {
                     out.append("  ✗ \(pair.from) → \(pair.to) (\(pair.address)): \(pair.outcome)")
                     if let explanation = pair.explanation { out.append("      \(explanation)") }
                 }
             } else {
-                out.append("  (\(failures.count) failed pairs: --json lists each with its explanation)")
+                out.append("  (\(report.failedPairs) failed pairs: --json lists each with its explanation)")
             }
         } else if report.sample != nil || report.from != nil || report.to != nil {
             out.append("no pairs to probe (\(report.nodes.count) nodes)")

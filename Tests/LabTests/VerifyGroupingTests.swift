@@ -52,6 +52,9 @@ struct VerifyGroupingTests {
             let groups = json?["failureGroups"] as? [[String: Any]]
             #expect(groups?.first?["pairs"] as? Int == 30 && groups?.first?["cause"] as? String == "forwarding-off")
             #expect(json?["probes"] as? Int == 72)
+            // Fewer failures listed than failed: all still counted and grouped.
+            let few = try Verifier.verify(lab: lab.name, options: VerifyOptions(timeout: 0.2, listingLimit: 10, failuresListed: 5))
+            #expect(few.pairs.count == 5 && few.failedPairs == 30 && few.failureGroups.map(\.pairs) == [30])
             // JUnit: the failures one by one, the answers as one passing case.
             let junit = Verifier.junit(counted)
             #expect(junit.contains("tests=\"31\" failures=\"30\"") && junit.contains("42 other pairs answered"))
