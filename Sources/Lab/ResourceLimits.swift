@@ -53,7 +53,8 @@ public enum ResourceLimits {
     /// "…needs about N open files; the limit is M": what to raise, and how.
     static func shortage(needed: UInt64, for work: String) -> String {
         let (soft, hard) = openFileLimit()
-        let wanted = max(needed, 1024).roundedUpToPowerOfTwo
+        // A quarter more than needed, as a power of two: room for what the estimate leaves out.
+        let wanted = max(needed + needed / 4, 1024).roundedUpToPowerOfTwo
         let raise = hard >= wanted
             ? "raise the soft limit with `ulimit -Sn \(wanted)` (the hard limit is \(hard))"
             : "raise the hard limit, as root, with `ulimit -n \(wanted)` in the shell that runs nslab "
