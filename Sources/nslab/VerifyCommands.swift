@@ -151,7 +151,13 @@ struct Verify: ParsableCommand {
                     throw ExitCode(2)
                 }
             }
-            if json { try printJSON(report) } else { print(VerifyView(report).render()) }
+            if json {
+                // A pair at a time (a big broken run lists a million), then the newline print adds.
+                try Verifier.writeJSON(report) { FileHandle.standardOutput.write(Data($0.utf8)) }
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                print(VerifyView(report).render())
+            }
             if !report.passed { throw ExitCode(1) }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import NetAddress
 import Testing
 @testable import Lab
@@ -140,5 +141,28 @@ struct FailureGroupingTests {
         let group = grouping.sorted[0]
         #expect(group.cause == FailureGroup.notInModel && group.node == nil)
         #expect(group.summary.hasPrefix("1 pair: not-in-model: the routing model finds no break"))
+    }
+}
+
+@Suite("Pure: verify's JSON, written a pair at a time")
+struct VerifyJSONTests {
+    func report(pairs: [PairResult]) -> VerifyReport {
+        VerifyReport(lab: "l/ab", nodes: ["a", "b"], pairs: pairs, allPairsListed: false, probes: 7, answered: 5,
+                     failedPairs: pairs.count, failureGroups: [FailureGroup(node: "hub", cause: "forwarding-off", direction: "forward",
+                                                                          pairs: 2, example: "a → 10.0.0.2: é")],
+                     sample: DestinationSample(perNode: 3, seed: 99), from: nil, to: "b", expectations: [], seconds: 1.5, passed: false)
+    }
+
+    @Test func sameBytesAsTheEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let failed = [PairResult(from: "a", to: "b", address: "10.0.0.2", reachable: false, milliseconds: nil, outcome: "no reply",
+                                 explanation: "a → 10.0.0.2: \"quoted\" / slashed"),
+                      PairResult(from: "b", to: "a", address: "fd00::1", reachable: true, milliseconds: 0.25, outcome: "reply", explanation: nil)]
+        for pairs in [[], Array(failed.prefix(1)), failed] {
+            var written = ""
+            try Verifier.writeJSON(report(pairs: pairs)) { written += $0 }
+            #expect(written == String(decoding: try encoder.encode(report(pairs: pairs)), as: UTF8.self), "\(pairs.count) pairs")
+        }
     }
 }
