@@ -159,7 +159,9 @@ struct VerifyJSONTests {
         let failed = [PairResult(from: "a", to: "b", address: "10.0.0.2", reachable: false, milliseconds: nil, outcome: "no reply",
                                  explanation: "a → 10.0.0.2: \"quoted\" / slashed"),
                       PairResult(from: "b", to: "a", address: "fd00::1", reachable: true, milliseconds: 0.25, outcome: "reply", explanation: nil)]
-        for pairs in [[], Array(failed.prefix(1)), failed] {
+        // More than one chunk of 4,096 pairs, too.
+        let many = (0..<4100).map { failed[$0 % 2] }
+        for pairs in [[], Array(failed.prefix(1)), failed, many] {
             var written = ""
             try Verifier.writeJSON(report(pairs: pairs)) { written += $0 }
             #expect(written == String(decoding: try encoder.encode(report(pairs: pairs)), as: UTF8.self), "\(pairs.count) pairs")
