@@ -295,8 +295,18 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.out:
+        # Sections under their own "## " heading (verify's, from scripts/bench-verify-star.sh)
+        # are other benchmarks' figures: kept below the deploy tables, not overwritten.
+        kept = ""
+        try:
+            with open(args.out) as f:
+                previous = f.read()
+            at = previous.find("\n## ")
+            kept = previous[at:] if at >= 0 else ""
+        except FileNotFoundError:
+            pass
         with open(args.out, "w") as f:
-            f.write(text + "\n")
+            f.write(text + "\n" + kept)
 
 
 if __name__ == "__main__":

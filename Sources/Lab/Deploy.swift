@@ -90,6 +90,7 @@ public enum LabDeployer {
                                 unchanged: converged.difference.isEmpty, converged: converged)
         }
         do {
+            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(topology.nodes.count) nodes")
             try checkCollisions(topology)
         } catch {
             if createdRecord { record.remove() }

@@ -156,8 +156,17 @@ public enum LabInspector {
             var present = false
         }
         let raws: [Raw] = try NamespaceThread.forEach(summary.namespaces, threads: 2) { entry in
-            guard let recorded = summary.inodes[entry.name],
-                  let namespace = try? NetworkNamespace.open(entry.name), namespace.inode == recorded else { return Raw() }
+            guard let recorded = summary.inodes[entry.name] else { return Raw() }
+            let namespace: NetworkNamespace
+            do {
+                namespace = try NetworkNamespace.open(entry.name)
+            } catch let error as NamespaceError {
+                // Gone (or never made) is a node not present; failing to open one that is there,
+                // out of open files (EMFILE), is an error: it used to show every node as removed.
+                if case .system = error { throw LabError.namespace(error) }
+                return Raw()
+            }
+            guard namespace.inode == recorded else { return Raw() }
             try namespace.enter()  // this worker thread is ours and exits when the lab is read
             let socket = try NetlinkSocket()
             let links = try socket.links()

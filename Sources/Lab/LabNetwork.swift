@@ -11,6 +11,8 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable {
     case unknownTarget(String, lab: String, hint: String)
     case nodeMissing(String, lab: String)
     case socket(node: String, SystemCallError)
+    /// `verify --from/--to NODE` names no node that can send or answer probes.
+    case badSelection(flag: String, node: String, lab: String, nodes: [String], isSwitch: Bool)
 
     /// 2: the request itself is wrong (nothing was probed); 1: the probing failed.
     public var exitCode: Int32 {
@@ -31,6 +33,10 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable {
             return "node \(node) of lab \(lab) has no namespace any more (removed by hand?); `nslab inspect \(lab)` shows what is left"
         case .socket(let node, let error):
             return "cannot open an ICMP socket in node \(node): \(error)"
+        case .badSelection(let flag, let node, let lab, let nodes, let isSwitch):
+            if isSwitch { return "\(flag) \(node): \(node) is a switch of lab \(lab): it has no address to probe from or to; name a host or router" }
+            let suggestion = Suggest.didYouMean(node, among: nodes).map { " (\($0))" } ?? ""
+            return "\(flag) \(node): lab \(lab) has no node \(node)\(suggestion); `nslab inspect \(lab)` lists its nodes"
         }
     }
 }

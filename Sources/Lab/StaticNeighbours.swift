@@ -14,7 +14,7 @@ struct StaticNeighbours {
     private var peers: [String: Endpoint] = [:]
 
     init?(_ topology: Topology) {
-        guard topology.neighbours == .permanent else { return nil }
+        guard LabDeployer.usesPermanentNeighbours(topology) else { return nil }
         for (number, link) in topology.links.enumerated() where link.endpoints.count == 2 {
             for (end, endpoint) in link.endpoints.enumerated() {
                 // Locally administered, unicast; unique within the lab (link number, end), which is
@@ -45,12 +45,22 @@ struct StaticNeighbours {
 }
 
 extension LabDeployer {
-    /// What will go wrong with this many links, said before deploy: the kernel keeps neighbour
-    /// entries for all namespaces in tables bounded host-wide (gc_thresh3, 1,024 by default per
-    /// family), starts evicting above gc_thresh2 (512), and refuses new entries at gc_thresh3:
-    /// pings between nodes then fail for no reason visible in the lab. nil when there is no risk.
-    public static func neighbourTableWarning(_ topology: Topology) -> String? {
-        guard topology.neighbours == .dynamic else { return nil }
+    /// Permanent entries: when the file asks for them, or does not say and the lab's links
+    /// would overflow the host's neighbour tables (a generated 1,000-leaf star failed its own
+    /// verify without them). `neighbours: dynamic` keeps ARP and NDP whatever the size.
+    static func usesPermanentNeighbours(_ topology: Topology) -> Bool {
+        switch topology.neighbours {
+        case .permanent?: return true
+        case .dynamic?: return false
+        case nil: return !neighbourTableOverflows(topology).isEmpty
+        }
+    }
+
+    /// Per family whose entries would pass the host's gc_thresh2 when every link is used: the
+    /// kernel keeps neighbour entries for all namespaces in tables bounded host-wide (gc_thresh3,
+    /// 1,024 by default per family), starts evicting above gc_thresh2 (512), and refuses new
+    /// entries at gc_thresh3: pings between nodes then fail for no reason visible in the lab.
+    static func neighbourTableOverflows(_ topology: Topology) -> [String] {
         var problems: [String] = []
         for (family, directory) in [(IPAddress.Family.ipv4, "ipv4"), (.ipv6, "ipv6")] {
             let ends = topology.links.filter { link in
@@ -63,11 +73,25 @@ extension LabDeployer {
             problems.append("\(ends) \(family) neighbour entries when every link is used, more than the host's "
                             + "gc_thresh2 (\(soft)); above gc_thresh3 (\(hard)) the kernel refuses new ones")
         }
+        return problems
+    }
+
+    /// What deploy says, in one line, about the host-wide neighbour tables; nil when there is no risk.
+    /// A lab that does not say gets permanent entries, and is told so; one that asks for
+    /// `dynamic` is warned.
+    public static func neighbourTableWarning(_ topology: Topology) -> String? {
+        guard topology.neighbours != .permanent else { return nil }
+        let problems = neighbourTableOverflows(topology)
         guard !problems.isEmpty else { return nil }
+        if topology.neighbours == nil {
+            return "permanent neighbour entries on every link: this lab's links would overflow the kernel's neighbour "
+                + "tables, which all namespaces share (" + problems.joined(separator: "; ")
+                + "); write `neighbours: dynamic` in the topology to keep ARP and NDP"
+        }
         return "this lab may overflow the kernel's neighbour tables, which all namespaces share: "
             + problems.joined(separator: "; ")
             + ". Under traffic (nslab verify, pings between many nodes) some entries are evicted or never made and "
-            + "those pings fail. Add `neighbours: static` to the topology (permanent entries, exempt from the limit), "
-            + "or raise net.ipv4.neigh.default.gc_thresh1/2/3 (and ipv6) on the host yourself."
+            + "those pings fail. Write `neighbours: static` in the topology, or leave the key out (permanent entries, "
+            + "exempt from the limit), or raise net.ipv4.neigh.default.gc_thresh1/2/3 (and ipv6) on the host yourself."
     }
 }

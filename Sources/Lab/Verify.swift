@@ -30,116 +30,200 @@ public struct ExpectationResult: Codable, Sendable {
 public struct VerifyReport: Codable, Sendable {
     public var lab: String
     public var nodes: [String]
+    /// Every pair probed when there were at most `VerifyOptions.listingLimit` probes (then
+    /// `allPairsListed`); in bigger runs only the pairs that failed (up to
+    /// `VerifyOptions.failuresListed`), the others being counted.
     public var pairs: [PairResult]
+    public var allPairsListed: Bool
+    /// Pair probes sent, answered, failed (expectations' own probes not counted).
+    public var probes: Int
+    public var answered: Int
+    public var failedPairs: Int
+    /// The failed pairs by where and why they break, the biggest group first.
+    public var failureGroups: [FailureGroup]
+    /// `--sample`: destinations per node and the seed that replays them.
+    public var sample: DestinationSample?
+    /// `--from` / `--to`: the only source or destination node probed.
+    public var from: String?
+    public var to: String?
     public var expectations: [ExpectationResult]
     public var seconds: Double
     /// All expectations hold, or (without expectations) every pair answers.
     public var passed: Bool
-    public var failedPairs: Int { pairs.filter { !$0.reachable }.count }
+
 }
 
 public struct VerifyOptions: Sendable {
     /// Per attempt; a probe is tried twice before it counts as lost.
     public var timeout: Double = 0.5
     public var skipPairs = false
-    public init(timeout: Double = 0.5, skipPairs: Bool = false) { self.timeout = timeout; self.skipPairs = skipPairs }
+    /// K random destination nodes per node instead of all of them.
+    public var sample: DestinationSample?
+    /// Only probe from this node, or only to this node.
+    public var from: String?
+    public var to: String?
+    /// Above this many probes, answered pairs are counted rather than listed: a 1,000-leaf star
+    /// sends 2,000,000, and a listed result for each took about 1 GiB.
+    public var listingLimit = 20_000
+    /// In a run above the listing limit, how many failed pairs are listed (each with its
+    /// explanation, the first in pair order); the others are counted in their groups. The text
+    /// view shows 30: keeping a million explained failures for it cost hundreds of MiB.
+    public var failuresListed = Int.max
+
+    public init(timeout: Double = 0.5, skipPairs: Bool = false, sample: DestinationSample? = nil, from: String? = nil,
+                to: String? = nil, listingLimit: Int = 20_000, failuresListed: Int = .max) {
+        self.timeout = timeout; self.skipPairs = skipPairs; self.sample = sample; self.from = from; self.to = to
+        self.listingLimit = listingLimit; self.failuresListed = failuresListed
+    }
 }
 
 public enum Verifier {
-    /// Probes every node to every address of every other node, all at once (one socket per
-    /// node and family, many probes in flight), and checks the expectations of `topology`
-    /// (the file given on the command line) or of the lab's saved topology.
+    /// Probes every node to every address of every other node (or the sample, or the pairs
+    /// from or to one node), all at once (one socket per node and family, many probes in
+    /// flight), and checks the expectations of `topology` (the file given on the command line)
+    /// or of the lab's saved topology.
     public static func verify(lab: String, topology given: Topology? = nil, options: VerifyOptions = VerifyOptions()) throws -> VerifyReport {
         let started = monotonicSeconds()
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
         // Bridges are switches: no address to send from or to, nothing to verify of their own.
         let nodes = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
-        let targets = Dictionary(uniqueKeysWithValues: nodes.map { ($0, network.addresses(of: $0)) })
+        let nodeIndexes = Dictionary(nodes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        func selected(_ name: String?, _ flag: String) throws -> Int? {
+            guard let name else { return nil }
+            if let index = nodeIndexes[name] { return index }
+            throw ProbeError.badSelection(flag: flag, node: name, lab: network.lab, nodes: nodes,
+                                          isSwitch: network.state.nodes.contains { $0.name == name })
+        }
+        let selection = VerifyPlan.Selection(pairs: !options.skipPairs, sample: options.sample,
+                                             from: try selected(options.from, "--from"), to: try selected(options.to, "--to"))
+        var expectationTargets: [[IPAddress]] = []
+        for expectation in expectations {
+            switch expectation.target {
+            case .node(let node): expectationTargets.append(network.addresses(of: node))
+            case .interface(let node, let interface): expectationTargets.append(network.addresses(of: node, interface: interface))
+            case .address(let address): expectationTargets.append([address])
+            }
+        }
+        let plan = VerifyPlan(nodes: nodes, addresses: nodes.map { network.addresses(of: $0) }, selection: selection,
+                              expectations: zip(expectations, expectationTargets).map { (nodeIndexes[$0.from], $1) })
 
-        // Sockets: one per node and family, opened inside each node on worker threads.
-        let families: [IPAddress.Family] = [.ipv4, .ipv6]
-        let namespaces = try nodes.map { try network.node($0).namespace }
-        let opened: [[ICMPSocket]] = try NamespaceThread.forEach(Array(zip(nodes, namespaces)), threads: 2) { node, name in
+        // Sockets: only those with something to send (one node's with --from), opened inside
+        // each node on worker threads.
+        let active = plan.queues.indices.filter { plan.queues[$0].load > 0 }
+        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(nodes.count) nodes (a raw socket per node and family)")
+        let byNode = Dictionary(grouping: active, by: VerifyPlan.node(ofSocket:)).sorted { $0.key < $1.key }
+        let opened: [[ICMPSocket]] = try NamespaceThread.forEach(byNode, threads: 2) { node, sockets in
+            let name = nodes[node]
             do {
-                let namespace = try NetworkNamespace.open(name)
+                let namespace = try NetworkNamespace.open(try network.node(name).namespace)
                 try namespace.enter()  // a worker of forEach: it exits when the sockets are open
-                return try families.map { try ICMPSocket(family: $0) }
+                return try sockets.map { try ICMPSocket(family: VerifyPlan.families[$0 % VerifyPlan.families.count]) }
             } catch let error as SystemCallError {
-                throw ProbeError.socket(node: node, error)
+                throw ProbeError.socket(node: name, error)
             }
         }
         let sockets = opened.flatMap { $0 }
-        // By name, not by searching `nodes`: 2,000,000 probes of a 1,000-node lab each searched it.
-        let nodeIndexes = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
-        func socketIndex(_ node: String, _ family: IPAddress.Family) -> Int? {
-            nodeIndexes[node].map { $0 * families.count + (family == .ipv4 ? 0 : 1) }
-        }
+        let planSocket = byNode.flatMap(\.value)  // engine socket index → plan socket index
+        let engineSocket = Dictionary(uniqueKeysWithValues: planSocket.enumerated().map { ($1, $0) })
 
-        // Every (source, address) to probe: all pairs, plus expectation addresses not among them.
-        var probes: [Probe] = []
-        struct ProbeKey: Hashable {
-            var from: String
-            var address: IPAddress
+        let listAll = plan.probeCount <= options.listingLimit
+        let tallies = ProbeEngine.runSplit(
+            sockets: sockets, targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,
+            retries: 1, threads: 2, start: { VerifyTally() },
+            record: { tally, outcome in
+                let probe = VerifyPlan.SocketTarget(socket: planSocket[outcome.socket], target: outcome.target)
+                if !plan.expectationProbes.isEmpty, plan.expectationProbes.contains(probe) {
+                    tally.expectationReplies[probe] = outcome.reply
+                }
+                if outcome.isExtra { return }
+                if outcome.reply.isEcho {
+                    tally.answered += 1
+                    if listAll { tally.answers.append(VerifyTally.Finished(probe: probe, reply: outcome.reply)) }
+                } else {
+                    tally.failures.append(VerifyTally.Finished(probe: probe, reply: outcome.reply))
+                }
+            })
+        var answeredCount = 0
+        var finished: [VerifyTally.Finished] = []
+        var failures: [VerifyTally.Finished] = []
+        var expectationReplies: [VerifyPlan.SocketTarget: ProbeReply] = [:]
+        for tally in tallies {
+            answeredCount += tally.answered
+            finished += tally.answers
+            failures += tally.failures
+            expectationReplies.merge(tally.expectationReplies) { first, _ in first }
         }
-        var probeKeys: [ProbeKey: Int] = [:]
-        var pairIndexes: [(from: String, to: String, address: IPAddress, probe: Int)] = []
-        func probe(_ from: String, _ address: IPAddress) -> Int? {
-            let key = ProbeKey(from: from, address: address)
-            if let known = probeKeys[key] { return known }
-            guard let socket = socketIndex(from, address.family) else { return nil }
-            probes.append(Probe(socket: socket, destination: address))
-            probeKeys[key] = probes.count - 1
-            return probes.count - 1
+        // Pairs in the order they always were: by source, then destination node, then address.
+        func order(_ a: VerifyTally.Finished, _ b: VerifyTally.Finished) -> Bool {
+            let (x, y) = (plan.targets[Int(a.probe.target)], plan.targets[Int(b.probe.target)])
+            return (VerifyPlan.node(ofSocket: a.probe.socket), x.owner, a.probe.target)
+                < (VerifyPlan.node(ofSocket: b.probe.socket), y.owner, b.probe.target)
         }
-        if !options.skipPairs {
-            for from in nodes {
-                for to in nodes where to != from {
-                    for address in targets[to] ?? [] {
-                        if let index = probe(from, address) { pairIndexes.append((from, to, address, index)) }
-                    }
+        failures.sort(by: order)
+
+        // The model is built once (layer 2, indexes by name and address) and every failure is
+        // walked through it: cheap per walk, so a lab whose every probe fails is explained in
+        // time in proportion to its failures.
+        let model = network.model()
+        var grouping = FailureGrouping()
+        func result(_ done: VerifyTally.Finished) -> PairResult {
+            let target = plan.targets[Int(done.probe.target)]
+            let from = nodes[VerifyPlan.node(ofSocket: done.probe.socket)]
+            var pair = PairResult(from: from, to: nodes[Int(target.owner)], address: target.destination.description,
+                                  reachable: done.reply.isEcho, milliseconds: done.reply.isEcho ? done.reply.seconds.map { $0 * 1000 } : nil,
+                                  outcome: Explainer.describe(done.reply, network: network), explanation: nil)
+            if !done.reply.isEcho {
+                let explanation = model.explain(from: from, to: target.destination)
+                let summary = explanation.summary
+                grouping.add(explanation, summary: summary)
+                pair.explanation = summary
+            }
+            return pair
+        }
+        var pairs: [PairResult]
+        if listAll {
+            finished += failures
+            finished.sort(by: order)
+            pairs = finished.map(result)
+        } else {
+            pairs = []
+            for failure in failures {
+                if pairs.count < options.failuresListed {
+                    pairs.append(result(failure))
+                } else {
+                    let explanation = model.explain(from: nodes[VerifyPlan.node(ofSocket: failure.probe.socket)],
+                                                    to: plan.targets[Int(failure.probe.target)].destination)
+                    grouping.add(explanation, summary: explanation.summary)
                 }
             }
         }
-        var expectationTargets: [[IPAddress]] = []
-        for expectation in expectations {
-            let addresses: [IPAddress]
-            switch expectation.target {
-            case .node(let node): addresses = network.addresses(of: node)
-            case .interface(let node, let interface): addresses = network.addresses(of: node, interface: interface)
-            case .address(let address): addresses = [address]
-            }
-            expectationTargets.append(addresses)
-            for address in addresses { _ = probe(expectation.from, address) }
-        }
-        let replies = ProbeEngine.runSplit(sockets: sockets, probes: probes, timeout: options.timeout, retries: 1, threads: 2)
+        let failedCount = listAll ? pairs.count(where: { !$0.reachable }) : failures.count
+        finished = []
+        failures = []
 
         // Paths for "via": one trace per (source, first address of the target), all at once.
-        let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && !expectationTargets[$0].isEmpty }
+        // (From the socket that probed the first address: an expectation from a node that cannot
+        // probe has none, and fails before its path matters.)
+        func traceSocket(_ expectation: Int) -> Int? {
+            plan.expectationTargets[expectation].first.flatMap { $0 }.flatMap { engineSocket[$0.socket] }
+        }
+        let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && traceSocket($0) != nil }
         let traceOptions = TraceOptions(maxHops: 16, queries: 1, timeout: options.timeout * 2)
         let traceDestinations = traced.map { expectationTargets[$0][0] }
         let paths = traced.isEmpty ? [] : Tracer.trace(network: network, sockets: sockets, traces: traceDestinations, socketFor: { i in
-            socketIndex(expectations[traced[i]].from, traceDestinations[i].family) ?? 0
+            traceSocket(traced[i]) ?? 0
         }, options: traceOptions)
 
-        let model = network.model()
         func explain(_ from: String, _ address: IPAddress) -> String {
             model.explain(from: from, to: address).summary
         }
-        let pairs = pairIndexes.map { entry -> PairResult in
-            let reply = replies[entry.probe]
-            return PairResult(from: entry.from, to: entry.to, address: entry.address.description, reachable: reply.isEcho,
-                              milliseconds: reply.isEcho ? reply.seconds.map { $0 * 1000 } : nil,
-                              outcome: Explainer.describe(reply, network: network),
-                              explanation: reply.isEcho ? nil : explain(entry.from, entry.address))
-        }
-
         var results: [ExpectationResult] = []
         for (index, expectation) in expectations.enumerated() {
             let addresses = expectationTargets[index]
-            let answered = addresses.filter { address in
-                probeKeys[ProbeKey(from: expectation.from, address: address)].map { replies[$0].isEcho } ?? false
-            }
+            let probes = plan.expectationTargets[index]
+            let answered = addresses.indices.filter { probes[$0].flatMap { expectationReplies[$0] }?.isEcho == true }
+                .map { addresses[$0] }
             var holds: Bool
             var detail: String
             var explanation: String?
@@ -174,9 +258,11 @@ public enum Verifier {
             results.append(ExpectationResult(expectation: expectation.text, location: expectation.location.description,
                                              holds: holds, detail: detail, explanation: explanation))
         }
-        let passed = expectations.isEmpty ? pairs.allSatisfy(\.reachable) : results.allSatisfy(\.holds)
-        return VerifyReport(lab: network.lab, nodes: nodes, pairs: pairs, expectations: results,
-                            seconds: monotonicSeconds() - started, passed: passed)
+        let passed = expectations.isEmpty ? failedCount == 0 : results.allSatisfy(\.holds)
+        return VerifyReport(lab: network.lab, nodes: nodes, pairs: pairs, allPairsListed: listAll,
+                            probes: answeredCount + failedCount, answered: answeredCount, failedPairs: failedCount,
+                            failureGroups: grouping.sorted, sample: options.sample, from: options.from, to: options.to,
+                            expectations: results, seconds: monotonicSeconds() - started, passed: passed)
     }
 
     /// JUnit XML, as CI systems read it: one test case per pair and per expectation.
@@ -205,8 +291,12 @@ public enum Verifier {
                              + "      <failure message=\"\(escape(result.detail))\">\(escape(result.location)): \(escape(result.explanation ?? result.detail))</failure>\n    </testcase>")
             }
         }
+        if !report.allPairsListed, report.answered > 0 {
+            // A big run lists only its failures: the pairs that answered are one passing case.
+            cases.append("    <testcase classname=\"\(escape(report.lab)).reachability\" name=\"\(report.answered) other pairs answered\"/>")
+        }
         let failures = report.failedPairs + report.expectations.filter { !$0.holds }.count
-        let total = report.pairs.count + report.expectations.count
+        let total = cases.count
         return """
         <?xml version="1.0" encoding="UTF-8"?>
         <testsuites tests="\(total)" failures="\(failures)" time="\(String(format: "%.3f", report.seconds))">
@@ -217,4 +307,17 @@ public enum Verifier {
 
         """
     }
+}
+
+/// What one probing thread saw: answered pairs counted (and kept only when they are all
+/// listed), failed ones kept to be explained, expectation probes' replies.
+struct VerifyTally {
+    struct Finished {
+        var probe: VerifyPlan.SocketTarget
+        var reply: ProbeReply
+    }
+    var answered = 0
+    var answers: [Finished] = []
+    var failures: [Finished] = []
+    var expectationReplies: [VerifyPlan.SocketTarget: ProbeReply] = [:]
 }

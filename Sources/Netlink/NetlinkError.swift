@@ -21,6 +21,7 @@ public struct NetlinkError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var text = "\(request): \(reason)"
         if let kernelMessage, !kernelMessage.isEmpty { text += " (kernel: \(kernelMessage))" }
+        if let cause = ResourceErrors.explanation(of: code) { text += " (\(cause))" }
         return text
     }
 }
@@ -35,5 +36,7 @@ public struct SystemCallError: Error, CustomStringConvertible, Sendable {
         self.code = code
     }
 
-    public var description: String { "\(call): \(String(cString: strerror(code)))" }
+    public var description: String {
+        "\(call): \(String(cString: strerror(code)))" + (ResourceErrors.explanation(of: code).map { " (\($0))" } ?? "")
+    }
 }

@@ -308,7 +308,7 @@ struct TopologyDecoder {
             lab.routing = mode
         }
         if let entry = top["neighbours"], let mode = choice(entry, "neighbours", NeighbourMode.self,
-            hint: "'static' installs permanent neighbour entries on every link (for labs of hundreds of links)") {
+            hint: "'static' installs permanent neighbour entries on every link, 'dynamic' leaves it to ARP and NDP; without the key, labs too big for the host's neighbour tables get permanent entries") {
             lab.neighbours = mode
         }
 

@@ -48,7 +48,8 @@ struct DraftLab {
     var addressing: AddressPlan?
     var addressingLocation: SourceLocation?
     var routing: RoutingMode = .none
-    var neighbours: NeighbourMode = .dynamic
+    /// nil: not written (deploy chooses by the lab's size).
+    var neighbours: NeighbourMode?
     var prefix = ""
     var prefixLocation: SourceLocation?
     var nodes: [DraftNode] = []

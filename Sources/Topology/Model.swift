@@ -29,12 +29,14 @@ public struct Topology: Sendable {
     /// What `nslab verify` checks (the `expect:` list), in file order.
     public var expectations: [Expectation]
 
-    /// How link ends find each other's MAC addresses: `.dynamic` (ARP and NDP, as by hand) or
-    /// `.permanent` (entries installed at deploy, exempt from the host-wide neighbour limit).
-    public var neighbours: NeighbourMode = .dynamic
+    /// How link ends find each other's MAC addresses, as the file says: `.dynamic` (ARP and NDP,
+    /// as by hand) or `.permanent` (entries installed at deploy, exempt from the host-wide
+    /// neighbour limit); nil when the file does not say, and deploy chooses permanent entries
+    /// for a lab that would overflow the host's neighbour tables, dynamic ones otherwise.
+    public var neighbours: NeighbourMode?
 
     public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
-                neighbours: NeighbourMode = .dynamic) {
+                neighbours: NeighbourMode? = nil) {
         self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
         self.expectations = expectations; self.neighbours = neighbours
     }

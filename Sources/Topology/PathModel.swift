@@ -89,9 +89,9 @@ public struct ModelNode: Sendable {
     public var name: String
     public var forwardsIPv4: Bool
     public var forwardsIPv6: Bool
-    public var interfaces: [ModelInterface]
+    public var interfaces: [ModelInterface] { didSet { indexInterfaces() } }
     /// The main table as the kernel has it now (connected routes included).
-    public var routes: [ModelRoute]
+    public var routes: [ModelRoute] { didSet { routeTable = RouteTable(routes) } }
     public var neighbours: [ModelNeighbour]
     /// Routes the topology file declares: only used to say why a route the kernel lacks is gone.
     public var declaredRoutes: [ModelRoute]
@@ -100,28 +100,44 @@ public struct ModelNode: Sendable {
     public var isSwitch: Bool
     public var vlanFiltering: Bool
 
+    // Lookups by dictionary, kept in step with `interfaces` and `routes`: the hub of a 1,000-leaf
+    // star has 1,000 interfaces and routes, and every walk through it searched them one by one.
+    /// Interface name → position in `interfaces` (the first, as the searches found it).
+    private var interfacePositions: [String: Int] = [:]
+    /// Address → position of the first interface holding it.
+    private var addressPositions: [IPAddress: Int] = [:]
+    private var routeTable = RouteTable([])
+
     public init(name: String, forwardsIPv4: Bool = false, forwardsIPv6: Bool = false, interfaces: [ModelInterface] = [],
                 routes: [ModelRoute] = [], neighbours: [ModelNeighbour] = [], declaredRoutes: [ModelRoute] = [],
                 isSwitch: Bool = false, vlanFiltering: Bool = false) {
         self.name = name; self.forwardsIPv4 = forwardsIPv4; self.forwardsIPv6 = forwardsIPv6
         self.interfaces = interfaces; self.routes = routes; self.neighbours = neighbours; self.declaredRoutes = declaredRoutes
         self.isSwitch = isSwitch; self.vlanFiltering = vlanFiltering
+        indexInterfaces()
+        routeTable = RouteTable(routes)
     }
 
-    public func interface(named name: String) -> ModelInterface? { interfaces.first { $0.name == name } }
+    private mutating func indexInterfaces() {
+        interfacePositions = [:]
+        addressPositions = [:]
+        for (position, interface) in interfaces.enumerated() {
+            if interfacePositions[interface.name] == nil { interfacePositions[interface.name] = position }
+            for prefix in interface.addresses where addressPositions[prefix.address] == nil {
+                addressPositions[prefix.address] = position
+            }
+        }
+    }
+
+    public func interface(named name: String) -> ModelInterface? { interfacePositions[name].map { interfaces[$0] } }
 
     func forwards(_ family: IPAddress.Family) -> Bool { family == .ipv4 ? forwardsIPv4 : forwardsIPv6 }
 
     /// The interface holding `address`, if this node has it.
-    public func owner(of address: IPAddress) -> ModelInterface? {
-        interfaces.first { $0.addresses.contains { $0.address == address } }
-    }
+    public func owner(of address: IPAddress) -> ModelInterface? { addressPositions[address].map { interfaces[$0] } }
 
     /// Longest prefix match, then the lowest metric, as the kernel's FIB lookup in the main table.
-    public func lookup(_ destination: IPAddress) -> ModelRoute? {
-        routes.filter { $0.destination.contains(destination) }
-            .min { ($0.destination.length, UInt32.max - $0.metric) > ($1.destination.length, UInt32.max - $1.metric) }
-    }
+    public func lookup(_ destination: IPAddress) -> ModelRoute? { routeTable.lookup(destination, in: routes) }
 
     /// The source address the kernel would put on a packet sent with `route` towards `destination`:
     /// the route's `src`, else an address of the outgoing interface (one on the next hop's subnet
@@ -137,6 +153,40 @@ public struct ModelNode: Sendable {
             if let first = own.first { return first.address }
         }
         return interfaces.flatMap(\.addresses).first(where: usable)?.address
+    }
+}
+
+/// A node's routes by prefix length and network, for longest-prefix match in as many dictionary
+/// lookups as there are lengths in use (a handful) rather than a scan of every route.
+struct RouteTable: Sendable {
+    /// Per family, the lengths in use, longest first.
+    private var lengths: [IPAddress.Family: [Int]] = [:]
+    /// (length, network) → positions in the node's routes, in table order.
+    private var positions: [Key: [Int]] = [:]
+
+    private struct Key: Hashable, Sendable {
+        var length: Int
+        var network: IPAddress
+    }
+
+    init(_ routes: [ModelRoute]) {
+        for (position, route) in routes.enumerated() {
+            let length = route.destination.length
+            positions[Key(length: length, network: route.destination.address.masked(to: length)), default: []].append(position)
+        }
+        for key in positions.keys { lengths[key.network.family, default: []].append(key.length) }
+        for family in lengths.keys { lengths[family] = Array(Set(lengths[family] ?? [])).sorted(by: >) }
+    }
+
+    /// The route the kernel would take: longest prefix, then lowest metric, then the first listed.
+    func lookup(_ destination: IPAddress, in routes: [ModelRoute]) -> ModelRoute? {
+        for length in lengths[destination.family] ?? [] {
+            guard let candidates = positions[Key(length: length, network: destination.masked(to: length))] else { continue }
+            var best = candidates[0]
+            for position in candidates.dropFirst() where routes[position].metric < routes[best].metric { best = position }
+            return routes[best]
+        }
+        return nil
     }
 }
 
@@ -246,28 +296,55 @@ public struct PathExplanation: Sendable, Encodable {
 }
 
 public struct NetworkModel: Sendable {
-    public var nodes: [ModelNode]
+    public var nodes: [ModelNode] { didSet { indexNodes() } }
     /// The addresses the topology file gives each interface: to say which address is missing,
     /// and which subnet a downed interface (whose IPv6 addresses the kernel removed) was on.
-    public var declaredAddresses: [InterfaceRef: [IPPrefix]]
+    public var declaredAddresses: [InterfaceRef: [IPPrefix]] { didSet { indexDeclaredAddresses() } }
+
+    // Built once, when the nodes are set (and again whenever they change), not per walk: verify
+    // explains every failed probe, and a walk that rebuilt layer 2 and searched the nodes by name
+    // cost O(nodes²) each — more than 15 minutes for a 1,000-leaf star whose probes all failed.
+    /// Node name → position in `nodes`.
+    private var positions: [String: Int] = [:]
+    /// Address → the node and interface holding it now (the first in node order).
+    private var owners: [IPAddress: InterfaceRef] = [:]
+    private var declaredOwners: [IPAddress: InterfaceRef] = [:]
+    /// The cables, switches and sub-interfaces frames cross.
+    private(set) var layer2 = Layer2()
 
     public init(nodes: [ModelNode], declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]) {
         self.nodes = nodes; self.declaredAddresses = declaredAddresses
+        indexNodes()
+        indexDeclaredAddresses()
     }
 
-    func declaredOwner(of address: IPAddress) -> InterfaceRef? {
-        declaredAddresses.first { $0.value.contains { $0.address == address } }?.key
+    private mutating func indexNodes() {
+        positions = [:]
+        owners = [:]
+        for (position, node) in nodes.enumerated() {
+            if positions[node.name] == nil { positions[node.name] = position }
+            for interface in node.interfaces {
+                for prefix in interface.addresses where owners[prefix.address] == nil {
+                    owners[prefix.address] = InterfaceRef(node: node.name, interface: interface.name)
+                }
+            }
+        }
+        layer2 = makeLayer2()
     }
 
-    public func node(named name: String) -> ModelNode? { nodes.first { $0.name == name } }
+    private mutating func indexDeclaredAddresses() {
+        declaredOwners = [:]
+        for (interface, prefixes) in declaredAddresses {
+            for prefix in prefixes where declaredOwners[prefix.address] == nil { declaredOwners[prefix.address] = interface }
+        }
+    }
+
+    func declaredOwner(of address: IPAddress) -> InterfaceRef? { declaredOwners[address] }
+
+    public func node(named name: String) -> ModelNode? { positions[name].map { nodes[$0] } }
 
     /// The node and interface that hold `address` now.
-    public func owner(of address: IPAddress) -> InterfaceRef? {
-        for node in nodes {
-            if let interface = node.owner(of: address) { return InterfaceRef(node: node.name, interface: interface.name) }
-        }
-        return nil
-    }
+    public func owner(of address: IPAddress) -> InterfaceRef? { owners[address] }
 
     /// An echo request from `source` to `destination` and its reply, walked through the model.
     public func explain(from source: String, to destination: IPAddress, sourceAddress: IPAddress? = nil) -> PathExplanation {
@@ -287,7 +364,6 @@ public struct NetworkModel: Sendable {
             result.problem = PathProblem(node: node, cause: cause, detail: detail)
             return result
         }
-        let layer2 = layer2()
         var current = start
         var cameIn: String?
         var visited: [String] = []
@@ -401,7 +477,7 @@ public struct NetworkModel: Sendable {
 
     /// The model's cables, switches and sub-interfaces; cables only between interfaces that are
     /// both up, as only those carry frames.
-    func layer2() -> Layer2 {
+    private func makeLayer2() -> Layer2 {
         var layer2 = Layer2()
         for node in nodes where node.isSwitch { layer2.addSwitch(node.name, vlanFiltering: node.vlanFiltering) }
         for node in nodes {

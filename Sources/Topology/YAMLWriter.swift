@@ -8,7 +8,7 @@ public enum YAMLWriter {
         var lines = header.map { "# " + $0 }
         lines.append("name: \(scalar(topology.name))")
         if !topology.prefix.isEmpty { lines.append("prefix: \(scalar(topology.prefix))") }
-        if topology.neighbours != .dynamic { lines.append("neighbours: \(topology.neighbours.rawValue)") }
+        if let mode = topology.neighbours { lines.append("neighbours: \(mode.rawValue)") }
         lines.append("nodes:")
         for node in topology.nodes {
             var fields: [String] = []

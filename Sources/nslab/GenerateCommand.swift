@@ -32,7 +32,7 @@ struct Generate: ParsableCommand {
     @Option(help: "The lab's name (default: the shape and its size, e.g. star100).") var name: String?
     @Option(help: "Prefix for the namespace names.") var prefix: String = ""
     @Flag(help: "IPv6 addresses and routes too.") var dualStack = false
-    @Flag(help: "Permanent neighbour entries on every link (`neighbours: static`), for labs of hundreds of links.")
+    @Flag(help: "Write `neighbours: static`: permanent neighbour entries on every link (deploy installs them anyway when the file does not say and the lab would overflow the host's neighbour tables).")
     var staticNeighbours = false
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
     @Flag(help: "Overwrite the output file if it exists.") var force = false

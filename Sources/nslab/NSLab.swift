@@ -21,6 +21,7 @@ struct NSLab: ParsableCommand {
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every
     /// kind of bad input, so usage errors are mapped to it.
     static func main() {
+        ResourceLimits.raiseOpenFileLimit()  // soft to hard, as Go programs do: labs need a file per node or two
         do {
             var command = try parseAsRoot()
             try command.run()

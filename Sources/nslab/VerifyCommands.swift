@@ -110,21 +110,39 @@ struct Explain: ParsableCommand {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a lab works: every node to every address of every other node, in parallel, and the topology's expectations.",
-        discussion: "Exit status: 0 when every expectation holds (without expectations: every pair answers), 1 otherwise, 2 on bad input. With a topology FILE, its `expect:` list is checked against the deployed lab (no redeploy needed after editing it).")
+        discussion: "Failed pairs are grouped by where and why they break (`998 pairs: hub: forwarding-off`). For big labs, --sample K probes K random destination nodes per node (the seed is printed; --seed replays it); --from and --to keep to the pairs from or to one node. Exit status: 0 when every expectation holds (without expectations: every pair probed answers), 1 otherwise, 2 on bad input. With a topology FILE, its `expect:` list is checked against the deployed lab (no redeploy needed after editing it).")
 
     @Argument(help: "A lab name or its topology file.") var lab: String
     @Flag(help: "Machine-readable output.") var json = false
     @Option(help: "Also write the results as JUnit XML to this file.") var junit: String?
     @Option(name: .customShort("W"), help: "Seconds to wait for each reply (each probe is sent twice before it counts as lost).") var timeout: Double = 0.5
     @Flag(help: "Check only the expectations, not every pair.") var expectationsOnly = false
+    @Option(help: ArgumentHelp("Probe K random destination nodes (all their addresses) per node instead of all of them.", valueName: "K")) var sample: Int?
+    @Option(help: ArgumentHelp("Seed of --sample's choice, to replay a run (printed by every sampled run).", valueName: "S")) var seed: UInt64?
+    @Option(help: ArgumentHelp("Only probe from this node.", valueName: "NODE")) var from: String?
+    @Option(help: ArgumentHelp("Only probe this node's addresses.", valueName: "NODE")) var to: String?
+
+    func validate() throws {
+        if let sample, sample < 1 { throw ValidationError("--sample takes a number of destination nodes per node, 1 or more") }
+        if seed != nil, sample == nil { throw ValidationError("--seed replays a sampled run: give --sample K with it") }
+        if sample != nil, to != nil {
+            throw ValidationError("--sample chooses the destinations and --to names one: use one of them")
+        }
+        if expectationsOnly, sample != nil || from != nil || to != nil {
+            throw ValidationError("--expectations-only probes no pairs: leave out --sample, --from and --to")
+        }
+    }
 
     func run() throws {
         try reportingProbeErrors {
             var isDirectory: ObjCBool = false
             let isFile = FileManager.default.fileExists(atPath: lab, isDirectory: &isDirectory) && !isDirectory.boolValue
             let topology = isFile ? try Topology.load(path: lab) : nil
+            let sampling = sample.map { DestinationSample(perNode: $0, seed: seed ?? DestinationSample.randomSeed()) }
             let report = try Verifier.verify(lab: topology?.name ?? lab, topology: topology,
-                                             options: VerifyOptions(timeout: timeout, skipPairs: expectationsOnly))
+                                             options: VerifyOptions(timeout: timeout, skipPairs: expectationsOnly,
+                                                                    sample: sampling, from: from, to: to,
+                                                                    failuresListed: json || junit != nil ? .max : VerifyView.listedFailures))
             if let junit {
                 do {
                     try Verifier.junit(report).write(toFile: junit, atomically: true, encoding: .utf8)
@@ -133,35 +151,63 @@ struct Verify: ParsableCommand {
                     throw ExitCode(2)
                 }
             }
-            if json { try printJSON(report) } else { print(VerifyView(report).render()) }
+            if json {
+                // A pair at a time (a big broken run lists a million), then the newline print adds.
+                try Verifier.writeJSON(report) { FileHandle.standardOutput.write(Data($0.utf8)) }
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                print(VerifyView(report).render())
+            }
             if !report.passed { throw ExitCode(1) }
         }
     }
 }
 
-/// `nslab verify` as text: a matrix for small labs, a summary for big ones, then every failure
-/// with its explanation.
+/// `nslab verify` as text: a matrix for small labs, a summary, the failures grouped by cause,
+/// and each failure with its explanation when there are few.
 struct VerifyView {
     let report: VerifyReport
     static let matrixLimit = 12
+    /// Failures listed one by one up to this many; beyond, the groups say it.
+    static let listedFailures = 30
+    static let listedGroups = 20
 
     init(_ report: VerifyReport) { self.report = report }
 
     func render() -> String {
         var out: [String] = []
-        let answered = report.pairs.count - report.failedPairs
-        if !report.pairs.isEmpty {
-            if report.nodes.count <= VerifyView.matrixLimit {
+        if let sample = report.sample {
+            out.append("sample: \(sample.perNode) destination node\(sample.perNode == 1 ? "" : "s") per node, seed \(sample.seed) "
+                       + "(replay with --sample \(sample.perNode) --seed \(sample.seed))")
+        }
+        if report.probes > 0 {
+            if report.allPairsListed, report.nodes.count <= VerifyView.matrixLimit {
                 out.append(matrix())
             }
-            out.append(String(format: "%d nodes, %d probes: %d answered, %d failed in %.0f ms",
-                              report.nodes.count, report.pairs.count, answered, report.failedPairs, report.seconds * 1000))
-            let failures = report.pairs.filter { !$0.reachable }
-            for pair in failures.prefix(30) {
-                out.append("  ✗ \(pair.from) → \(pair.to) (\(pair.address)): \(pair.outcome)")
-                if let explanation = pair.explanation { out.append("      \(explanation)") }
+            let scope = [report.from.map { "from \($0)" }, report.to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
+            out.append(String(format: "%d nodes, %d probes%@: %d answered, %d failed in %.0f ms",
+                              report.nodes.count, report.probes, scope.isEmpty ? "" : " " + scope, report.answered,
+                              report.failedPairs, report.seconds * 1000))
+            if !report.failureGroups.isEmpty {
+                out.append("failures by where and why they break:")
+                for group in report.failureGroups.prefix(VerifyView.listedGroups) {
+                    out.append("  \(group.summary)")
+                    out.append("      e.g. \(group.example)")
+                }
+                if report.failureGroups.count > VerifyView.listedGroups {
+                    out.append("  … and \(report.failureGroups.count - VerifyView.listedGroups) more causes (--json lists them all)")
+                }
             }
-            if failures.count > 30 { out.append("  … and \(failures.count - 30) more (--json lists them all)") }
+            if report.failedPairs <= VerifyView.listedFailures {
+                for pair in report.pairs where !pair.reachable {
+                    out.append("  ✗ \(pair.from) → \(pair.to) (\(pair.address)): \(pair.outcome)")
+                    if let explanation = pair.explanation { out.append("      \(explanation)") }
+                }
+            } else {
+                out.append("  (\(report.failedPairs) failed pairs: --json lists each with its explanation)")
+            }
+        } else if report.sample != nil || report.from != nil || report.to != nil {
+            out.append("no pairs to probe (\(report.nodes.count) nodes)")
         }
         if !report.expectations.isEmpty {
             out.append("expectations:")

@@ -502,12 +502,14 @@ async function runVerify(labName) {
 }
 
 function verifyView(report) {
-  const answered = report.pairs.filter(p => p.reachable).length;
+  // Big runs list only their failed pairs and count the rest (probes, answered).
+  const answered = report.answered ?? report.pairs.filter(p => p.reachable).length;
+  const probes = report.probes ?? report.pairs.length;
   const parts = [h('p', { class: `summary ${report.passed ? 'passed' : 'failed'}`, 'data-verify-passed': String(report.passed) },
-    `${report.passed ? '✓' : '✗'} ${answered} of ${report.pairs.length} probes answered`,
+    `${report.passed ? '✓' : '✗'} ${answered} of ${probes} probes answered`,
     report.expectations.length ? `, ${report.expectations.filter(e => e.holds).length} of ${report.expectations.length} expectations hold` : '',
     ` (${(report.seconds * 1000).toFixed(0)} ms, at ${new Date().toLocaleTimeString()})`)];
-  if (report.nodes.length <= 16) {
+  if (report.nodes.length <= 16 && report.allPairsListed !== false) {
     const cells = new Map();
     for (const pair of report.pairs) {
       const key = `${pair.from}>${pair.to}`;
@@ -528,6 +530,10 @@ function verifyView(report) {
         return h('td', { class: ok ? 'ok' : 'fail', 'data-pair': `${from}>${to}`, title: cell.notes.join('\n') || `slowest ${cell.ms.toFixed(2)} ms` }, text);
       })))));
     parts.push(table);
+  }
+  if (report.failureGroups?.length) {
+    parts.push(h('ul', { class: 'failures' }, report.failureGroups.slice(0, 10).map(g =>
+      h('li', {}, `${g.pairs} pair${g.pairs === 1 ? '' : 's'}: ${g.node ?? 'not in the model'}: ${g.cause}${g.direction === 'reply' ? ' (reply direction)' : ''}`))));
   }
   const failures = report.pairs.filter(p => !p.reachable);
   if (failures.length) {
