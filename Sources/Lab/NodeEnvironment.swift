@@ -140,13 +140,32 @@ enum NodeEnvironment {
 
     /// Mount points below `prefix`, from the kernel's mount table (octal escapes decoded).
     static func mountPoints(under prefix: String) -> [String] {
-        guard let table = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return [] }
+        guard let table = readWhole("/proc/self/mounts") else { return [] }
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { return nil }
             let path = decodeMountEscapes(String(fields[1]))
             return path.hasPrefix(prefix) ? path : nil
         }
+    }
+
+    /// A file read to its end. /proc files report size 0 and are made a page per read: Foundation's
+    /// String(contentsOfFile:) returned only the first 4 KiB of /proc/self/mounts (measured: 4,060
+    /// of 27,137 bytes with a 300-node lab up), so mount points past it went unseen.
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// /proc/self/mounts writes space, tab, newline and backslash as \040, \011, \012, \134.

@@ -52,7 +52,7 @@ struct ConcurrencyTests {
         let other = outputs.filter { !($0.contains("deployed:") && $0.contains("exit=0")) }
         #expect(deployed.count == 1, "\(outputs)")
         // The other waited on the lab's lock and found it deployed, or was told to wait.
-        #expect(other.allSatisfy { ($0.contains("unchanged") && $0.contains("exit=0")) || $0.contains("exit=2") }, "\(outputs)")
+        #expect(other.allSatisfy { ($0.contains("nothing to do") && $0.contains("exit=0")) || $0.contains("exit=2") }, "\(outputs)")
         #expect(lab.namespaces().count == 61)
         let destroys = together([0, 1].map { _ in "\(nslabBinary) destroy \(lab.name)" })
         #expect(destroys.filter { $0.contains("destroyed:") }.count == 1, "\(destroys)")

@@ -9,10 +9,10 @@ import Topology
 /// half-way is undone, and nodes stop and start.
 @Suite(.enabled(if: isRoot, "needs root: creates namespaces"), .serialized)
 struct ConvergeTests {
-    /// Two hosts and a router; ns01 runs a command.
+    /// Two hosts and a router; a runs a command (a list: one process, no shell in between).
     static let small = """
         nodes:
-          a: { routes: [default via 10.1.0.2], commands: ["sleep 600"] }
+          a: { routes: [default via 10.1.0.2], commands: [[sleep, "600"]] }
           r: { kind: router }
           b: { routes: [default via 10.2.0.2] }
         links:
@@ -24,7 +24,7 @@ struct ConvergeTests {
     /// The same with a third host on the router, a smaller MTU on b's link and b's route gone.
     static let grown = """
         nodes:
-          a: { routes: [default via 10.1.0.2], commands: ["sleep 600"] }
+          a: { routes: [default via 10.1.0.2], commands: [[sleep, "600"]] }
           r: { kind: router }
           b: { routes: [default via 10.2.0.2] }
           c: { routes: [default via 10.3.0.2] }
@@ -181,6 +181,16 @@ struct ConvergeTests {
         let after = sh("ip netns pids \(a)").output
         #expect(!after.isEmpty && after != before)
         #expect(lab.exec("a", "ping -c 1 -W 2 10.2.0.1").status == 0)
+    }
+
+    /// /proc/self/mounts is read to its end: Foundation's reader stopped at 4 KiB, and a converge
+    /// then stacked a second tmpfs over a lab's host names, which destroy could not see to remove.
+    @Test func procFilesAreReadToTheirEnd() throws {
+        let maps = try #require(NodeEnvironment.readWhole("/proc/self/maps"))
+        #expect(maps.utf8.count > 4096, "the test process maps more than a page's worth of lines")
+        #expect(maps.hasSuffix("\n"))
+        let mounts = try #require(NodeEnvironment.readWhole("/proc/self/mounts"))
+        #expect(mounts.contains(" /proc proc "))
     }
 
     @Test func diffOfALabNotDeployedIsTheWholeDeploy() throws {
