@@ -33,7 +33,7 @@ public enum AsciiRenderer {
         case .router: "(\(node.name))"
         case .bridge: "<\(node.name)>"
         }
-        return name + (node.missing ? " MISSING" : "")
+        return name + (node.missing ? " MISSING" : node.stopped ? " STOPPED" : "")
     }
 
     /// "eth0 10.0.0.1/30", further addresses on lines of their own under the first.
@@ -55,7 +55,7 @@ public enum AsciiRenderer {
         var out = [""]
         out.append("nodes:")
         for kind in NodeKind.allCases {
-            let names = picture.nodes.filter { $0.kind == kind }.map { $0.name + ($0.missing ? " (MISSING)" : "") }
+            let names = picture.nodes.filter { $0.kind == kind }.map { $0.name + ($0.missing ? " (MISSING)" : $0.stopped ? " (STOPPED)" : "") }
             if names.isEmpty { continue }
             out += wrap("\(kind.rawValue)s (\(names.count)): " + names.joined(separator: ", "), width: width,
                         indent: "  ", continuation: "    ")

@@ -61,6 +61,7 @@ public enum DotRenderer {
             let look = style[node.kind] ?? ("box", "filled", "#ffffff", "#000000")
             var rows = ["<TR><TD><B>\(html(node.name))</B></TD></TR>"]
             if node.missing { rows.append("<TR><TD><FONT COLOR=\"\(downColour)\">missing</FONT></TD></TR>") }
+            if node.stopped { rows.append("<TR><TD><FONT COLOR=\"\(downColour)\">stopped</FONT></TD></TR>") }
             let ends = ports[node.name] ?? []
             var tablePort = ""
             for (end, port) in ends {
@@ -80,7 +81,7 @@ public enum DotRenderer {
                 }
             }
             let table = "<<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\"\(tablePort)>\(rows.joined())</TABLE>>"
-            var attributes = ["shape=\(look.shape)", "style=\(quote(look.style + (node.missing ? ",dashed" : "")))",
+            var attributes = ["shape=\(look.shape)", "style=\(quote(look.style + (node.missing || node.stopped ? ",dashed" : "")))",
                               "fillcolor=\(quote(node.missing ? "#eeeeee" : look.fill))", "color=\(quote(look.line))",
                               "label=\(table)"]
             if !tablePort.isEmpty { attributes.append("height=0.25") }

@@ -14,7 +14,7 @@ public enum MermaidRenderer {
         for (index, node) in picture.nodes.enumerated() {
             let id = "n\(index + 1)"
             ids[node.name] = id
-            let text = escape(node.name) + (node.missing ? "<br>(missing)" : "")
+            let text = escape(node.name) + (node.missing ? "<br>(missing)" : node.stopped ? "<br>(stopped)" : "")
             let shape: String = switch node.kind {
             case .host: "[\"\(text)\"]"
             case .router: "([\"\(text)\"])"

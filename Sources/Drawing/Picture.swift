@@ -11,6 +11,8 @@ public struct Picture: Sendable, Equatable {
         public var kind: NodeKind
         /// Live only: the node's namespace is gone (or is no longer the one nslab made).
         public var missing: Bool
+        /// Stopped with `nslab node … stop`: there, but switched off.
+        public var stopped = false
 
         public init(name: String, kind: NodeKind, missing: Bool = false) {
             self.name = name; self.kind = kind; self.missing = missing
@@ -99,6 +101,7 @@ public struct Picture: Sendable, Equatable {
         source = "deployed lab \(topology.name)"
         isLive = true
         for index in nodes.indices where live.missingNodes.contains(nodes[index].name) { nodes[index].missing = true }
+        for index in nodes.indices where live.stoppedNodes.contains(nodes[index].name) { nodes[index].stopped = true }
         for index in links.indices {
             var link = links[index]
             let now = [link.a, link.b].map { live.ends[$0.id] }
@@ -217,6 +220,8 @@ public struct LiveState: Sendable, Equatable {
     public var ends: [String: End]
     /// Nodes whose namespace is gone.
     public var missingNodes: Set<String>
+    /// Nodes stopped with `nslab node … stop`.
+    public var stoppedNodes: Set<String> = []
 
     public init(ends: [String: End], missingNodes: Set<String> = []) {
         self.ends = ends; self.missingNodes = missingNodes

@@ -35,6 +35,8 @@ public struct NodeState: Codable, Sendable {
     public var processes: [ProcessState]?
     /// The ARP/NDP table (`ip neigh`), read for explain; absent in documents of older versions.
     public var neighbours: [NeighbourState]?
+    /// True while `nslab node LAB NODE stop` has it stopped (its interfaces down, nothing running).
+    public var stopped: Bool?
 
     public struct Forwarding: Codable, Sendable {
         public var ipv4: Bool?
@@ -234,7 +236,8 @@ public enum LabInspector {
             nodes.append(NodeState(name: entry.node, namespace: entry.name,
                                    kind: topology?.node(named: entry.node)?.kind.rawValue, present: raw.present,
                                    forwarding: .init(ipv4: raw.forwarding.ipv4, ipv6: raw.forwarding.ipv6),
-                                   interfaces: interfaces, routes: routes, neighbours: neighbours))
+                                   interfaces: interfaces, routes: routes, neighbours: neighbours,
+                                   stopped: summary.stoppedNodes.contains(entry.node)))
         }
         nodes = NodeEnvironment.annotate(nodes, lab: lab)
         let formatter = ISO8601DateFormatter()

@@ -23,6 +23,8 @@ public enum LabPicture {
                     impairment: interface.impairment)
             }
         }
-        return LiveState(ends: ends, missingNodes: Set(state.nodes.filter { !$0.present }.map(\.name)))
+        var live = LiveState(ends: ends, missingNodes: Set(state.nodes.filter { !$0.present }.map(\.name)))
+        live.stoppedNodes = Set(state.nodes.filter { $0.stopped == true }.map(\.name))
+        return live
     }
 }

@@ -72,12 +72,25 @@ public enum NamespaceThread {
         }
     }
 
+    /// Marks the threads this type starts, so that entering a namespace anywhere else is refused.
+    private static let workerKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// True on a thread `run` or `forEach` started: one that exits when its work is done, and so
+    /// may enter a namespace (NetworkNamespace.enter refuses on any other).
+    static var isWorker: Bool { pthread_getspecific(workerKey) != nil }
+
     /// A new thread running `work`, which it owns until it returns.
     private static func start(_ work: Work) throws -> pthread_t {
         let context = Unmanaged.passRetained(work).toOpaque()
         var thread = pthread_t()
+        _ = workerKey
         let rc = pthread_create(&thread, nil, { context in
             guard let context else { return nil }
+            pthread_setspecific(NamespaceThread.workerKey, UnsafeRawPointer(bitPattern: 1))
             Unmanaged<Work>.fromOpaque(context).takeRetainedValue().body()
             return nil
         }, context)

@@ -125,9 +125,14 @@ public final class NetworkNamespace: @unchecked Sendable {
         }
     }
 
-    /// Switches the calling thread into this namespace. Only for threads that NamespaceThread
-    /// started: any other thread would carry the namespace into unrelated work.
+    /// Switches the calling thread into this namespace: only a thread NamespaceThread started
+    /// (inside `run` or `forEach`), which exits when its work is done. On any other thread it is
+    /// refused, since that thread would carry the namespace into unrelated work.
     public func enter() throws {
+        guard NamespaceThread.isWorker else {
+            throw NamespaceError.system(SystemCallError("setns refused on a thread that outlives its work", code: EPERM),
+                                        step: "enter", name: name)
+        }
         guard nslab_setns(fd, NSLAB_CLONE_NEWNET) == 0 else {
             throw NamespaceError.system(SystemCallError("setns"), step: "enter", name: name)
         }

@@ -20,6 +20,8 @@ public struct NodeView: Codable, Sendable {
     public var kind: String
     /// False when the node's namespace is gone.
     public var present: Bool
+    /// Stopped with `nslab node … stop`.
+    public var stopped: Bool = false
     public var interfaces: [InterfaceView]
 }
 
@@ -83,7 +85,7 @@ struct LiveLab: Sendable {
         var seen = Set<String>()
         let nodes = state.nodes.map { node in
             NodeView(name: node.name, namespace: node.namespace, kind: node.kind ?? NodeKind.host.rawValue,
-                     present: node.present, interfaces: node.interfaces.map { interface in
+                     present: node.present, stopped: node.stopped == true, interfaces: node.interfaces.map { interface in
                 let peer = interface.peer.map { "\($0.node):\($0.interface)" }
                 if let peer {
                     let link = LinkView("\(node.name):\(interface.name)", peer)

@@ -18,6 +18,7 @@ struct InspectView {
                 continue
             }
             title += "  forwarding ipv4 \(onOff(node.forwarding.ipv4)) ipv6 \(onOff(node.forwarding.ipv6))"
+            if node.stopped == true { title += "  STOPPED (`nslab node \(state.lab) \(node.name) start`)" }
             out.append(title)
             // Bridges, their ports and 802.1Q sub-interfaces get a column of their own, in nodes that have any.
             let hasLayer2 = node.interfaces.contains { layer2($0) != nil }

@@ -155,6 +155,10 @@ struct ConvergeTests {
         #expect(sh("ip -n \(b) -o link show eth0").output.contains("state DOWN"))
         #expect(sh("ip -n \(r) -o link show rb").output.contains("NO-CARRIER"), "its neighbour sees the carrier go")
         #expect(try lab.deploy(Self.small).unchanged, "the node stays stopped")
+        #expect(try LabInspector.inspect(lab: lab.name).nodes.first { $0.name == "b" }?.stopped == true)
+        let picture = sh("\(nslabBinary) graph \(lab.name)").output
+        #expect(picture.contains("[b] STOPPED"), "\(picture)")
+        #expect(sh("\(nslabBinary) inspect \(lab.name)").output.contains("STOPPED"))
 
         let started = try NodeLifecycle.start(lab: lab.name, node: "b")
         #expect(started.interfaces == ["eth0"])

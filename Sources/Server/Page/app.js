@@ -271,12 +271,12 @@ function drawTopology(view) {
     if (kind === 'router') shape = s('rect', { class: 'shape', x: p.x - r, y: p.y - r, width: 2 * r, height: 2 * r, rx: 5 });
     else if (kind === 'bridge') shape = s('polygon', { class: 'shape', points: `${p.x},${p.y - r * 1.2} ${p.x + r * 1.2},${p.y} ${p.x},${p.y + r * 1.2} ${p.x - r * 1.2},${p.y}` });
     else shape = s('circle', { class: 'shape', cx: p.x, cy: p.y, r });
-    const group = s('g', { class: `node ${kind}${node.present ? '' : ' absent'}`, 'data-node': node.name, 'data-kind': kind,
+    const group = s('g', { class: `node ${kind}${node.present ? '' : ' absent'}${node.stopped ? ' stopped' : ''}`, 'data-node': node.name, 'data-kind': kind,
                            tabindex: 0, onclick: () => openNodePanel(view.lab, node.name) },
       shape,
       r > 10 ? s('text', { class: 'glyph', x: p.x, y: p.y + 4 }, { host: 'H', router: 'R', bridge: 'B' }[kind]) : null,
       labels || n <= 200 ? s('text', { class: 'name', x: p.x, y: p.y + r + 15 }, node.name) : null,
-      s('title', {}, `${node.name} (${kind}${node.present ? '' : ', namespace gone'})`));
+      s('title', {}, `${node.name} (${kind}${node.present ? '' : ', namespace gone'}${node.stopped ? ', stopped' : ''})`));
     nodeLayer.append(group);
   }
   svgElement.append(linkLayer, nodeLayer);
@@ -597,6 +597,7 @@ async function openNodePanel(labName, nodeName) {
     h('p', { class: 'note' }, `namespace ${node.namespace}; forwarding ${forwarding.length ? forwarding.join(', ') : 'off'}; read at ${new Date().toLocaleTimeString()} `,
       h('button', { type: 'button', onclick: () => openNodePanel(labName, nodeName) }, 'read again')),
     node.present ? null : h('p', { class: 'error' }, 'its namespace is gone'),
+    node.stopped ? h('p', { class: 'error' }, `stopped: nslab node ${labName} ${nodeName} start`) : null,
     h('h4', {}, 'interfaces'),
     table(['name', 'state', 'addresses', 'peer'], (node.interfaces ?? []).map(i => [
       i.name, `${i.state}${i.up ? '' : ' (down)'}${i.carrier || !i.kind ? '' : ' no carrier'}`,
