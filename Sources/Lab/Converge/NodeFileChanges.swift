@@ -62,6 +62,20 @@ extension NodeFiles {
         }
     }
 
+    /// Makes `NAMESPACE/NAME` a hard link of `original` (a file written by `replace`), through a
+    /// temporary name renamed over the old file. False when the file system refuses the link.
+    static func hardLink(namespace: String, name: String, to original: String) -> Bool {
+        let target = "\(directory(of: namespace))/\(name)"
+        let temporary = "\(directory(of: namespace))/.\(name).nslab-\(getpid())"
+        unlink(temporary)
+        guard Glibc.link(original, temporary) == 0 else { return false }
+        guard rename(temporary, target) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+
     /// The file's content before it is removed (to put it back on a rollback), nil if it was
     /// not there.
     static func remove(namespace: String, name: String) throws -> String? {

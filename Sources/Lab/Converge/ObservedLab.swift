@@ -28,12 +28,14 @@ public struct ObservedLab: Sendable {
             return try namespace.run { try ObservedKernelState.read(from: NetlinkSocket()) }
         }
         var nodes: [ObservedNode] = []
+        let directories = Dictionary(environment.directories.filter { $0.inode != nil }.map { ($0.path, $0) },
+                                     uniquingKeysWith: { _, last in last })
+        var cache = FileCache()
         for (entry, state) in zip(summary.namespaces, kernel) {
-            let directory = NodeFiles.directory(of: entry.name)
-            let recordedDirectory = environment.directories.first { $0.path == directory && $0.inode != nil }
+            let recordedDirectory = directories[NodeFiles.directory(of: entry.name)]
             nodes.append(ObservedNode(
                 name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: state,
-                files: recordedDirectory.map { readFiles(in: $0) } ?? [:],
+                files: recordedDirectory.map { readFiles(in: $0, cache: &cache) } ?? [:],
                 hasHostName: environment.uts(of: entry.node)?.inode != nil,
                 processes: environment.processes.filter { $0.node == entry.node && $0.origin == "topology" }))
         }
@@ -44,15 +46,29 @@ public struct ObservedLab: Sendable {
 
     /// The files of a node's /etc directory that the record says nslab wrote, plus any other
     /// regular file there (someone's by hand: reported as foreign).
-    private static func readFiles(in directory: NodeEnvironmentRecord.Directory) -> [String: String] {
+    private static func readFiles(in directory: NodeEnvironmentRecord.Directory, cache: inout FileCache) -> [String: String] {
         var files: [String: String] = [:]
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for name in names where !name.hasPrefix(".") {
-            if let data = FileManager.default.contents(atPath: "\(directory.path)/\(name)") {
-                files[name] = String(decoding: data, as: UTF8.self)
-            }
+            if let content = cache.content(of: "\(directory.path)/\(name)") { files[name] = content }
         }
         return files
+    }
+
+    /// Files read once per inode: deploy and converge hard-link the files many nodes share.
+    struct FileCache {
+        private var byInode: [UInt64: String] = [:]
+
+        mutating func content(of path: String) -> String? {
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            let inode = UInt64(info.st_ino)
+            if info.st_nlink > 1, let known = byInode[inode] { return known }
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            let content = String(decoding: data, as: UTF8.self)
+            if info.st_nlink > 1 { byInode[inode] = content }
+            return content
+        }
     }
 
     /// Each veth end's peer as `node:interface`. A veth reports its peer's index; indexes are

@@ -48,6 +48,19 @@ public struct LabPlan: Sendable {
                 }
             }
         }
+        // The generated hosts file is the same for every node with an address: made once and
+        // shared (a 1,000-node lab's is 60 KB; one per node was most of `diff`'s time).
+        var sharedHosts: String?
+        let files = { (node: Node) -> [PlannedFile] in
+            NodeFiles.fileNames(of: node, hostHasResolvConf: hostHasResolvConf).map { name in
+                if name == "hosts", !node.files.contains(where: { $0.name == "hosts" }), hosts.addressed.contains(node.name) {
+                    let content = sharedHosts ?? NodeFiles.content(of: name, node: node, lab: topology.name, hosts: hosts)
+                    sharedHosts = content
+                    return PlannedFile(name: name, content: content)
+                }
+                return PlannedFile(name: name, content: NodeFiles.content(of: name, node: node, lab: topology.name, hosts: hosts))
+            }
+        }
         nodes = topology.nodes.map { node in
             var own = interfaces[node.name] ?? []
             if node.kind == .bridge {
@@ -58,8 +71,7 @@ public struct LabPlan: Sendable {
                 name: node.name, namespace: topology.namespaceName(of: node.name), kind: node.kind,
                 interfaces: own,
                 routes: node.routes.map(PlannedRoute.init),
-                files: NodeFiles.files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts)
-                    .map { PlannedFile(name: $0.name, content: $0.content) },
+                files: files(node),
                 commands: node.commands.map(\.argv))
         }
         nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
