@@ -13,7 +13,7 @@ struct NSLab: ParsableCommand {
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
         version: NSLabVersion.line,
-        subcommands: [Deploy.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
+        subcommands: [Deploy.self, ValidateCommand.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
                       Capture.self, Graph.self, Serve.self]
     )
