@@ -5,7 +5,7 @@
 #   - `nslab --version` prints the package's version;
 #   - `man nslab-deploy` renders (man-db is installed first, as a test tool, not a dependency);
 #   - bash completes `nslab dep<TAB>` to `deploy` (the installed completion, driven directly);
-#   - zsh and fish completions are where those shells look;
+#   - zsh's compinit finds the zsh completion, fish completes `nslab dep` to `deploy`;
 #   - deploy, verify and destroy of /usr/share/nslab/examples/routers.yaml work;
 #   - no Swift anywhere in the root, and the binary's libraries all resolve;
 #   - `apt-get purge nslab` leaves none of the package's files.
@@ -117,9 +117,9 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 # 2. Install: the test's own tools first (man-db, bash-completion), then the package.
 phase=$SECONDS
-echo "== apt-get install man-db bash-completion (test tools), then ./$(basename "$deb")"
+echo "== apt-get install man-db bash-completion zsh fish (test tools), then ./$(basename "$deb")"
 in_root apt-get update -qq > "$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
-in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db bash-completion >> "$work/apt.log" 2>&1 \
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db bash-completion zsh fish >> "$work/apt.log" 2>&1 \
   || { tail -n 20 "$work/apt.log" >&2; exit 1; }
 cp "$deb" "$root/tmp/" && chmod 0644 "$root/tmp/$(basename "$deb")"
 before_install=$(in_root dpkg-query -W -f '${Package}\n' | sort)
@@ -166,9 +166,12 @@ completion=$(in_root bash -c '
   "$function" nslab dep nslab
   printf "%s\n" "${COMPREPLY[@]}"' 2>&1) || true
 if [ "$completion" = deploy ]; then pass "bash: nslab dep<TAB> completes to deploy"; else fail "bash: nslab dep<TAB> gave '$completion'"; fi
-for file in /usr/share/zsh/vendor-completions/_nslab /usr/share/fish/vendor_completions.d/nslab.fish; do
-  if [ -s "$root$file" ]; then pass "completion installed: $file"; else fail "no $file"; fi
-done
+# zsh: compinit finds the function through zsh's own default fpath (where the package put it).
+found=$(in_root zsh -f -c 'autoload -U compinit && compinit -u -D && print -r -- ${_comps[nslab]}' 2>&1) || true
+if [ "$found" = _nslab ]; then pass "zsh: compinit finds _nslab for nslab on its default fpath"; else fail "zsh: compinit gave '$found' for nslab"; fi
+# fish: complete -C asks fish what it would offer for the line, from its vendor directory.
+completion=$(in_root fish -c 'complete -C"nslab dep"' 2>&1 | cut -f1) || true
+if [ "$completion" = deploy ]; then pass "fish: nslab dep<TAB> completes to deploy"; else fail "fish: nslab dep<TAB> gave '$completion'"; fi
 if [ -f "$root/usr/share/nslab/schema/nslab-topology.schema.json" ] && [ -f "$root/usr/share/nslab/examples/routers.yaml" ]; then
   pass "schema and examples under /usr/share/nslab"
 else
@@ -193,7 +196,10 @@ if [ -z "$left" ]; then pass "nothing of the lab left (namespaces, records, /etc
 lab_seconds=$((SECONDS - phase))
 
 # no Swift in the root
-swift_files=$(find "$root" -xdev -path "$root/usr/share/zoneinfo" -prune -o \( -iname '*swift*' -o -name 'libFoundation*.so*' -o -name 'libdispatch.so*' \) -print | sed "s|^$root||" | head -n 5)
+# (Swift's runtime libraries, its lib directories and its programs; zsh's _swift completion and
+# the America/Swift_Current time zone are not Swift.)
+swift_files=$(find "$root" -xdev \( -name 'libswift*' -o -name 'libFoundation*.so*' -o -name 'libdispatch.so*' \
+  -o -path '*/lib/swift' -o -path '*/lib/swift_static' -o \( -path '*/bin/*' -name 'swift*' \) \) -print | sed "s|^$root||" | head -n 5)
 libraries=$(in_root ldd /usr/bin/nslab 2>&1)
 if [ -z "$swift_files" ] && ! in_root sh -c 'command -v swift' >/dev/null && ! grep -q 'not found\|swift' <<<"$libraries"; then
   pass "no Swift in the root; nslab links only $(awk '{print $1}' <<<"$libraries" | grep -v '^/' | tr '\n' ' ')"
