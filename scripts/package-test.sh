@@ -145,6 +145,9 @@ if grep -q 'NSLAB-DEPLOY(1)' <<<"$page" && grep -q 'nslab deploy' <<<"$page" && 
 else
   fail "man nslab-deploy did not render: $(head -n 5 <<<"$page")"
 fi
+# man-db's trigger indexed the pages at install: whatis knows them by their names.
+what=$(in_root whatis nslab-deploy 2>&1) || true
+if [[ $what == "nslab-deploy (1)"*"Create the lab"* ]]; then pass "whatis nslab-deploy: $what"; else fail "whatis nslab-deploy gave '$what'"; fi
 pages=$(in_root dpkg -L nslab | grep -c '/man1/nslab.*\.1\.gz$' || true)
 missing_pages=""
 for sub in $(in_root nslab --help | awk '/^SUBCOMMANDS:/{on=1; next} /^[A-Z]/{on=0} on && /^  [a-z]/ {print $1}'); do

@@ -95,15 +95,26 @@ mkdir "$manuals"
 for page in "$manuals"/*.1; do
   name=$(basename "$page" .1)
   name=${name//./-}
-  # The title, and the SEE ALSO references (.Xr nslab.link.set 1), under the same names.
-  sed -e "s/^\.Dt [A-Z.]* 1/.Dt \U${name}\E 1/" -e '/^\.Xr nslab/ { s/\./-/g; s/^-Xr/.Xr/; }' "$page" \
-    > "$pkg/usr/share/man/man1/$name.1"
+  # The title, the NAME line (what whatis and apropos index) and the SEE ALSO references
+  # (.Xr nslab.deploy 1) under the page's own name; the synopsis keeps the command as typed
+  # ("nslab deploy"), which a bare .Nm would otherwise repeat from the NAME line.
+  # (.Nd unquoted: mandb would copy the quotes into whatis; .Nd is not parsed, so no word of
+  # it can be taken for a macro.)
+  sed -e "s/^\.Dt [A-Z.]* 1/.Dt \U${name}\E 1/" -e '/^\.Xr nslab/ { s/\./-/g; s/^-Xr/.Xr/; }' \
+      -e 's/^\.Nd "\([^"]*\)"$/.Nd \1/' "$page" |
+    awk -v name="$name" '
+      /^\.Sh NAME/ { in_name = 1; print; next }
+      /^\.Sh / { in_name = 0 }
+      in_name && /^\.Nm / { typed = substr($0, 5); print ".Nm " name; next }
+      /^\.Nm$/ && typed != "" { print ".Nm " typed; next }
+      { print }' > "$pkg/usr/share/man/man1/$name.1"
 done
 [ -f "$pkg/usr/share/man/man1/nslab.1" ] && [ -f "$pkg/usr/share/man/man1/nslab-deploy.1" ] || {
   echo "package.sh: generate-manual made no nslab.1 or nslab-deploy.1; it wrote: $(ls "$manuals")" >&2; exit 1; }
 gzip -9n "$pkg"/usr/share/man/man1/*.1
 
-"$pkg/usr/bin/nslab" --generate-completion-script bash > "$pkg/usr/share/bash-completion/completions/nslab"
+# bash sources completion files, it does not run them: no #! line.
+"$pkg/usr/bin/nslab" --generate-completion-script bash | sed '1{/^#!/d}' > "$pkg/usr/share/bash-completion/completions/nslab"
 "$pkg/usr/bin/nslab" --generate-completion-script zsh > "$pkg/usr/share/zsh/vendor-completions/_nslab"
 "$pkg/usr/bin/nslab" --generate-completion-script fish > "$pkg/usr/share/fish/vendor_completions.d/nslab.fish"
 
@@ -117,7 +128,7 @@ Upstream-Name: nslab
 Comment: Built from git commit $commit.
 
 Files: *
-Copyright: the nslab maintainers
+Copyright: 2026 the nslab maintainers
 License: none-declared
  The nslab source tree does not yet carry a license statement.
 EOF
@@ -126,7 +137,7 @@ EOF
   echo "  * Built from git commit $commit."
   echo
   echo " -- nslab maintainers <maintainers@nslab.invalid>  $(date -R -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")"
-} | gzip -9n > "$pkg/usr/share/doc/nslab/changelog.Debian.gz"
+} | gzip -9n > "$pkg/usr/share/doc/nslab/changelog.gz"  # a native package (no Debian revision)
 
 # The C libraries the binary links (libc, libstdc++, ...), as dpkg-shlibdeps finds them; it
 # reads a debian/control, so it is given a minimal one of its own.
