@@ -199,12 +199,15 @@ public enum LabValidator {
             own.directories = Set(NodeEnvironmentRecord(lab: topology.name).directories.map(\.path))
             if summary.startedAt != nil && !summary.isComplete {
                 out.append(ValidationDiagnostic(top, .error, "\(LabError.incompleteDeploy(lab: topology.name))"))
-            } else if summary.startedAt != nil && summary.hash == contentHash(sourceText) {
-                let intact = own.namespaces.allSatisfy { name, inode in inode != nil && NamedNamespaces.inode(of: name) == inode }
+            } else if summary.startedAt != nil && summary.hash == contentHash(sourceText)
+                        && own.namespaces.allSatisfy({ name, inode in inode != nil && NamedNamespaces.inode(of: name) == inode }) {
                 out.append(ValidationDiagnostic(
-                    top, .note, intact ? "lab \"\(topology.name)\" is deployed from this file; deploying it again changes nothing"
-                                       : "lab \"\(topology.name)\" is deployed from this file, but some of its namespaces are gone or replaced",
-                    hint: intact ? nil : "`nslab destroy \(topology.name)` and deploy again"))
+                    top, .note, "lab \"\(topology.name)\" is deployed from this file; deploying it again changes nothing"))
+            } else if summary.startedAt != nil && summary.hash == contentHash(sourceText) {
+                // Deploy refuses this too (as a different version): what the lab had is not all there.
+                out.append(ValidationDiagnostic(
+                    top, .error, "lab \"\(topology.name)\" is deployed from this file, but some of its namespaces are gone or are no longer the ones it created",
+                    hint: "`nslab destroy \(topology.name)` removes what is left of it; then deploy again"))
             } else if summary.startedAt != nil {
                 out.append(ValidationDiagnostic(
                     top, .error, "\(LabError.alreadyDeployedDifferently(lab: topology.name, file: summary.file ?? topology.file))"))

@@ -231,6 +231,12 @@ struct ValidateKernelTests {
         #expect(own.isValid, "\(own.diagnostics)")
         #expect(own.diagnostics.contains { $0.severity == .note && $0.message.contains("deploying it again changes nothing") })
 
+        // A namespace of the deployed lab removed by hand: deploy would refuse the file until a destroy.
+        sh("ip netns delete \(lab.namespace("b"))")
+        let broken = try #require(LabValidator.validate(files: [path]).first)
+        #expect(!broken.isValid)
+        #expect(broken.diagnostics.contains { $0.severity == .error && $0.message.contains("gone or are no longer") }, "\(broken.diagnostics)")
+
         let clash = try #require(LabValidator.validate(files: [otherPath]).first)
         #expect(!clash.isValid)
         #expect(clash.diagnostics.contains {
