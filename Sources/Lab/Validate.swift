@@ -256,6 +256,13 @@ public enum LabValidator {
             }
         }
 
+        // A kernel booted with ipv6.disable=1 (or built without IPv6) has no /proc/sys/net/ipv6:
+        // deploy would stop at the first IPv6 address or route.
+        if topology.hasIPv6 && !FileManager.default.fileExists(atPath: ipv6Directory) {
+            out.append(ValidationDiagnostic(
+                firstIPv6Use(topology) ?? top, .error, "the lab has IPv6 addresses or routes, and IPv6 is disabled in this kernel (no \(ipv6Directory))",
+                hint: "boot without ipv6.disable=1, or leave IPv6 out of the file"))
+        }
         if let warning = LabDeployer.neighbourTableWarning(topology) {
             out.append(ValidationDiagnostic(top, .warning, warning))
         }
@@ -267,6 +274,19 @@ public enum LabValidator {
             }
         }
         return out
+    }
+
+    static let ipv6Directory = "/proc/sys/net/ipv6"
+
+    /// Where the file first gives an IPv6 address (a link) or route.
+    static func firstIPv6Use(_ topology: Topology) -> SourceLocation? {
+        let link = topology.links.first { link in
+            link.endpoints.contains { end in
+                end.addresses.contains { $0.family == .ipv6 } || end.subinterfaces.contains { $0.addresses.contains { $0.family == .ipv6 } }
+            }
+        }
+        let route = topology.nodes.lazy.flatMap(\.routes).first { $0.destination.family == .ipv6 }
+        return [link?.location, route?.location].compactMap { $0 }.min { ($0.line, $0.column) < ($1.line, $1.column) }
     }
 
     /// What the lab being validated already holds (when it is deployed): not "taken".

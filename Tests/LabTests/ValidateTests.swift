@@ -165,6 +165,27 @@ private func decodeList(_ output: String) throws -> [[String: Any]] {
         #expect(missingNetem[1].message.contains("not checked: needs root"))
     }
 
+    /// Where IPv6 is first used, for the error a kernel without IPv6 gets.
+    @Test func firstIPv6UseIsTheEarliestAddressOrRoute() throws {
+        let text = """
+            name: vt-ipv6
+            nodes:
+              a: { routes: ["fd00:9::/64 via fd00::2"] }
+              b:
+            links:
+              - endpoints: [a, b]
+                addresses: [10.0.0.1/24, 10.0.0.2/24]
+              - endpoints: [a, b]
+                addresses: [fd00::1/64, fd00::2/64]
+            """
+        let topology = try Topology.parse(yaml: text, file: "v6.yaml")
+        #expect(LabValidator.firstIPv6Use(topology)?.line == 3)
+        let noRoute = try Topology.parse(yaml: text.replacingOccurrences(of: "{ routes: [\"fd00:9::/64 via fd00::2\"] }", with: ""), file: "v6.yaml")
+        #expect(LabValidator.firstIPv6Use(noRoute)?.line == 8)
+        let ipv4 = try Topology.parse(yaml: "name: v4\nnodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n    addresses: [10.0.0.1/24, 10.0.0.2/24]\n", file: "v4.yaml")
+        #expect(LabValidator.firstIPv6Use(ipv4) == nil)
+    }
+
     /// The command line: exit 0 for a valid file, 2 for a broken one, the JSON list on stdout.
     @Test func commandLineExitStatusAndJSON() throws {
         let good = writeTopology("name: vt-good\nnodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n")
