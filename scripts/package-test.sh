@@ -25,7 +25,14 @@ started=$SECONDS
 deb=${1:-}
 if [ -z "$deb" ]; then
   echo "== building the package (scripts/package.sh)"
-  deb=$(scripts/package.sh | tail -n 1)
+  # The build's own output (thousands of lines) goes to a log, shown only if it fails.
+  build_log=$(mktemp "${TMPDIR:-/tmp}/nslab-package-build.XXXXXX")
+  if ! deb=$(scripts/package.sh 2> "$build_log" | tail -n 1); then
+    tail -n 40 "$build_log" >&2; rm -f "$build_log"
+    echo "package-test.sh: scripts/package.sh failed (the end of its output is above)" >&2; exit 1
+  fi
+  grep '^package.sh: ' "$build_log" | sed 's/^/  /'
+  rm -f "$build_log"
 fi
 [ -f "$deb" ] || { echo "package-test.sh: no such package: $deb" >&2; exit 1; }
 deb=$(realpath "$deb")
