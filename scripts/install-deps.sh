@@ -15,6 +15,8 @@ command -v strace >/dev/null || needed+=(strace)
 command -v dot >/dev/null || needed+=(graphviz)  # nslab graph --format svg|png, and its tests
 command -v curl >/dev/null || needed+=(curl)          # nslab serve's API tests (ServeTests)
 command -v chromium >/dev/null || needed+=(chromium)  # nslab serve's page in a headless browser (ServeTests)
+command -v dpkg-shlibdeps >/dev/null || needed+=(dpkg-dev)  # scripts/package.sh
+command -v debootstrap >/dev/null || needed+=(debootstrap)    # scripts/package-test.sh
 if [ ${#needed[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -12,8 +12,8 @@ struct NSLab: ParsableCommand {
         Namespaces are named like iproute2's, so `ip netns list`, `ip netns exec NODE …` and \
         `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
         """,
-        version: "0.1.0",
-        subcommands: [Deploy.self, Diff.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
+        version: NSLabVersion.line,
+        subcommands: [Deploy.self, Diff.self, ValidateCommand.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
                       Capture.self, Graph.self, Serve.self, NodeCommand.self]
     )
