@@ -208,7 +208,7 @@ public enum LabValidator {
         }
 
         // Namespace names and /etc/netns directories someone else holds.
-        let claimed = otherLabsNamespaces(except: topology.name)
+        let claimed = LabDeployer.otherLabsNamespaces(except: topology.name)
         for node in topology.nodes {
             let name = topology.namespaceName(of: node.name)
             do {
@@ -294,15 +294,6 @@ public enum LabValidator {
         }
     }
 
-    /// Namespace name → the other lab whose record lists it.
-    static func otherLabsNamespaces(except lab: String) -> [String: String] {
-        var claimed: [String: String] = [:]
-        for other in LabRecord.labs() where other != lab {
-            guard let summary = try? LabRecord.read(lab: other).summary else { continue }
-            for entry in summary.namespaces { claimed[entry.name] = other }
-        }
-        return claimed
-    }
 
     /// Each delay distribution table the lab's impairments use, with the first link using it.
     static func distributionsNeeded(_ topology: Topology) -> [(Link, DelayDistribution)] {

@@ -36,7 +36,7 @@ struct ConvergePropertyTests {
             fresh.cleanUp()
             giveBackEtcNetns()
         }
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var model = EditableLab.start(&random)
         _ = try lab.deploy(model.yaml)
         var compared = 0
@@ -129,7 +129,7 @@ struct EditableLab {
     var staticNeighbours: Bool
     var counter = 0
 
-    static func start(_ random: inout SplitMix) -> EditableLab {
+    static func start(_ random: inout SplitMix64) -> EditableLab {
         var lab = EditableLab(nodes: [NodeModel(name: "r0", router: true), NodeModel(name: "h1", router: false),
                                       NodeModel(name: "h2", router: false)],
                               links: [LinkModel(a: "h1", b: "r0"), LinkModel(a: "r0", b: "h2")],
@@ -161,7 +161,7 @@ struct EditableLab {
     }
 
     /// Makes one random edit; returns what it was.
-    mutating func edit(_ random: inout SplitMix) -> String {
+    mutating func edit(_ random: inout SplitMix64) -> String {
         func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
         switch random.next() % 11 {
         case 0, 1:
@@ -213,20 +213,5 @@ struct EditableLab {
             staticNeighbours.toggle()
             return "neighbours \(staticNeighbours ? "static" : "dynamic")"
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing sequence can be replayed.
-struct SplitMix {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
