@@ -197,6 +197,34 @@ struct ConvergeTests {
         #expect(mounts.contains(" /proc proc "))
     }
 
+    /// examples/lan.yaml converged to a spanning-tree switch with one more host on the other:
+    /// the bridge is made again with its ports back on it, and every node is as a fresh deploy
+    /// of the edited file makes it.
+    @Test func switchesConvergeAsAFreshDeployBuildsThem() throws {
+        let lab = TestLab("lanconv")
+        let fresh = TestLab("lanfresh")
+        let giveBackEtcNetns = borrowEtcNetns()
+        defer { lab.cleanUp(); fresh.cleanUp(); giveBackEtcNetns() }
+        let lan = exampleBody("lan.yaml")
+        let edited = lan.replacingOccurrences(of: "  sw1: { kind: bridge }", with: "  sw1: { kind: bridge, stp: true }")
+            .replacingOccurrences(of: "  b2:\n", with: "  b2:\n  b3:\n")
+            + "\n  - { endpoints: [b3, sw2], addresses: [10.2.0.3/24, ~] }\n"
+        _ = try lab.deploy(lan)
+        let changes = texts(try lab.deploy(edited))
+        #expect(changes.contains("+ interface sw1:br0 (bridge, stp on)"), "\(changes)")
+        #expect(changes.contains("~ link sw1:eth0 master none → br0"), "\(changes)")
+        #expect(!changes.contains { $0.contains("sw2:br0") }, "sw2's bridge is kept: \(changes)")
+        _ = try fresh.deploy(edited)
+        for node in ["sw1", "sw2", "a1", "gw", "b1", "b3"] {
+            let differences = NodeComparison.differences(lab.namespace(node), fresh.namespace(node), labs: (lab.name, fresh.name))
+            #expect(differences.isEmpty, "\(node): \(differences)")
+        }
+        // sw1 now runs STP (its ports forward after 30 s); sw2 forwards at once.
+        #expect(lab.exec("b3", "ping -c 1 -W 2 10.2.0.1").status == 0)
+        _ = try lab.deploy(lan)
+        #expect(try LabConverger.difference(try lab.topology(lan)).isEmpty)
+    }
+
     @Test func diffOfALabNotDeployedIsTheWholeDeploy() throws {
         let lab = TestLab("plan")
         defer { lab.cleanUp() }

@@ -179,6 +179,7 @@ private struct DifferenceBuilder {
         // Interfaces losing an address or made again: the kernel may drop the routes through
         // them on the way (all of an interface's IPv4 routes when its last address goes).
         var disturbed: Set<String> = []
+        let bridgeRecreated = removedInterfaces.contains(InterfaceRef(node: node.name, interface: LabDeployer.bridgeName))
 
         for interface in node.interfaces {
             let ref = InterfaceRef(node: node.name, interface: interface.name)
@@ -209,7 +210,8 @@ private struct DifferenceBuilder {
             if let link {
                 if !interface.kind.isBridge, link.mtu != mtu { add(.interfaceSettings, .setMTU(ref, from: link.mtu, to: mtu)) }
                 if let mac = interface.mac, link.mac != mac { add(.interfaceSettings, .setMAC(ref, from: link.mac, to: mac)) }
-                let master = link.master.flatMap { kernel?.name(ofIndex: $0) }
+                // A bridge made again has no ports: the kept ones are put back on it.
+                let master = bridgeRecreated ? nil : link.master.flatMap { kernel?.name(ofIndex: $0) }
                 if master != interface.master { add(.interfaceSettings, .setMaster(ref, from: master, to: interface.master)) }
                 if link.isUp != interface.up { add(interface.up ? .linksUp : .linksDown, .setUp(ref, up: interface.up)) }
             } else if !interface.kind.isLinkEnd {
@@ -254,7 +256,7 @@ private struct DifferenceBuilder {
 
             if bridgeFilters, interface.master != nil {
                 let wanted = interface.portVLANs ?? .kernelDefault
-                let current = link.flatMap { kernel?.portVLANs(of: $0.index) } ?? PortVLANState.kernelDefault
+                let current = (bridgeRecreated ? nil : link.flatMap { kernel?.portVLANs(of: $0.index) }) ?? PortVLANState.kernelDefault
                 if !current.isSame(as: wanted) { add(.interfaceSettings, .setPortVLANs(ref, from: current, to: wanted)) }
             }
         }
