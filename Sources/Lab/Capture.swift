@@ -112,17 +112,10 @@ public final class PacketCapture: @unchecked Sendable {
             throw LabError.refused("the capture filter needs tcpdump to compile it (scripts/install-deps.sh installs it): \(error)")
         }
         close(fds[1])
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += chunk.prefix(n)
-        }
+        let output = readToEnd(fds[0]) ?? []
         close(fds[0])
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = retryingInterrupted { waitpid(pid, &status, 0) }
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0 else {
             throw LabError.refused("tcpdump cannot compile the filter \"\(filter)\": \(text.trimmingCharacters(in: .whitespacesAndNewlines))")

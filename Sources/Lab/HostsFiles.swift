@@ -204,8 +204,7 @@ enum NodeFiles {
         defer { close(fd) }
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
+            let written = retryingInterrupted { bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
             guard written > 0 else { throw SystemCallError("write \(path)") }
             offset += written
         }

@@ -146,14 +146,12 @@ final class ICMPSocket: @unchecked Sendable {
             let sum = internetChecksum(packet)
             packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
         }
-        while true {
-            let sent = ICMPSocket.withSockaddr(destination) { address, length in
+        let sent = retryingInterrupted {
+            ICMPSocket.withSockaddr(destination) { address, length in
                 packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
             }
-            if sent >= 0 { return 0 }
-            if errno == EINTR { continue }
-            return errno
         }
+        return sent >= 0 ? 0 : errno
     }
 
     /// The next message about one of this socket's probes, or nil when none is queued.

@@ -94,9 +94,7 @@ public enum Spawn {
     /// 128 + the signal that killed it.
     public static func wait(for pid: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return 1 }
-        }
+        if retryingInterrupted({ waitpid(pid, &status, 0) }) < 0 { return 1 }
         // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }

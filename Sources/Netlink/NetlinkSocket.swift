@@ -183,27 +183,22 @@ public final class NetlinkSocket: @unchecked Sendable {
     static func send(_ bytes: [UInt8], on fd: Int32) throws {
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
-        while true {
-            let sent = bytes.withUnsafeBytes { raw in
+        let sent = retryingInterrupted {
+            bytes.withUnsafeBytes { raw in
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
                     }
                 }
             }
-            if sent >= 0 { return }
-            if errno == EINTR { continue }
-            throw SystemCallError("send(netlink)")
         }
+        if sent < 0 { throw SystemCallError("send(netlink)") }
     }
 
     private func receive(_ buffer: inout [UInt8]) throws -> [ReceivedMessage] {
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count >= 0 { return try ReceivedMessage.parse(buffer[0..<count]) }
-            if errno == EINTR { continue }
-            throw SystemCallError("recv(netlink)")
-        }
+        let count = retryingInterrupted { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+        guard count >= 0 else { throw SystemCallError("recv(netlink)") }
+        return try ReceivedMessage.parse(buffer[0..<count])
     }
 
     /// The error an NLMSG_ERROR reply carries, or nil for an ACK.

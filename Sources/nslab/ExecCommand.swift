@@ -15,8 +15,7 @@ struct Exec: ParsableCommand {
         still runs and `nslab destroy` ends it.
         """)
 
-    @Option(help: "The lab the node is in; needed only when several deployed labs have a node of that name.")
-    var lab: String?
+    @OptionGroup var labOption: LabOption
 
     @Flag(name: [.customShort("d"), .customLong("detach")], help: "Start the command in the background and print its pid.")
     var detach = false
@@ -36,7 +35,7 @@ struct Exec: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let location = try NodeExec.locate(node: node, lab: lab)
+            let location = try NodeExec.locate(node: node, lab: labOption.lab)
             if detach {
                 let started = try NodeExec.start(commandLine, at: location)
                 print(started.pid)

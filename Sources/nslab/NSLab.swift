@@ -53,6 +53,14 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// `--lab LAB`, the same on every command that names a node: which deployed lab the node is in,
+/// needed only when several deployed labs have a node of that name.
+struct LabOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The lab the node is in; needed only when several deployed labs have a node of that name.",
+                               valueName: "LAB"))
+    var lab: String?
+}
+
 /// A request the command line itself refuses (exit 2), said in one line with what to do.
 struct BadInput: Error {
     var message: String

@@ -30,7 +30,7 @@ struct Ping: ParsableCommand {
         abstract: "ICMP echo from inside a node, as iputils ping (nothing needs to be installed in the lab).",
         discussion: "DST is a node (its first address), NODE:INTERFACE or an address. Exit status: 0 if any reply came, 1 if none, 2 on error.")
 
-    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @OptionGroup var labOption: LabOption
     @Argument(help: "The node to ping from.") var source: String
     @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
     @Option(name: .customShort("c"), help: "Stop after this many requests (default: until interrupted).") var count: Int?
@@ -46,7 +46,7 @@ struct Ping: ParsableCommand {
         try reportingProbeErrors {
             do {
                 statistics = try Pinger.ping(
-                    lab: lab, from: source, to: destination,
+                    lab: labOption.lab, from: source, to: destination,
                     options: PingOptions(count: count, interval: max(0.002, interval), timeout: timeout, source: interface,
                                          family: familyOption(ipv4, ipv6)),
                     output: { print($0); fflush(nil) }, shouldStop: { interrupted.load(ordering: .relaxed) })
@@ -63,7 +63,7 @@ struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The path from a node to a destination hop by hop, as traceroute -I shows it, each hop named node:interface.")
 
-    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @OptionGroup var labOption: LabOption
     @Argument(help: "The node to trace from.") var source: String
     @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
     @Option(name: .customShort("m"), help: "Maximum number of hops.") var maxHops = 30
@@ -75,7 +75,7 @@ struct Trace: ParsableCommand {
 
     func run() throws {
         try reportingProbeErrors {
-            let result = try Tracer.trace(lab: lab, from: source, to: destination,
+            let result = try Tracer.trace(lab: labOption.lab, from: source, to: destination,
                                           options: TraceOptions(maxHops: max(1, min(maxHops, 255)), queries: max(1, min(queries, 10)),
                                                                 timeout: timeout, family: familyOption(ipv4, ipv6)))
             if json { try printJSON(result) } else { print(Tracer.render(result)) }
@@ -89,7 +89,7 @@ struct Explain: ParsableCommand {
         abstract: "Why a node does or does not reach a destination: the request and the reply walked hop by hop through the live routing state.",
         discussion: "Reads routes, addresses, link state, forwarding and neighbour entries of every node over netlink, names the first broken hop and its cause, and checks the verdict with a real echo. Exit status: 0 reachable, 1 not.")
 
-    @Option(help: "The lab (default: the only deployed lab with a node named SRC).") var lab: String?
+    @OptionGroup var labOption: LabOption
     @Argument(help: "The node the packets start from.") var source: String
     @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
     @Option(name: .customShort("I"), help: "Source address (default: the one the kernel would choose).") var sourceAddress: String?
@@ -99,7 +99,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         try reportingProbeErrors {
-            let report = try Explainer.explain(lab: lab, from: source, to: destination, sourceAddress: sourceAddress,
+            let report = try Explainer.explain(lab: labOption.lab, from: source, to: destination, sourceAddress: sourceAddress,
                                                family: familyOption(ipv4, ipv6))
             if json { try printJSON(report) } else { print(Explainer.render(report)) }
             if !report.observedReply { throw ExitCode(1) }
