@@ -19,9 +19,20 @@ public enum ImpairmentQdisc {
         (Double(probability) / Double(UInt32.max) * 100 * 10_000).rounded() / 10_000
     }
 
+    /// The two root qdiscs nslab sets; the raw value is the kind the kernel reports.
+    enum Kind: String {
+        case netem, tbf
+    }
+
+    /// The root qdisc that gives `impairment`: tbf for a rate (and queue limit) alone, netem for
+    /// everything else.
+    static func kind(of impairment: Impairment) -> Kind {
+        !impairment.needsNetem && impairment.rate != nil ? .tbf : .netem
+    }
+
     /// The request that makes interface `index` send as `impairment` says.
     static func request(_ impairment: Impairment, index: Int32, name: String) throws -> NetlinkMessage {
-        if !impairment.needsNetem, let rate = impairment.rate {
+        if kind(of: impairment) == .tbf, let rate = impairment.rate {
             let bytesPerSecond = max(rate / 8, 1)
             // 10 ms worth of bytes, at least 32 KiB so a GSO packet of a veth fits in one go.
             let burst = UInt32(clamping: max(bytesPerSecond / 100, 32 * 1024))

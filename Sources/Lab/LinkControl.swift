@@ -117,7 +117,7 @@ public enum LinkControl {
                 let current = try socket.rootQdiscs().first { $0.index == index }
                 let merged = (current.flatMap(ImpairmentQdisc.impairment(of:)) ?? Impairment()).merged(with: change)
                 try apply(merged, socket: socket, index: index, end: end, replacing: current)
-                return EndImpairment(end: end, qdisc: merged.needsNetem || merged.rate == nil ? "netem" : "tbf",
+                return EndImpairment(end: end, qdisc: ImpairmentQdisc.kind(of: merged).rawValue,
                                      impairment: merged)
             }
         }
@@ -130,8 +130,7 @@ public enum LinkControl {
         let request = try ImpairmentQdisc.request(impairment, index: index, name: end.interface)
         do {
             if let current, ImpairmentQdisc.impairment(of: current) != nil {
-                let wantsKind = request.summary.hasPrefix("set netem") ? "netem" : "tbf"
-                if current.kind != wantsKind { try socket.execute(QdiscRequest.deleteRoot(index: index, name: end.interface)) }
+                if current.kind != ImpairmentQdisc.kind(of: impairment).rawValue { try socket.execute(QdiscRequest.deleteRoot(index: index, name: end.interface)) }
             }
             try socket.execute(request)
         } catch let error as NetlinkError {
