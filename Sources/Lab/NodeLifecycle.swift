@@ -73,16 +73,17 @@ public enum NodeLifecycle {
         return topology
     }
 
+    /// The node's plan and its namespace, opened alone (not the whole lab).
     private static func open(lab: String, node: String, record: LabRecord) throws -> (PlannedNode, ConvergeTarget) {
         try Privileges.check(for: "stop or start a node")
         let topology = try recordedTopology(lab: lab, record: record)
         guard let planned = LabPlan(topology).node(node) else {
             throw LabError.unknownNode(lab: lab, node: node, known: topology.nodes.map(\.name))
         }
-        let entries = try record.entries()
-        let observed = try ObservedLab.read(lab: lab, entries: entries)
-        let run = ConvergeRun(topology: topology, plan: LabPlan(topology), observed: observed, record: record)
-        defer { run.finish() }
-        return (planned, try run.target(node))
+        let summary = try record.summary()
+        guard let namespace = summary.namespaces.first(where: { $0.node == node })?.name else {
+            throw LabError.refused("node \(node) of lab \(lab) has no namespace on record; run `nslab deploy` again")
+        }
+        return (planned, try ConvergeTarget.open(node: node, namespace: namespace, inode: summary.inodes[namespace], lab: lab))
     }
 }

@@ -118,6 +118,19 @@ final class ConvergeTarget {
         self.name = name; self.namespace = namespace; self.socket = socket; self.indexes = indexes
     }
 
+    /// The node's namespace if it is still the recorded one (`inode`), a socket in it, and its
+    /// interfaces' indexes: from `links` when the caller has read them, else asked here.
+    static func open(node: String, namespace name: String, inode: UInt64?, lab: String,
+                     links: [LinkInfo]? = nil) throws -> ConvergeTarget {
+        guard let inode, let namespace = try? NetworkNamespace.open(name), namespace.inode == inode else {
+            throw LabError.refused("node \(node) of lab \(lab) is gone or no longer nslab's; run `nslab deploy` again")
+        }
+        let socket = try namespace.openSocket()
+        let known = try links ?? socket.links()
+        return ConvergeTarget(name: node, namespace: namespace, socket: socket,
+                              indexes: Dictionary(known.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a }))
+    }
+
     func index(of interface: String) throws -> Int32 {
         if let index = indexes[interface] { return index }
         // Made by this run in another node's batch, or renamed: ask the kernel.
@@ -137,6 +150,14 @@ final class ConvergeTarget {
     }
 }
 
+/// A `.writeFile` change, as the batch of them is written.
+struct FileWrite {
+    var node: String
+    var file: PlannedFile
+    var previous: String?
+    var line: String
+}
+
 /// One converge: carries out the changes in order and keeps, for each, how to undo it.
 final class ConvergeRun {
     let topology: Topology
@@ -154,13 +175,11 @@ final class ConvergeRun {
 
     func target(_ node: String) throws -> ConvergeTarget {
         if let target = targets[node] { return target }
-        guard let known = observed.node(node), let inode = known.inode,
-              let namespace = try? NetworkNamespace.open(known.namespace), namespace.inode == inode else {
+        guard let known = observed.node(node) else {
             throw LabError.refused("node \(node) of lab \(topology.name) is gone or no longer nslab's; run `nslab deploy` again")
         }
-        let target = ConvergeTarget(name: node, namespace: namespace, socket: try namespace.openSocket(),
-                                    indexes: Dictionary((known.kernel?.links ?? []).map { ($0.name, $0.index) },
-                                                        uniquingKeysWith: { a, _ in a }))
+        let target = try ConvergeTarget.open(node: node, namespace: known.namespace, inode: known.inode, lab: topology.name,
+                                             links: known.kernel?.links)
         targets[node] = target
         return target
     }
@@ -175,38 +194,31 @@ final class ConvergeRun {
         var position = 0
         while position < changes.count {
             try Interruption.check()
-            // Nodes come and go in batches: their namespaces are made on several threads at once.
-            if case .addNode = changes[position] {
-                var nodes: [PlannedNode] = []
-                while position < changes.count, case .addNode(let node) = changes[position] {
-                    nodes.append(node)
-                    position += 1
-                }
-                try addNodes(nodes)
-                continue
+            // Nodes come and go in batches (their namespaces are made on several threads at
+            // once), and files are written in one (one look at the record, several threads).
+            let added = consecutive(changes, from: &position) { if case .addNode(let node) = $0 { node } else { nil } }
+            if !added.isEmpty { try addNodes(added); continue }
+            let removed = consecutive(changes, from: &position) { if case .removeNode(let node) = $0 { node } else { nil } }
+            if !removed.isEmpty { try removeNodes(removed); continue }
+            let files = consecutive(changes, from: &position) { change -> FileWrite? in
+                guard case .writeFile(let node, let file, let previous) = change else { return nil }
+                return FileWrite(node: node, file: file, previous: previous, line: change.line)
             }
-            if case .removeNode = changes[position] {
-                var nodes: [ObservedNode] = []
-                while position < changes.count, case .removeNode(let node) = changes[position] {
-                    nodes.append(node)
-                    position += 1
-                }
-                try removeNodes(nodes)
-                continue
-            }
-            // Files too: one look at the record, the writes on several threads.
-            if case .writeFile = changes[position] {
-                var files: [LabChange] = []
-                while position < changes.count, case .writeFile = changes[position] {
-                    files.append(changes[position])
-                    position += 1
-                }
-                try writeFiles(files)
-                continue
-            }
+            if !files.isEmpty { try writeFiles(files); continue }
             try apply(changes[position])
             position += 1
         }
+    }
+
+    /// What `pick` takes from the changes starting at `position`, up to the first it does not
+    /// take; `position` moves past them.
+    private func consecutive<T>(_ changes: [LabChange], from position: inout Int, _ pick: (LabChange) -> T?) -> [T] {
+        var taken: [T] = []
+        while position < changes.count, let value = pick(changes[position]) {
+            taken.append(value)
+            position += 1
+        }
+        return taken
     }
 
     /// Done, one way or the other: the undo steps (which hold this run, and through it the
@@ -345,8 +357,8 @@ final class ConvergeRun {
             try target.execute([RouteRequest.delete(route, describedAs: text)])
             onFailure(change.line) { try target.execute([RouteRequest.add(route, describedAs: text)]) }
 
-        case .writeFile:
-            try writeFiles([change])
+        case .writeFile(let node, let file, let previous):
+            try writeFiles([FileWrite(node: node, file: file, previous: previous, line: change.line)])
 
         case .removeFile(let node, let name):
             let namespace = try namespaceName(of: node)
@@ -371,12 +383,8 @@ final class ConvergeRun {
 
     /// Each file written whole (see NodeFiles.replace), its directory made and recorded first
     /// where the node has none yet.
-    private func writeFiles(_ changes: [LabChange]) throws {
-        var files: [(namespace: String, file: PlannedFile, previous: String?, line: String)] = []
-        for change in changes {
-            guard case .writeFile(let node, let file, let previous) = change else { continue }
-            files.append((try namespaceName(of: node), file, previous, change.line))
-        }
+    private func writeFiles(_ writes: [FileWrite]) throws {
+        let files = try writes.map { (namespace: try namespaceName(of: $0.node), file: $0.file, previous: $0.previous, line: $0.line) }
         let byNamespace = Dictionary(grouping: files, by: \.namespace)
         try NodeFiles.prepare(byNamespace.map { ($0.key, $0.value.map(\.file.name)) }.sorted { $0.namespace < $1.namespace },
                               recorded: NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events)),
