@@ -534,7 +534,6 @@ final class ConvergeRun {
             let environment = NodeEnvironmentRecord(entries: entries)
             let made = summary.namespaces.filter { names.contains($0.node) }.map { entry in
                 ObservedNode(name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: nil, files: [:],
-                             hasHostName: environment.uts(of: entry.node)?.inode != nil,
                              processes: environment.processes.filter { $0.node == entry.node })
             }
             try removeNodes(made)

@@ -36,7 +36,6 @@ public struct ObservedLab: Sendable {
             nodes.append(ObservedNode(
                 name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: state,
                 files: recordedDirectory.map { readFiles(in: $0, cache: &cache) } ?? [:],
-                hasHostName: environment.uts(of: entry.node)?.inode != nil,
                 processes: environment.processes.filter { $0.node == entry.node && $0.origin == "topology" }))
         }
         var observed = ObservedLab(lab: lab, nodes: nodes)
@@ -107,7 +106,6 @@ public struct ObservedNode: Sendable {
     public var kernel: ObservedKernelState?
     /// The node's files under /etc/netns/NAMESPACE, by name.
     public var files: [String: String]
-    public var hasHostName: Bool
     /// The processes the node's `commands:` started, running or not.
     public var processes: [RecordedProcess]
     /// Veth ends whose peer is in the lab: interface name → the peer.
