@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, imports pointing down only (see DESIGN.md):
-//   nslab (CLI) → Server (nslab serve, Hummingbird) → Lab → Drawing, Topology, Namespaces → Netlink → CShims
+//   nslab (CLI) → Server (nslab serve, Hummingbird) → Lab → Drawing, Routing, Topology, Namespaces → Netlink → CShims
 // NetAddress (IP addresses and prefixes, pure Swift) sits at the bottom beside CShims so that
 // Topology can parse addresses without depending on anything that touches the kernel.
 let package = Package(
@@ -30,8 +30,10 @@ let package = Package(
         // Pictures of a lab (DOT, Mermaid, text) from its topology and, optionally, its live state:
         // pure, no kernel; Lab reads the live state, the CLI runs Graphviz for svg and png.
         .target(name: "Drawing", dependencies: ["Topology", "NetAddress"]),
+        // Dynamic routing: which nodes run FRR, what they speak, their frr.conf; pure, no kernel.
+        .target(name: "Routing", dependencies: ["Topology", "NetAddress"]),
         .target(name: "Lab", dependencies: [
-            "CShims", "NetAddress", "Netlink", "Namespaces", "Topology", "Drawing",
+            "CShims", "NetAddress", "Netlink", "Namespaces", "Topology", "Drawing", "Routing",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The web page of `nslab serve`: live lab state from netlink events, pushed to every viewer.
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CShims", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Topology", "NetAddress"]),
         .testTarget(name: "DrawingTests", dependencies: ["Drawing", "Topology", "NetAddress", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Lab", "Netlink", "NetAddress", "CShims"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "Drawing", "CShims", "TestSupport"]),

@@ -206,6 +206,9 @@ pid_t nslab_spawn_in_netns(const struct nslab_spawn_request *request, char *erro
         // node): mark everything above stderr close-on-exec. Errors are harmless (old kernel).
         if (request->close_other_fds) syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
         child_setup(errfd, netns_fd, uts_fd, request->netns_name);
+        for (int i = 0; i < request->bind_count; i++) {
+            if (mount(request->bind_sources[i], request->bind_targets[i], "none", MS_BIND, NULL) < 0) child_fail(errfd, "bind mount");
+        }
         execve(request->path, request->argv, request->envp);
         child_fail(errfd, "exec");
     }

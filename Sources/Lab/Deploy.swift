@@ -3,6 +3,7 @@ import Synchronization
 import NetAddress
 import Netlink
 import Namespaces
+import Routing
 import Topology
 
 /// What a deploy did.
@@ -89,9 +90,11 @@ public enum LabDeployer {
                                 addresses: 0, routes: 0, seconds: Date().timeIntervalSince(start),
                                 unchanged: converged.difference.isEmpty, converged: converged)
         }
+        let frr = FRRConfig.make(RoutedLab(topology))
         do {
             try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(topology.nodes.count) nodes")
             try checkCollisions(topology)
+            try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         } catch {
             if createdRecord { record.remove() }
             throw error
@@ -125,6 +128,8 @@ public enum LabDeployer {
             guard case let network?? = stages.first else { preconditionFailure("the network stage returns its nodes") }
             try Interruption.check()
             let nodes = network.nodes.map { ($0.node, $0.namespace) }
+            try FRRNodes.write(frr, topology: topology, record: record)
+            try FRRNodes.start(frr, topology: topology, record: record, nodes: nodes, progress: progress)
             try NodeEnvironment.startCommands(topology, record: record, nodes: nodes, progress: progress)
             // Links' `flap:` schedules, in the background (LinkFlap.swift).
             try LinkFlap.startDeclared(topology, record: record, nodes: nodes)
@@ -196,6 +201,10 @@ public enum LabDeployer {
             }
         }
         problems += try NodeEnvironment.collisions(topology, checkingDirectoriesOf: fresh.nodes)
+        let frr = FRRConfig.make(RoutedLab(topology))
+        try FRRNodes.checkInstalled(frr)
+        problems += FRRNodes.collisions(frr, topology: topology,
+                                        recorded: deployed == nil ? nil : NodeEnvironmentRecord(lab: topology.name))
         if !problems.isEmpty { throw LabError.collision(problems) }
     }
 

@@ -41,6 +41,11 @@ public struct RecordEntry: Codable, Sendable, Equatable {
         /// `nslab node … stop|start` stopped `node` (`up` false) or started it again: a later
         /// deploy keeps it so until `deploy --reset`.
         case nodeState = "node-state"
+        /// A directory of node `node`'s FRR (/etc/frr/NAMESPACE or /var/run/frr/NAMESPACE) is
+        /// about to be created at `path`.
+        case frrDirectory = "frr-directory"
+        /// That directory exists and nslab made it: `inode` identifies it.
+        case frrDirectoryCreated = "frr-directory-created"
     }
 
     public var event: Event
@@ -115,7 +120,7 @@ public struct RecordSummary: Sendable {
                 for id in entry.interfaces ?? [] {
                     if let colon = id.lastIndex(of: ":") { interfaceCounts[String(id[..<colon]), default: 0] += 1 }
                 }
-            case .etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process:
+            case .etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .frrDirectory, .frrDirectoryCreated:
                 break  // folded by NodeEnvironmentRecord
             case .deployed:
                 isComplete = true; deployedAt = entry.time; hash = entry.hash ?? hash

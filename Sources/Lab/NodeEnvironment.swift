@@ -101,11 +101,13 @@ enum NodeEnvironment {
         let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
         if commands > 0 { progress("starting \(commands) commands") }
         for (node, namespace) in nodes where !node.commands.isEmpty {
-            let utsFD = try openUTS(lab: topology.name, node: node.name, recorded: NodeEnvironmentRecord(entries: try record.entries()))
+            let recorded = NodeEnvironmentRecord(entries: try record.entries())
+            let utsFD = try openUTS(lab: topology.name, node: node.name, recorded: recorded)
             defer { if let utsFD { close(utsFD) } }
             for command in node.commands {
                 _ = try NodeProcesses.start(command.argv, origin: "topology", node: node.name, namespace: namespace,
-                                            utsFD: utsFD, record: record)
+                                            utsFD: utsFD, record: record,
+                                            binds: FRRPaths.binds(node: node.name, namespace: namespace.name, recorded: recorded))
             }
         }
     }
@@ -135,6 +137,7 @@ enum NodeEnvironment {
         // crash): without this the lab's directory could never be removed.
         for path in mountPoints(under: "\(LabRecord.root)/\(record.lab)/").reversed() { UTSNamespace.remove(at: path) }
         NodeFiles.remove(recorded.directories)
+        FRRNodes.remove(recorded.frrDirectories)
         return ended
     }
 

@@ -35,10 +35,19 @@ struct NodeEnvironmentRecord {
     var directories: [Directory] = []
     /// In creation order.
     var utsNamespaces: [UTS] = []
+    /// The FRR directories of nodes that run FRR (FRRNodes.swift), in creation order.
+    var frrDirectories: [FRRDirectory] = []
+
+    struct FRRDirectory {
+        var node: String
+        var path: String
+        var inode: UInt64?
+    }
     var processes: [RecordedProcess] = []
 
     /// The events it is folded from.
-    static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .nodeRemoved]
+    static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .nodeRemoved,
+                                                 .frrDirectory, .frrDirectoryCreated]
 
     init(entries: [RecordEntry]) {
         for entry in entries {
@@ -56,6 +65,12 @@ struct NodeEnvironmentRecord {
                 }
             case .etcDirectoryCreated:
                 if let index = directories.firstIndex(where: { $0.path == entry.path }) { directories[index].inode = entry.inode }
+            case .frrDirectory:
+                if let path = entry.path, let node = entry.node, !frrDirectories.contains(where: { $0.path == path }) {
+                    frrDirectories.append(FRRDirectory(node: node, path: path))
+                }
+            case .frrDirectoryCreated:
+                if let index = frrDirectories.firstIndex(where: { $0.path == entry.path }) { frrDirectories[index].inode = entry.inode }
             case .uts:
                 if let path = entry.path, let node = entry.node { utsNamespaces.append(UTS(node: node, path: path)) }
             case .utsCreated:
@@ -70,6 +85,7 @@ struct NodeEnvironmentRecord {
                 // Its directory, host name and processes went with it.
                 utsNamespaces.removeAll { $0.node == entry.node }
                 processes.removeAll { $0.node == entry.node }
+                frrDirectories.removeAll { $0.node == entry.node }
                 if let namespace = entry.name { directories.removeAll { $0.path == NodeFiles.directory(of: namespace) } }
             case .lab, .namespace, .namespaceCreated, .links, .deployed, .converged, .linkState, .nodeState:
                 break
@@ -82,4 +98,7 @@ struct NodeEnvironmentRecord {
     }
 
     func uts(of node: String) -> UTS? { utsNamespaces.first { $0.node == node } }
+
+    /// True when nslab made `node`'s FRR directories: its processes see them at FRR's own paths.
+    func runsFRR(_ node: String) -> Bool { frrDirectories.contains { $0.node == node && $0.inode != nil } }
 }

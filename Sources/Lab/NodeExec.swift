@@ -68,9 +68,11 @@ public enum NodeExec {
     /// namespace alive, and nslab must not hold the node up while it waits.
     private static func spawn(_ command: [String], at location: NodeLocation, options: SpawnOptions) throws -> pid_t {
         let namespace = try openNamespace(location)
-        let utsFD = try NodeEnvironment.openUTS(lab: location.lab, node: location.node,
-                                                recorded: NodeEnvironmentRecord(lab: location.lab))
+        let recorded = NodeEnvironmentRecord(lab: location.lab)
+        let utsFD = try NodeEnvironment.openUTS(lab: location.lab, node: location.node, recorded: recorded)
         defer { if let utsFD { close(utsFD) } }
+        var options = options
+        options.binds = FRRPaths.binds(node: location.node, namespace: location.namespace, recorded: recorded)
         do {
             return try Spawn.start(command, in: namespace, utsFD: utsFD, options: options)
         } catch {
@@ -90,7 +92,8 @@ public enum NodeExec {
         let utsFD = try NodeEnvironment.openUTS(lab: location.lab, node: location.node, recorded: recorded)
         defer { if let utsFD { close(utsFD) } }
         return try NodeProcesses.start(command, origin: "exec", node: location.node, namespace: namespace,
-                                       utsFD: utsFD, record: record)
+                                       utsFD: utsFD, record: record,
+                                       binds: FRRPaths.binds(node: location.node, namespace: location.namespace, recorded: recorded))
     }
 
     /// The node's namespace, if it is still the one the lab created.

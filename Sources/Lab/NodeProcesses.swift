@@ -14,14 +14,21 @@ enum NodeProcesses {
     static func logDirectory(of lab: String) -> String { "\(LabRecord.root)/\(lab)/logs" }
 
     /// Starts `argv` inside the node and records it. The caller holds the lab's record (its lock).
+    /// `binds`: directories the process sees over others (a node's FRR, FRRPaths). `log`: the
+    /// log's name when the caller names it; otherwise NODE-N-PROGRAM.
     static func start(_ argv: [String], origin: String, node: String, namespace: NetworkNamespace, utsFD: Int32?,
-                      record: LabRecord) throws -> RecordedProcess {
+                      record: LabRecord, binds: [(source: String, target: String)] = [], log logName: String? = nil) throws -> RecordedProcess {
         let directory = logDirectory(of: record.lab)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw LabError.system(SystemCallError("mkdir \(directory)"), context: "starting a process in node \(node)")
         }
-        let earlier = NodeEnvironmentRecord(entries: try record.entries()).processes.filter { $0.node == node }.count
-        let log = "\(directory)/\(node)-\(earlier + 1)-\(logLabel(argv)).log"
+        let log: String
+        if let logName {
+            log = "\(directory)/\(logName).log"
+        } else {
+            let earlier = NodeEnvironmentRecord(entries: try record.entries()).processes.filter { $0.node == node }.count
+            log = "\(directory)/\(node)-\(earlier + 1)-\(logLabel(argv)).log"
+        }
         let output = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw LabError.system(SystemCallError("open \(log)"), context: "starting a process in node \(node)") }
         defer { close(output) }
@@ -31,7 +38,7 @@ enum NodeProcesses {
         // A service-like start: own session (no terminal, no job-control signals from nslab's
         // shell), default dispositions for the signals a caller commonly ignores, no inherited fds.
         let options = SpawnOptions(standardIO: (input, output, output), newSession: true, closeOtherDescriptors: true,
-                                   defaultSignals: [SIGINT, SIGQUIT, SIGPIPE])
+                                   defaultSignals: [SIGINT, SIGQUIT, SIGPIPE], binds: binds)
         let pid: pid_t
         do {
             pid = try Spawn.start(argv, in: namespace, utsFD: utsFD, options: options)

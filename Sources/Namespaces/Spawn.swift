@@ -34,11 +34,13 @@ public struct SpawnOptions: Sendable {
     public var closeOtherDescriptors: Bool
     /// Put back to SIG_DFL in the child: the dispositions the parent changed for itself.
     public var defaultSignals: [Int32]
+    /// Directories bound over others in the child's private mount namespace (source, target).
+    public var binds: [(source: String, target: String)]
 
     public init(standardIO: (input: Int32, output: Int32, error: Int32)? = nil, newSession: Bool = false,
-                closeOtherDescriptors: Bool = false, defaultSignals: [Int32] = []) {
+                closeOtherDescriptors: Bool = false, defaultSignals: [Int32] = [], binds: [(source: String, target: String)] = []) {
         self.standardIO = standardIO; self.newSession = newSession
-        self.closeOtherDescriptors = closeOtherDescriptors; self.defaultSignals = defaultSignals
+        self.closeOtherDescriptors = closeOtherDescriptors; self.defaultSignals = defaultSignals; self.binds = binds
     }
 }
 
@@ -64,6 +66,9 @@ public enum Spawn {
         for signal in options.defaultSignals { sigaddset(&signals, signal) }
         var errorNumber: Int32 = 0
         var message = [CChar](repeating: 0, count: 512)
+        let sources = options.binds.map { strdup($0.source) }, targets = options.binds.map { strdup($0.target) }
+        defer { (sources + targets).forEach { free($0) } }
+        let bindSources = sources.map { UnsafePointer($0) }, bindTargets = targets.map { UnsafePointer($0) }
         let pid: pid_t = namespace.name.withCString { name in
             path.withCString { path in
                 argv.withUnsafeBufferPointer { argv in
@@ -76,8 +81,15 @@ public enum Spawn {
                                     stdio_fds: options.standardIO == nil ? nil : UnsafePointer(stdio.baseAddress),
                                     new_session: options.newSession ? 1 : 0,
                                     close_other_fds: options.closeOtherDescriptors ? 1 : 0,
-                                    default_signals: signals, error_number: errorNumber)
-                                return nslab_spawn_in_netns(&request, &message, message.count)
+                                    default_signals: signals, error_number: errorNumber,
+                                    bind_sources: nil, bind_targets: nil, bind_count: Int32(bindSources.count))
+                                return bindSources.withUnsafeBufferPointer { sources in
+                                    bindTargets.withUnsafeBufferPointer { targets in
+                                        request.bind_sources = sources.baseAddress
+                                        request.bind_targets = targets.baseAddress
+                                        return nslab_spawn_in_netns(&request, &message, message.count)
+                                    }
+                                }
                             }
                         }
                     }

@@ -16,10 +16,17 @@ public struct AddressPlan: Sendable, Equatable {
     }
 }
 
-/// `routing: static` computes routes (StaticRouting) once addresses are known.
+/// `routing:`. `static` computes routes (StaticRouting) once addresses are known; `ospf` and
+/// `bgp` run FRR on every router (the Routing module writes its configuration) and give hosts
+/// their routes as `static` does.
 public enum RoutingMode: String, Sendable, CaseIterable {
     case none
     case `static`
+    case ospf
+    case bgp
+
+    /// Routers learn their routes from a protocol, at run time.
+    public var isDynamic: Bool { self == .ospf || self == .bgp }
 }
 
 extension Validator {

@@ -266,7 +266,7 @@ struct TopologyDecoder {
         return nil
     }
 
-    private mutating func integer(_ node: YAMLNode, _ what: String, in range: ClosedRange<UInt64>) -> UInt64? {
+    mutating func integer(_ node: YAMLNode, _ what: String, in range: ClosedRange<UInt64>) -> UInt64? {
         let expected = "a whole number from \(range.lowerBound) to \(range.upperBound)"
         guard let text = text(node, what, expected: expected) else { return nil }
         switch AddressSyntax.integer(text, in: range, what: what) {
@@ -304,8 +304,10 @@ struct TopologyDecoder {
             lab.addressingLocation = location(entry.value)
         }
         if let entry = top["routing"], let mode = choice(entry, "routing", RoutingMode.self,
-            hint: "'static' computes shortest-path routes on every router and a default route on every host") {
+            hint: "'static' computes shortest-path routes on every router and a default route on every host; "
+                + "'ospf' and 'bgp' run FRR on every router") {
             lab.routing = mode
+            lab.routingLocation = location(entry.value)
         }
         if let entry = top["neighbours"], let mode = choice(entry, "neighbours", NeighbourMode.self,
             hint: "'static' installs permanent neighbour entries on every link, 'dynamic' leaves it to ARP and NDP; without the key, labs too big for the host's neighbour tables get permanent entries") {
@@ -454,6 +456,7 @@ struct TopologyDecoder {
 
         decodeNodeExtras(fields, into: &node)
         decodeBridgeOptions(fields, into: &node)
+        decodeNodeRouting(fields, into: &node)
 
         if let routes = fields["routes"], !isNull(routes.value) {
             guard case .sequence(let items) = routes.value else {
@@ -527,6 +530,8 @@ struct TopologyDecoder {
         if let entry = fields["impair"] { link.impairment = impairment(entry.value) }
         if let entry = fields["flap"] { link.flap = flap(entry.value) }
         link.vlans = decodeVLANs(fields, at: location(node), onLink: true)
+        if let entry = fields["cost"] { link.cost = cost(entry.value) }
+        if let entry = fields["area"] { link.area = area(entry.value) }
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -695,6 +700,7 @@ struct TopologyDecoder {
             }
             if let entry = fields["mtu"] { endpoint.mtu = mtu(entry.value) }
             if let entry = fields["impair"] { endpoint.impairment = impairment(entry.value) }
+            if let entry = fields["cost"] { endpoint.cost = cost(entry.value) }
             endpoint.vlans = decodeVLANs(fields, at: location(node), onLink: false)
             if let entry = fields["mac"], let text = text(entry.value, "'mac'") {
                 switch AddressSyntax.mac(text) {

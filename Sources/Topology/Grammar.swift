@@ -8,10 +8,12 @@ public enum TopologyKeys {
     /// Inside `addressing:`.
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
-    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering"]
-    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native"]
+    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering", "as", "area", "frr"]
+    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native", "cost", "area"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
-    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair", "vlan", "vlans", "native"]
+    public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair", "vlan", "vlans", "native", "cost"]
+    /// The mapping form of a node's `frr:`; the string form is `config` alone.
+    public static let frr = ["config", "replace", "daemons"]
     /// One sub-interface in the mapping form of an endpoint's `vlans: { 10: { … } }`.
     public static let subinterface = ["interface", "addresses"]
     /// Inside `impair:` (on a link or an endpoint).
@@ -48,6 +50,7 @@ struct DraftLab {
     var addressing: AddressPlan?
     var addressingLocation: SourceLocation?
     var routing: RoutingMode = .none
+    var routingLocation: SourceLocation?
     /// nil: not written (deploy chooses by the lab's size).
     var neighbours: NeighbourMode?
     var prefix = ""
@@ -68,6 +71,10 @@ struct DraftNode {
     /// As written; validation sets `vlanFiltering` from it and the ports.
     var vlanFilteringWritten: Located<Bool>?
     var vlanFiltering = false
+    /// `as:`, `area:` and `frr:` (RoutingSyntax.swift).
+    var asNumber: Located<UInt32>?
+    var area: Located<OSPFArea>?
+    var frr: FRRSettings?
 }
 
 struct DraftRoute {
@@ -96,6 +103,8 @@ struct DraftEndpoint {
     /// Resolved by validation: the port's VLANs on a bridge, the sub-interfaces elsewhere.
     var portVLANs: PortVLANs?
     var subinterfaces: [DraftSubinterface] = []
+    /// OSPF cost of this end (`cost:`), over the link's.
+    var cost: Located<UInt32>?
 }
 
 struct DraftLink {
@@ -108,6 +117,9 @@ struct DraftLink {
     /// `vlan`, `vlans` and `native` written on the link: they apply to each end that does not
     /// say otherwise.
     var vlans: DraftVLANs?
+    /// OSPF cost of both ends and the link's OSPF area.
+    var cost: Located<UInt32>?
+    var area: Located<OSPFArea>?
 }
 
 /// `vlan`, `vlans` and `native` as written on a link or an endpoint, before it is known which

@@ -27,7 +27,12 @@ extension Topology {
             topology = lab.topology(file: file)
         }
         if var topology, diagnostics.isEmpty {
-            if decoded?.routing == .static { topology = StaticRouting.apply(to: topology) }
+            switch topology.routing {
+            case .static: topology = StaticRouting.apply(to: topology)
+            // Routers learn theirs from the protocol; hosts get what static routing gives them.
+            case .ospf, .bgp: topology = StaticRouting.apply(to: topology, only: { !$0.kind.forwards })
+            case .none: break
+            }
             return topology
         }
         throw TopologyError(sortedByLocation(diagnostics))

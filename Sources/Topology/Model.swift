@@ -35,10 +35,13 @@ public struct Topology: Sendable {
     /// for a lab that would overflow the host's neighbour tables, dynamic ones otherwise.
     public var neighbours: NeighbourMode?
 
+    /// `routing:`: how routers learn routes. `.ospf` and `.bgp` run FRR on every router.
+    public var routing: RoutingMode
+
     public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
-                neighbours: NeighbourMode? = nil) {
+                neighbours: NeighbourMode? = nil, routing: RoutingMode = .none) {
         self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
-        self.expectations = expectations; self.neighbours = neighbours
+        self.expectations = expectations; self.neighbours = neighbours; self.routing = routing
     }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
@@ -118,11 +121,19 @@ public struct Node: Sendable {
     /// A bridge that forwards by VLAN (`vlan_filtering 1`): on when any of its ports has `vlan`
     /// or `vlans`, or when the file says `vlan-filtering: true`.
     public var vlanFiltering: Bool
+    /// `as:`: the router's AS under `routing: bgp` (nil: one handed out, PrivateAS).
+    public var asNumber: UInt32?
+    /// `area:`: the OSPF area of the router's links that do not say.
+    public var area: OSPFArea?
+    /// `frr:`: the node's own FRR configuration; a node with one runs FRR whatever the routing.
+    public var frr: FRRSettings?
 
     public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation,
-                files: [NodeFile] = [], commands: [NodeCommand] = [], stp: Bool = false, vlanFiltering: Bool = false) {
+                files: [NodeFile] = [], commands: [NodeCommand] = [], stp: Bool = false, vlanFiltering: Bool = false,
+                asNumber: UInt32? = nil, area: OSPFArea? = nil, frr: FRRSettings? = nil) {
         self.name = name; self.kind = kind; self.routes = routes; self.location = location
         self.files = files; self.commands = commands; self.stp = stp; self.vlanFiltering = vlanFiltering
+        self.asNumber = asNumber; self.area = area; self.frr = frr
     }
 }
 
@@ -209,13 +220,15 @@ public struct Endpoint: Sendable {
     public var portVLANs: PortVLANs?
     /// On a host or router: its 802.1Q sub-interfaces, in file order.
     public var subinterfaces: [Subinterface]
+    /// The OSPF cost of this interface (its own `cost:`, else the link's); nil: FRR's default.
+    public var cost: UInt32?
 
     public init(node: String, interface: String, addresses: [IPPrefix] = [], mtu: UInt32? = nil,
                 mac: [UInt8]? = nil, location: SourceLocation, impairment: Impairment? = nil,
-                portVLANs: PortVLANs? = nil, subinterfaces: [Subinterface] = []) {
+                portVLANs: PortVLANs? = nil, subinterfaces: [Subinterface] = [], cost: UInt32? = nil) {
         self.node = node; self.interface = interface; self.addresses = addresses
         self.mtu = mtu; self.mac = mac; self.location = location; self.impairment = impairment
-        self.portVLANs = portVLANs; self.subinterfaces = subinterfaces
+        self.portVLANs = portVLANs; self.subinterfaces = subinterfaces; self.cost = cost
     }
 
     /// "node:interface", as the topology file and the CLI write it.
@@ -233,11 +246,13 @@ public struct Link: Sendable {
     public var impairment: Impairment?
     /// `flap:`: taken down and up on a schedule once the lab is up.
     public var flap: FlapSchedule?
+    /// `area:`: the link's OSPF area (nil: its routers' `area:`, else the backbone).
+    public var area: OSPFArea?
 
     public init(endpoints: [Endpoint], location: SourceLocation, isDown: Bool = false, impairment: Impairment? = nil,
-                flap: FlapSchedule? = nil) {
+                flap: FlapSchedule? = nil, area: OSPFArea? = nil) {
         self.endpoints = endpoints; self.location = location; self.isDown = isDown; self.impairment = impairment
-        self.flap = flap
+        self.flap = flap; self.area = area
     }
 
     /// What the endpoint at `index` sends through: the link's impairment, then its own over it.

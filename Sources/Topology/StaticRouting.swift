@@ -119,10 +119,10 @@ public enum StaticRouting {
     }
 
     /// The topology with the computed routes appended to each node's own.
-    public static func apply(to topology: Topology, aggregated: Bool = false) -> Topology {
+    public static func apply(to topology: Topology, aggregated: Bool = false, only: (Node) -> Bool = { _ in true }) -> Topology {
         var routed = topology
         let computed = compute(for: topology, aggregated: aggregated)
-        for index in routed.nodes.indices {
+        for index in routed.nodes.indices where only(routed.nodes[index]) {
             routed.nodes[index].routes += computed[routed.nodes[index].name] ?? []
         }
         return routed

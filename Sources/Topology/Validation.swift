@@ -20,6 +20,7 @@ struct Validator {
         checkBridges(lab)
         checkAddresses(lab)
         checkRoutes(lab)
+        checkRouting(lab)
     }
 
     /// A bridge is a switch: addresses belong on the nodes plugged into it, not on its ports.
@@ -209,7 +210,7 @@ extension DraftLab {
                            metric: $0.metric, location: $0.location)
                  },
                  location: node.location, files: node.files, commands: node.commands, stp: node.stp?.value ?? false,
-                 vlanFiltering: node.vlanFiltering)
+                 vlanFiltering: node.vlanFiltering, asNumber: node.asNumber?.value, area: node.area?.value, frr: node.frr)
         }
         let links = links.map { link in
             Link(endpoints: link.endpoints.map { end in
@@ -219,10 +220,10 @@ extension DraftLab {
                          subinterfaces: end.subinterfaces.map {
                              Subinterface(vlan: $0.vlan.value, name: $0.name?.value ?? "", addresses: $0.addresses.map(\.value),
                                           location: $0.vlan.location)
-                         })
-            }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap)
+                         }, cost: (end.cost ?? link.cost)?.value)
+            }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap, area: link.area?.value)
         }
         return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
-                        neighbours: neighbours)
+                        neighbours: neighbours, routing: routing)
     }
 }

@@ -70,6 +70,11 @@ struct nslab_spawn_request {
     const sigset_t *default_signals;
     /// When not NULL, receives the errno of a failed step.
     int *error_number;
+    /// Directories bound over others in the child's mount namespace after the /etc/netns
+    /// binds (a node's FRR directories over FRR's own paths); a bind that fails fails the spawn.
+    const char *const *bind_sources;
+    const char *const *bind_targets;
+    int bind_count;
 };
 
 // Runs a program inside a network namespace the way `ip netns exec` does: fork; in the child
