@@ -90,27 +90,10 @@ public enum FRRConfig {
     // MARK: OSPF
 
     private static func ospf(_ node: RoutedNode) -> String {
-        var text = ""
         let v4 = node.protocols.contains(.ospf), v6 = node.protocols.contains(.ospf6)
-        for interface in node.interfaces {
-            let families = Set(interface.addresses.map(\.family))
-            var lines: [String] = []
-            for (family, on, prefix) in [(IPAddress.Family.ipv4, v4, "ip ospf"), (.ipv6, v6, "ipv6 ospf6")] {
-                guard on, families.contains(family) else { continue }
-                // The timers before the area: the area starts the interface, and it should
-                // start with them.
-                if interface.passive {
-                    lines.append("\(prefix) passive")
-                } else {
-                    if interface.pointToPoint { lines.append("\(prefix) network point-to-point") }
-                    lines += ["\(prefix) hello-interval 1", "\(prefix) dead-interval 3"]
-                }
-                if let cost = interface.cost { lines.append("\(prefix) cost \(cost)") }
-                lines.append("\(prefix) area \(interface.area)")
-            }
-            guard !lines.isEmpty else { continue }
-            text += "interface \(interface.name)\n" + lines.map { " \($0)\n" }.joined() + "exit\n!\n"
-        }
+        // The router first: its ID is set before any interface starts speaking (after, the
+        // neighbours first met under the ID zebra chose linger until their dead interval).
+        var text = ""
         if v4 {
             text += """
                 router ospf
@@ -133,6 +116,25 @@ public enum FRRConfig {
                 !
 
                 """
+        }
+        for interface in node.interfaces {
+            let families = Set(interface.addresses.map(\.family))
+            var lines: [String] = []
+            for (family, on, prefix) in [(IPAddress.Family.ipv4, v4, "ip ospf"), (.ipv6, v6, "ipv6 ospf6")] {
+                guard on, families.contains(family) else { continue }
+                // The timers before the area: the area starts the interface, and it should
+                // start with them.
+                if interface.passive {
+                    lines.append("\(prefix) passive")
+                } else {
+                    if interface.pointToPoint { lines.append("\(prefix) network point-to-point") }
+                    lines += ["\(prefix) hello-interval 1", "\(prefix) dead-interval 3"]
+                }
+                if let cost = interface.cost { lines.append("\(prefix) cost \(cost)") }
+                lines.append("\(prefix) area \(interface.area)")
+            }
+            guard !lines.isEmpty else { continue }
+            text += "interface \(interface.name)\n" + lines.map { " \($0)\n" }.joined() + "exit\n!\n"
         }
         return text
     }

@@ -41,7 +41,14 @@ struct Deploy: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
     var quiet = false
 
+    @Flag(help: "Return once the lab is built, without waiting for its routing (OSPF, BGP) to converge; `nslab wait` waits later.")
+    var noWait = false
+
+    @OptionGroup var waitFlags: RoutingWaitFlags
+
     func run() throws {
+        var converged = true
+        defer { if !converged { Foundation.exit(1) } }
         try reportingErrors {
             let (text, topology) = try flags.load()
             if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
@@ -50,6 +57,12 @@ struct Deploy: ParsableCommand {
             defer { progress.finish() }
             let result = try LabDeployer.deploy(topology, sourceText: text, options: flags.options, progress: progress.stage)
             progress.finish()
+            // The routing, once what deploy printed is out.
+            defer {
+                if topology.routing.isDynamic && !noWait {
+                    converged = (try? waitFlags.wait(lab: result.lab, quiet: quiet, json: flags.json).converged) ?? false
+                }
+            }
             guard let converged = result.converged else {
                 if flags.json { try printJSON(DeployReport(lab: result.lab, created: true, changes: [])); return }
                 print(String(format: "lab %@ deployed: %d nodes, %d links, %d addresses, %d routes in %.1f ms",
