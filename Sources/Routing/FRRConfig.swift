@@ -56,7 +56,7 @@ public enum FRRConfig {
     }
 
     /// Daemons a node's own configuration needs, from the statements that start them.
-    static func daemonsNamed(in config: String) -> [String] {
+    public static func daemonsNamed(in config: String) -> [String] {
         let starts: [(prefix: String, daemon: String)] = [
             ("router bgp", "bgpd"), ("router ospf6", "ospf6d"), ("router ospf", "ospfd"), ("ipv6 ospf6 area", "ospf6d"),
             ("ip ospf area", "ospfd"), ("router isis", "isisd"), ("ip router isis", "isisd"), ("ipv6 router isis", "isisd"),

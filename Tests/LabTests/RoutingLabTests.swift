@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+@testable import Lab
+import Routing
+import Topology
+
+/// Real FRR in real namespaces: OSPF and BGP labs deployed, converged, failed and restored;
+/// vtysh on the routers; nothing of FRR left after destroy, the host's own FRR untouched.
+@Suite(.serialized, .enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/lib/frr/zebra"),
+                             "needs root and FRR (apt-get install frr)"))
+struct RoutingLabTests {
+    /// The host's FRR files and run directory as they are: a lab must not change them.
+    private func hostFRR() -> String {
+        sh("{ sha256sum /etc/frr/frr.conf /etc/frr/daemons /etc/frr/vtysh.conf; ls -1 /var/run/frr; } 2>/dev/null").output
+    }
+
+    private func ping(_ lab: TestLab, _ from: String, _ address: String) -> Bool {
+        sh("ip netns exec \(lab.namespace(from)) ping -c 1 -W 2 \(address)").status == 0
+    }
+
+    private func address(_ lab: TestLab, _ node: String, family: String = "-4") -> String {
+        sh("ip \(family) -n \(lab.namespace(node)) -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1").output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func firstHop(_ lab: TestLab, _ node: String, to address: String) -> String {
+        sh("ip -n \(lab.namespace(node)) route get \(address) | grep -o 'dev [^ ]*'").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func anOSPFRingConvergesReroutesAroundAFailureAndLeavesNothing() throws {
+        let lab = TestLab("ospf")
+        let before = hostFRR()
+        defer { lab.cleanUpFRR() }
+        _ = try lab.deploy("""
+            addressing: { ipv4: 10.61.0.0/24, ipv6: "fd00:61::/48" }
+            routing: ospf
+            nodes: { r1: { kind: router }, r2: { kind: router }, r3: { kind: router }, r4: { kind: router }, h1: {}, h3: {} }
+            links:
+              - endpoints: [r1:eth0, r2]
+              - endpoints: [r2, r3]
+              - endpoints: [r3, r4]
+              - endpoints: [r4, r1:eth1]
+                cost: 50
+              - endpoints: [h1, r1]
+              - endpoints: [h3, r3]
+            """)
+        let first = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        #expect(first.converged, "pending: \(first.pending)")
+        #expect(first.routers == 4)
+        let h3v4 = address(lab, "h3"), h3v6 = address(lab, "h3", family: "-6")
+        #expect(ping(lab, "h1", h3v4) && ping(lab, "h1", h3v6))
+        // FRR's routes, with OSPF's protocol number, and the short way round (r4's link costs 50).
+        #expect(sh("ip -n \(lab.namespace("r1")) route show proto ospf").output.contains("via"))
+        #expect(firstHop(lab, "r1", to: h3v4) == "dev eth0")
+
+        // The short way fails: OSPF finds the long one.
+        _ = try LinkControl.setState(lab: lab.name, target: "r1:eth0", up: false)
+        let failed = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        #expect(failed.converged, "pending: \(failed.pending)")
+        #expect(firstHop(lab, "r1", to: h3v4) == "dev eth1")
+        #expect(ping(lab, "h1", h3v4) && ping(lab, "h1", h3v6))
+        _ = try LinkControl.setState(lab: lab.name, target: "r1:eth0", up: true)
+        let restored = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        #expect(restored.converged)
+        #expect(firstHop(lab, "r1", to: h3v4) == "dev eth0")
+
+        // vtysh on the router, as on a real one, through nslab exec with no flag.
+        let neighbours = lab.nslabExec("r2", "vtysh -c 'show ip ospf neighbor'")
+        #expect(neighbours.status == 0 && neighbours.output.components(separatedBy: "Full/").count - 1 == 2)
+        #expect(FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("r1"))/frr.conf"))
+
+        try LabDestroyer.destroy(lab: lab.name)
+        for node in ["r1", "r2", "r3", "r4"] {
+            #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace(node))"))
+            #expect(!FileManager.default.fileExists(atPath: "/var/run/frr/\(lab.namespace(node))"))
+        }
+        #expect(sh("pgrep -f '/usr/lib/frr/' | xargs -r -n1 sh -c 'ip netns identify $0' | grep -c '\(lab.prefix)'").output
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(hostFRR() == before)
+    }
+
+    @Test func aBGPLabConvergesWithASessionPerLinkAndFamily() throws {
+        let lab = TestLab("bgp")
+        let before = hostFRR()
+        defer { lab.cleanUpFRR() }
+        let text = """
+            addressing: { ipv4: 10.62.0.0/24, ipv6: "fd00:62::/48" }
+            routing: bgp
+            nodes: { a: { kind: router }, b: { kind: router, as: 64900 }, c: { kind: router }, ha: {}, hc: {} }
+            links: [{ endpoints: [a, b] }, { endpoints: [b, c] }, { endpoints: [ha, a] }, { endpoints: [hc, c] }]
+            """
+        _ = try lab.deploy(text)
+        let result = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        #expect(result.converged, "pending: \(result.pending)")
+        #expect(ping(lab, "ha", address(lab, "hc")) && ping(lab, "ha", address(lab, "hc", family: "-6")))
+        #expect(sh("ip -n \(lab.namespace("a")) route show proto bgp").output.contains("via"))
+        let topology = try Topology.parse(yaml: "name: \(lab.name)\nprefix: \(lab.prefix)\n" + text, file: "x")
+        let b = try #require(RoutedLab(topology).node("b"))
+        let sessions = RoutingState.read(b, namespace: lab.namespace("b")).neighbours
+        #expect(sessions.count == 4 && sessions.allSatisfy { $0.isUp && $0.protocolName == .bgp })
+        #expect(Set(sessions.map(\.interface)) == ["eth0", "eth1"])
+        let summary = lab.nslabExec("b", "vtysh -c 'show bgp summary'")
+        #expect(summary.output.contains("local AS number 64900"))
+        try LabDestroyer.destroy(lab: lab.name)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("b"))"))
+        #expect(hostFRR() == before)
+    }
+
+    @Test func aNodesOwnFRRConfigurationRunsAndABadOneIsRefusedBeforeAnythingChanges() throws {
+        let lab = TestLab("own")
+        defer { lab.cleanUpFRR() }
+        let good = """
+            nodes:
+              r: { kind: router, frr: "ip route 10.63.9.0/24 blackhole\\n" }
+              s: { kind: router }
+            links: [{ endpoints: [r, s], addresses: [10.63.0.1/30, 10.63.0.2/30] }]
+            """
+        _ = try lab.deploy(good)
+        // staticd installs the route the node's own configuration asks for.
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(lab.namespace("r")) route show 10.63.9.0/24").output.contains("blackhole") })
+        #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("s"))"))  // s runs no FRR
+        try LabDestroyer.destroy(lab: lab.name)
+
+        let bad = good.replacingOccurrences(of: "ip route 10.63.9.0/24 blackhole", with: "ip routez 10.63.9.0/24 blackhole")
+        #expect {
+            _ = try lab.deploy(bad)
+        } throws: { error in
+            "\(error)".contains("FRR does not accept its configuration") && "\(error)".contains("nothing was changed")
+        }
+        #expect(sh("ip netns list | grep -c '^\(lab.prefix)'").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("r"))"))
+    }
+
+    @Test func anFRRDirectoryNslabDidNotMakeIsRefused() throws {
+        let lab = TestLab("taken")
+        defer { lab.cleanUpFRR() }
+        #expect(mkdir("/etc/frr/\(lab.namespace("r"))", 0o755) == 0)
+        #expect {
+            _ = try lab.deploy("""
+                nodes: { r: { kind: router, frr: "!\\n" } }
+                """)
+        } throws: { error in
+            "\(error)".contains("/etc/frr/\(lab.namespace("r")) (FRR of node r) already exists and nslab did not make it")
+        }
+        #expect(sh("ip netns list | grep -c '^\(lab.prefix)'").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("r"))"))  // someone else's, kept
+    }
+}
+
+extension TestLab {
+    /// cleanUpEverything(), plus the FRR directories of a lab a failed test left.
+    func cleanUpFRR() {
+        cleanUpEverything()
+        sh("rm -rf /etc/frr/\(prefix)* /var/run/frr/\(prefix)*")
+    }
+}
