@@ -55,6 +55,8 @@ struct DraftLab {
     var nodes: [DraftNode] = []
     var links: [DraftLink] = []
     var expectations: [Expectation] = []
+    var format: TopologyFormat = .nslab
+    var notes: [Diagnostic] = []
 }
 
 struct DraftNode {

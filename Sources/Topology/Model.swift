@@ -35,6 +35,12 @@ public struct Topology: Sendable {
     /// for a lab that would overflow the host's neighbour tables, dynamic ones otherwise.
     public var neighbours: NeighbourMode?
 
+    /// The grammar the file was written in.
+    public var format: TopologyFormat = .nslab
+    /// What the file says that nslab leaves aside on purpose (a containerlab file's images and
+    /// management network), once per kind of thing, where it is first said.
+    public var notes: [Diagnostic] = []
+
     public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
                 neighbours: NeighbourMode? = nil) {
         self.name = name; self.prefix = prefix; self.nodes = nodes; self.links = links; self.file = file
@@ -83,6 +89,13 @@ public struct DeclaredInterface: Sendable {
     }
 
     public var id: String { "\(node):\(interface)" }
+}
+
+public enum TopologyFormat: String, Sendable, Codable {
+    /// nslab's own topology file.
+    case nslab
+    /// A containerlab topology (`*.clab.yml`, recognised by its top-level `topology:` key).
+    case containerlab
 }
 
 public enum NeighbourMode: String, Sendable, Codable, CaseIterable {

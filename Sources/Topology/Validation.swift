@@ -222,7 +222,10 @@ extension DraftLab {
                          })
             }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap)
         }
-        return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
-                        neighbours: neighbours)
+        var topology = Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
+                                neighbours: neighbours)
+        topology.format = format
+        topology.notes = notes
+        return topology
     }
 }

@@ -183,3 +183,15 @@ public enum YAMLWriter {
         return "\"" + escaped + "\""
     }
 }
+
+extension Topology {
+    /// The text a deploy records and converges from: the file itself for an nslab file; for a
+    /// file in another format (containerlab), the nslab file it amounts to, with its bound files
+    /// inlined, so the record never depends on files beside the original.
+    public func recordedText(source: String) -> String {
+        switch format {
+        case .nslab: return source
+        case .containerlab: return YAMLWriter.yaml(of: self, header: ["converted by nslab from the containerlab topology \(file)"])
+        }
+    }
+}
