@@ -135,15 +135,17 @@ extension TopologyDecoder {
         let lists = { (key: String) in levels.reversed().compactMap { $0[key] } }
         if kind == "bridge" {
             plan.node.kind = .bridge
+            // The defaults' exec lines and env are meant for the linux nodes: a bridge leaves
+            // them aside, as in containerlab; written for the bridge itself, they are a mistake.
             for key in ["exec", "binds", "env", "sysctls"] {
-                if let first = lists(key).first {
+                if let first = levels.dropLast().compactMap({ $0[key] }).first {
                     error(first.keyLocation, "'\(key)' on bridge node \(Names.quoted(entry.key)): a bridge is a switch and runs nothing",
                           hint: "put it on the linux nodes plugged into the bridge")
                 }
             }
             return plan
         }
-        plan.environment = mergedMap(lists("env"), what: "'env'")
+        plan.environment = mergedMap(lists("env"), what: "'env'").sorted { $0.key.value < $1.key.value }
         for (key, value) in mergedMap(lists("sysctls"), what: "'sysctls'") {
             guard ["net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.forwarding"].contains(key.value),
                   value.value == "1" || value.value == "0" else {
