@@ -122,16 +122,17 @@ extension TopologyDecoder {
         }
         guard let kind = text(kindEntry.value, "'kind'") else { return nil }
         let image = levels.first(where: { $0["image"] != nil })?["image"]
+        // A node refused stays in the draft, so that its links are not reported as well.
+        var plan = ContainerlabNodePlan(node: DraftNode(name: entry.key, location: entry.keyLocation))
         if ContainerlabFRR.isFRR(kind: kind, image: image?.value.scalar?.string) {
             mapFRRNode(entry, kind: kindEntry, image: image)
-            return nil
+            return plan
         }
         guard ContainerlabKeys.kinds.contains(kind) else {
             error(location(kindEntry.value), "kind \(Names.quoted(kind)) runs a vendor's image: nslab runs linux and bridge nodes",
                   hint: "nslab nodes are network namespaces running the host's programs; use kind: linux")
-            return nil
+            return plan
         }
-        var plan = ContainerlabNodePlan(node: DraftNode(name: entry.key, location: entry.keyLocation))
         let lists = { (key: String) in levels.reversed().compactMap { $0[key] } }
         if kind == "bridge" {
             plan.node.kind = .bridge

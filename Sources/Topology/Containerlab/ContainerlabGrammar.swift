@@ -40,6 +40,9 @@ enum ContainerlabKeys {
         case "startup-config", "enforce-startup-config", "suppress-startup-config", "config":
             return ("'\(key)' configures a network operating system; a linux node is configured by its 'exec' lines",
                     "write the configuration as exec lines (ip addr add …, ip route add …)")
+        case "type", "license":
+            return ("'\(key)' belongs to a vendor's network system (its model or its licence); a linux node has none",
+                    "remove it; nslab runs linux and bridge nodes")
         case "hostname":
             return ("'hostname' is not supported: nslab names each node's host after the node", "remove it, or rename the node")
         case "settings", "debug":
