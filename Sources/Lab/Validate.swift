@@ -154,8 +154,9 @@ public enum LabValidator {
         result.lab = topology.name
         result.nodes = topology.nodes.count
         result.links = topology.links.count
+        result.diagnostics += topology.notes.map { ValidationDiagnostic($0.location, .note, $0.message, hint: $0.hint) }
         if options.host {
-            result.diagnostics += hostDiagnostics(topology, sourceText: text)
+            result.diagnostics += hostDiagnostics(topology, sourceText: topology.recordedText(source: text))
             if let kernel { result.diagnostics += kernelDiagnostics(topology, probe: kernel) }
         }
         result.diagnostics = sorted(result.diagnostics)

@@ -29,6 +29,9 @@ struct TopologyDecoder {
                   hint: "a topology needs at least 'name' and 'nodes'; see docs/topology.md")
             return nil
         }
+        if case .mapping(let mapping) = root, mapping.keys.contains(where: { $0.scalar?.string == "topology" }) {
+            return decodeContainerlab(root)
+        }
         return decodeLab(root)
     }
 
@@ -40,7 +43,7 @@ struct TopologyDecoder {
         diagnostics.append(Diagnostic(location, message, hint: hint))
     }
 
-    private mutating func error(_ location: SourceLocation, _ problem: Problem) {
+    mutating func error(_ location: SourceLocation, _ problem: Problem) {
         error(location, problem.message, hint: problem.hint)
     }
 
@@ -254,7 +257,7 @@ struct TopologyDecoder {
     }
 
     /// Reports that `node` lacks required `key`, unless a misspelling of it was reported already.
-    private mutating func missing(_ key: String, in node: YAMLNode, _ message: String, hint: String) {
+    mutating func missing(_ key: String, in node: YAMLNode, _ message: String, hint: String) {
         guard !misspeltKeys.contains("\(location(node))|\(key)") else { return }
         error(location(node), message, hint: hint)
     }
@@ -275,7 +278,7 @@ struct TopologyDecoder {
         }
     }
 
-    private mutating func mtu(_ node: YAMLNode) -> UInt32? {
+    mutating func mtu(_ node: YAMLNode) -> UInt32? {
         // 68 is the IPv4 minimum (RFC 791); 65535 is the most a veth accepts.
         integer(node, "'mtu'", in: 68...65535).map { UInt32($0) }
     }
@@ -649,7 +652,7 @@ struct TopologyDecoder {
         }
     }
 
-    private mutating func interfaceAddress(_ node: YAMLNode) -> Located<IPPrefix>? {
+    mutating func interfaceAddress(_ node: YAMLNode) -> Located<IPPrefix>? {
         guard let text = text(node, "an interface address", expected: "a string such as 192.168.0.1/24") else { return nil }
         switch AddressSyntax.prefix(text, requireLength: true) {
         case .success(let prefix): return Located(value: prefix, location: location(node))

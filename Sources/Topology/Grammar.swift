@@ -58,6 +58,8 @@ struct DraftLab {
     var nodes: [DraftNode] = []
     var links: [DraftLink] = []
     var expectations: [Expectation] = []
+    var format: TopologyFormat = .nslab
+    var notes: [Diagnostic] = []
 }
 
 struct DraftNode {

@@ -96,21 +96,24 @@ public struct Impairment: Sendable, Equatable, Codable {
         return result
     }
 
-    /// "delay=20ms jitter=5ms loss=1% rate=10mbit", as `nslab link … set` takes it back.
-    public var text: String {
-        var words: [String] = []
-        if let delay { words.append("delay=\(ImpairmentUnits.format(duration: delay))") }
-        if let jitter { words.append("jitter=\(ImpairmentUnits.format(duration: jitter))") }
-        if let distribution { words.append("distribution=\(distribution.rawValue)") }
-        if let loss { words.append("loss=\(ImpairmentUnits.format(percent: loss))") }
-        if let lossCorrelation { words.append("loss-correlation=\(ImpairmentUnits.format(percent: lossCorrelation))") }
-        if let duplicate { words.append("duplicate=\(ImpairmentUnits.format(percent: duplicate))") }
-        if let corrupt { words.append("corrupt=\(ImpairmentUnits.format(percent: corrupt))") }
-        if let reorder { words.append("reorder=\(ImpairmentUnits.format(percent: reorder))") }
-        if let rate { words.append("rate=\(ImpairmentUnits.format(rate: rate))") }
-        if let limit { words.append("limit=\(limit)") }
-        return words.joined(separator: " ")
+    /// Each parameter set, as the topology file and `nslab link … set` write it: ("delay", "20ms").
+    public var settings: [(key: String, value: String)] {
+        var out: [(String, String)] = []
+        if let delay { out.append(("delay", ImpairmentUnits.format(duration: delay))) }
+        if let jitter { out.append(("jitter", ImpairmentUnits.format(duration: jitter))) }
+        if let distribution { out.append(("distribution", distribution.rawValue)) }
+        if let loss { out.append(("loss", ImpairmentUnits.format(percent: loss))) }
+        if let lossCorrelation { out.append(("loss-correlation", ImpairmentUnits.format(percent: lossCorrelation))) }
+        if let duplicate { out.append(("duplicate", ImpairmentUnits.format(percent: duplicate))) }
+        if let corrupt { out.append(("corrupt", ImpairmentUnits.format(percent: corrupt))) }
+        if let reorder { out.append(("reorder", ImpairmentUnits.format(percent: reorder))) }
+        if let rate { out.append(("rate", ImpairmentUnits.format(rate: rate))) }
+        if let limit { out.append(("limit", String(limit))) }
+        return out
     }
+
+    /// "delay=20ms jitter=5ms loss=1% rate=10mbit", as `nslab link … set` takes it back.
+    public var text: String { settings.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
 }
 
 /// `flap:` on a link: a failure schedule run in the background once the lab is up, as

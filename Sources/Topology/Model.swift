@@ -37,6 +37,11 @@ public struct Topology: Sendable {
 
     /// `routing:`: how routers learn routes. `.ospf` and `.bgp` run FRR on every router.
     public var routing: RoutingMode
+    /// The grammar the file was written in.
+    public var format: TopologyFormat = .nslab
+    /// What the file says that nslab leaves aside on purpose (a containerlab file's images and
+    /// management network), once per kind of thing, where it is first said.
+    public var notes: [Diagnostic] = []
 
     public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
                 neighbours: NeighbourMode? = nil, routing: RoutingMode = .none) {
@@ -86,6 +91,13 @@ public struct DeclaredInterface: Sendable {
     }
 
     public var id: String { "\(node):\(interface)" }
+}
+
+public enum TopologyFormat: String, Sendable, Codable {
+    /// nslab's own topology file.
+    case nslab
+    /// A containerlab topology (`*.clab.yml`, recognised by its top-level `topology:` key).
+    case containerlab
 }
 
 public enum NeighbourMode: String, Sendable, Codable, CaseIterable {

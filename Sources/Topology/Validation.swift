@@ -223,7 +223,10 @@ extension DraftLab {
                          }, cost: (end.cost ?? link.cost)?.value)
             }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap, area: link.area?.value)
         }
-        return Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
-                        neighbours: neighbours, routing: routing)
+        var topology = Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
+                                neighbours: neighbours, routing: routing)
+        topology.format = format
+        topology.notes = notes
+        return topology
     }
 }

@@ -5,7 +5,7 @@ import Topology
 
 /// What `deploy` and `diff` share: the file, and how a deployed lab is compared with it.
 struct ConvergeFlags: ParsableArguments {
-    @Argument(help: "The topology file (YAML).")
+    @Argument(help: "The topology file: nslab YAML, or a containerlab topology (recognised by its `topology:` key).")
     var file: String
 
     @Flag(help: "Also remove what is in the lab's nodes that no version of its topology put there (an address or a route added by hand).")
@@ -19,10 +19,7 @@ struct ConvergeFlags: ParsableArguments {
 
     var options: ConvergeOptions { ConvergeOptions(prune: prune, reset: reset) }
 
-    func load() throws -> (text: String, topology: Topology) {
-        let text = try Topology.readText(path: file)
-        return (text, try Topology.parse(yaml: text, file: file))
-    }
+    func load() throws -> (text: String, topology: Topology) { try TopologyFile.load(file) }
 }
 
 struct Deploy: ParsableCommand {

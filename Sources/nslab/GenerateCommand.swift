@@ -55,19 +55,8 @@ struct Generate: ParsableCommand {
         if let problem = Self.validationProblem(text, file: output ?? "generated") {
             throw BadInput("the generated lab does not validate (a bug in nslab generate):\n\(problem)")
         }
-        guard let output else {
-            print(text, terminator: "")
-            return
-        }
-        if FileManager.default.fileExists(atPath: output) && !force {
-            throw BadInput("\(output) exists; choose another file or add --force to overwrite it")
-        }
-        do {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            FileHandle.standardError.write(Data("nslab: cannot write \(output): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(1)
-        }
+        try OutputFile.write(text, to: output, force: force)
+        guard let output else { return }
         FileHandle.standardError.write(Data("wrote \(output): lab \(labName), \(topology.nodes.count) nodes, \(topology.links.count) links\n".utf8))
     }
 

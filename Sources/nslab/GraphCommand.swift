@@ -70,7 +70,7 @@ struct Graph: ParsableCommand {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) {
             if isDirectory.boolValue { throw BadInput("\(argument) is a directory; give a topology file or a deployed lab's name") }
-            return Picture(try Topology.load(path: argument))
+            return Picture(try TopologyFile.load(argument).topology)
         }
         if (try? LabRecord.validate(lab: argument)) != nil, LabRecord.exists(lab: argument) {
             return try LabPicture.read(lab: argument)

@@ -12,12 +12,12 @@ struct Script: ParsableCommand {
         interface aliases and host names. Nothing is changed by this command.
         """)
 
-    @Argument(help: "The topology file (YAML).")
+    @Argument(help: "The topology file: nslab YAML, or a containerlab topology (recognised by its `topology:` key).")
     var file: String
 
     func run() throws {
         try reportingErrors {
-            let topology = try Topology.parse(yaml: try Topology.readText(path: file), file: file)
+            let topology = try TopologyFile.load(file).topology
             print(LabScript.text(for: topology), terminator: "")
         }
     }

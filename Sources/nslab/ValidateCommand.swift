@@ -18,7 +18,7 @@ struct ValidateCommand: ParsableCommand {
         Exit status: 0 when every file would deploy (warnings allowed), 2 otherwise.
         """)
 
-    @Argument(help: "The topology files (YAML).")
+    @Argument(help: "The topology files: nslab YAML, or containerlab topologies (recognised by their `topology:` key).")
     var files: [String]
 
     @Flag(help: "Print the findings as a JSON list of {file, line, column, severity, message, hint}; severity is error, warning or note.")

@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/netconf.h>
+#include <linux/net_namespace.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
 

@@ -43,13 +43,34 @@ public struct ObservedLab: Sendable {
         return observed
     }
 
+    /// Namespaces nobody recorded (made by hand, to be adopted), read as they are: each node is
+    /// named after its namespace, and its files are every regular file of /etc/netns/NAMESPACE.
+    static func read(unrecorded names: [String]) throws -> ObservedLab {
+        let kernel: [(inode: UInt64, state: ObservedKernelState)] = try NamespaceThread.forEach(names, threads: 2) { name in
+            let namespace = try NetworkNamespace.open(name)
+            return (namespace.inode, try namespace.run { try ObservedKernelState.read(from: NetlinkSocket()) })
+        }
+        var cache = FileCache()
+        let nodes = zip(names, kernel).map { name, read in
+            ObservedNode(name: name, namespace: name, inode: read.inode, kernel: read.state,
+                         files: readFiles(in: NodeFiles.directory(of: name), cache: &cache), processes: [])
+        }
+        var observed = ObservedLab(lab: "", nodes: nodes)
+        observed.resolvePeers()
+        return observed
+    }
+
     /// The files of a node's /etc directory that the record says nslab wrote, plus any other
     /// regular file there (someone's by hand: reported as foreign).
     private static func readFiles(in directory: NodeEnvironmentRecord.Directory, cache: inout FileCache) -> [String: String] {
+        readFiles(in: directory.path, cache: &cache)
+    }
+
+    private static func readFiles(in path: String, cache: inout FileCache) -> [String: String] {
         var files: [String: String] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         for name in names where !name.hasPrefix(".") {
-            if let content = cache.content(of: "\(directory.path)/\(name)") { files[name] = content }
+            if let content = cache.content(of: "\(path)/\(name)") { files[name] = content }
         }
         return files
     }
@@ -71,8 +92,10 @@ public struct ObservedLab: Sendable {
     }
 
     /// Each veth end's peer as `node:interface`. A veth reports its peer's index; indexes are
-    /// unique across a lab (deploy and converge hand them out so), and a pair is recognised by
-    /// both ends pointing at each other.
+    /// unique across a lab that nslab built (deploy and converge hand them out so), and a pair is
+    /// recognised by both ends pointing at each other. Namespaces made by hand may repeat
+    /// indexes (each namespace numbers its own from 2): only then is each candidate's namespace
+    /// checked against the id the veth gives its peer's namespace (IFLA_LINK_NETNSID).
     mutating func resolvePeers() {
         var byPair: [String: [InterfaceRef]] = [:]
         for node in nodes {
@@ -80,13 +103,53 @@ public struct ObservedLab: Sendable {
                 byPair["\(link.index)>\(link.peerIndex ?? 0)", default: []].append(InterfaceRef(node: node.name, interface: link.name))
             }
         }
+        var namespaceIDs = NamespaceIDs(nodes: nodes)
         for n in nodes.indices {
             guard let kernel = nodes[n].kernel else { continue }
             for link in kernel.links where link.kind == "veth" {
-                guard let peerIndex = link.peerIndex, let candidates = byPair["\(peerIndex)>\(link.index)"],
-                      candidates.count == 1 else { continue }
-                nodes[n].peers[link.name] = candidates[0]
+                guard let peerIndex = link.peerIndex, let candidates = byPair["\(peerIndex)>\(link.index)"] else { continue }
+                if candidates.count == 1 {
+                    nodes[n].peers[link.name] = candidates[0]
+                    continue
+                }
+                guard let id = link.peerNamespaceID else { continue }
+                let matching = candidates.filter { namespaceIDs.id(of: $0.node, seenFrom: nodes[n].name) == id }
+                if matching.count == 1 { nodes[n].peers[link.name] = matching[0] }
             }
+        }
+    }
+
+    /// The ids namespaces give each other, asked for only when two veth pairs share indexes.
+    private struct NamespaceIDs {
+        let namespaces: [String: String]
+        var sockets: [String: NetlinkSocket] = [:]
+        var opened: [String: NetworkNamespace] = [:]
+        var known: [String: Int32?] = [:]
+
+        init(nodes: [ObservedNode]) {
+            namespaces = Dictionary(nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        mutating func id(of node: String, seenFrom viewer: String) -> Int32? {
+            let key = "\(viewer)>\(node)"
+            if let id = known[key] { return id }
+            let id = try? socket(of: viewer)?.namespaceID(of: namespace(of: node)?.fd ?? -1)
+            known[key] = id ?? nil
+            return id ?? nil
+        }
+
+        private mutating func namespace(of node: String) -> NetworkNamespace? {
+            if let open = opened[node] { return open }
+            guard let name = namespaces[node], let namespace = try? NetworkNamespace.open(name) else { return nil }
+            opened[node] = namespace
+            return namespace
+        }
+
+        private mutating func socket(of node: String) throws -> NetlinkSocket? {
+            if let socket = sockets[node] { return socket }
+            guard let socket = try namespace(of: node)?.openSocket() else { return nil }
+            sockets[node] = socket
+            return socket
         }
     }
 

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// Where the commands that write a topology file (generate, adopt, export) put it: stdout, or a
+/// file that is never overwritten unless asked.
+enum OutputFile {
+    /// Writes `text` to `path`, or to stdout when there is none. An existing file is bad input
+    /// unless `force`; a file that cannot be written is a failure (exit 1).
+    static func write(_ text: String, to path: String?, force: Bool) throws {
+        guard let path else {
+            print(text, terminator: "")
+            return
+        }
+        if FileManager.default.fileExists(atPath: path) && !force {
+            throw BadInput("\(path) exists; choose another file or add --force to overwrite it")
+        }
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            note("nslab: cannot write \(path): \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
+    }
+}
