@@ -285,3 +285,48 @@ enum FRRNodes {
         return (Spawn.wait(for: pid), output)
     }
 }
+
+extension FRRNodes {
+    /// After a converge or a node's start: every FRR node runs the daemons and configuration the
+    /// topology now gives it. A node whose frr.conf or daemons differ, or whose daemons do not
+    /// all run (killed by hand, the node started again), has its FRR restarted with the new
+    /// files; a node that no longer runs FRR has it ended and its directories removed. Only
+    /// `nodes` are looked at (all when nil); stopped nodes are left as they are. Returns the
+    /// nodes whose FRR was (re)started.
+    @discardableResult
+    static func synchronize(_ topology: Topology, record: LabRecord, only nodes: Set<String>? = nil,
+                            progress: (String) -> Void = { _ in }) throws -> [String] {
+        let entries = try record.entries()
+        let summary = RecordSummary(lab: record.lab, entries: entries)
+        let recorded = NodeEnvironmentRecord(entries: entries)
+        let inScope = { (node: String) in (nodes?.contains(node) ?? true) && !summary.stoppedNodes.contains(node) }
+        let configs = FRRConfig.make(RoutedLab(topology)).filter { inScope($0.node) }
+        let wanted = Set(configs.map(\.node))
+        let running = recorded.processes.filter { $0.origin == "frr" && NodeProcesses.isRunning($0) }
+        // No longer FRR nodes.
+        let gone = Set(recorded.frrDirectories.map(\.node)).filter { inScope($0) && !wanted.contains($0) }
+        if !gone.isEmpty {
+            _ = NodeProcesses.endRunning(running.filter { gone.contains($0.node) })
+            remove(recorded.frrDirectories.filter { gone.contains($0.node) })
+        }
+        let stale = configs.filter { config in
+            let directory = FRRPaths.configDirectory(topology.namespaceName(of: config.node))
+            let filesMatch = config.files.allSatisfy { NodeEnvironment.readWhole("\(directory)/\($0.name)") == $0.content }
+            let daemons = Set(running.filter { $0.node == config.node }.compactMap { $0.command.first?.split(separator: "/").last.map(String.init) })
+            return !filesMatch || daemons != Set(config.daemons)
+        }
+        guard !stale.isEmpty else { return [] }
+        try checkInstalled(stale)
+        let staleNames = Set(stale.map(\.node))
+        _ = NodeProcesses.endRunning(running.filter { staleNames.contains($0.node) })
+        try write(stale, topology: topology, record: record)
+        var opened: [(node: Node, namespace: NetworkNamespace)] = []
+        for config in stale {
+            guard let node = topology.node(named: config.node), let inode = summary.inodes[topology.namespaceName(of: config.node)],
+                  let namespace = try? NetworkNamespace.open(topology.namespaceName(of: config.node)), namespace.inode == inode else { continue }
+            opened.append((node, namespace))
+        }
+        try start(stale, topology: topology, record: record, nodes: opened, progress: progress)
+        return stale.map(\.node)
+    }
+}

@@ -60,7 +60,8 @@ public enum NodeLifecycle {
             _ = run.rollBack()
             throw error
         }
-        let started = changes.filter { if case .startCommand = $0 { return true } else { return false } }.count
+        let frr = try FRRNodes.synchronize(topology, record: record, only: [node]).count
+        let started = changes.filter { if case .startCommand = $0 { return true } else { return false } }.count + frr
         return Result(node: node, interfaces: plan.node(node)?.interfaces.map(\.name) ?? [], processesEnded: 0,
                       processesStarted: started)
     }

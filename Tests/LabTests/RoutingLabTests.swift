@@ -106,6 +106,35 @@ struct RoutingLabTests {
         #expect(hostFRR() == before)
     }
 
+    @Test func aConvergeAddingARouterAndARestartedRouterRunFRRAgain() throws {
+        let lab = TestLab("grow")
+        defer { lab.cleanUpFRR() }
+        let small = """
+            addressing: { ipv4: 10.64.0.0/24 }
+            routing: ospf
+            nodes: { r1: { kind: router }, r2: { kind: router }, h1: {} }
+            links: [{ endpoints: [r1, r2] }, { endpoints: [h1, r1] }]
+            """
+        _ = try lab.deploy(small)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        let r2Config = "/etc/frr/\(lab.namespace("r2"))/frr.conf"
+        let before = try String(contentsOfFile: r2Config, encoding: .utf8)
+        // r3 and its host behind r2: r2's configuration gains an interface, r3 gets FRR.
+        let grown = small.replacingOccurrences(of: "h1: {} }", with: "h1: {}, r3: { kind: router }, h3: {} }")
+            .replacingOccurrences(of: "{ endpoints: [h1, r1] }]", with: "{ endpoints: [h1, r1] }, { endpoints: [r2, r3] }, { endpoints: [h3, r3] }]")
+        let result = try lab.deploy(grown)
+        #expect(result.converged?.difference.isEmpty == false)
+        #expect(try String(contentsOfFile: r2Config, encoding: .utf8) != before)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(ping(lab, "h1", address(lab, "h3")))
+        // A node stopped ends its daemons; started, they run again and it routes.
+        _ = try NodeLifecycle.stop(lab: lab.name, node: "r2")
+        #expect(!ping(lab, "h1", address(lab, "h3")))
+        _ = try NodeLifecycle.start(lab: lab.name, node: "r2")
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(ping(lab, "h1", address(lab, "h3")))
+    }
+
     @Test func aNodesOwnFRRConfigurationRunsAndABadOneIsRefusedBeforeAnythingChanges() throws {
         let lab = TestLab("own")
         defer { lab.cleanUpFRR() }

@@ -3,6 +3,7 @@ import NetAddress
 import Synchronization
 import Netlink
 import Namespaces
+import Routing
 import Topology
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +77,8 @@ public enum LabConverger {
                                        + "\n  run `nslab deploy` again to converge it from where it is")
             }
         }
+        // FRR follows the new topology: its configuration is not kernel state the difference sees.
+        try FRRNodes.synchronize(topology, record: record, progress: progress)
         try record.saveTopology(sourceText)
         try record.append([RecordEntry(event: .converged, file: LabDeployer.absolutePath(topology.file),
                                        hash: contentHash(sourceText), time: Date().timeIntervalSince1970,
