@@ -142,8 +142,8 @@ import Topology
     }
 
     @Test func exampleSetIsComplete() {
-        #expect(examples.map(\.name) == ["dual-stack-ring.yaml", "hosts.yaml", "lan.yaml", "routers.yaml", "two-namespaces.yaml",
-                                          "vlan-trunk.yaml"])
+        #expect(examples.map(\.name) == ["bgp.yaml", "dual-stack-ring.yaml", "hosts.yaml", "lan.yaml", "ospf-ring.yaml", "routers.yaml",
+                                          "two-namespaces.yaml", "vlan-trunk.yaml"])
     }
 
     /// 100-node labs: the text is the list form, every link on it, no line over 80 columns; the

@@ -73,6 +73,6 @@ import Testing
         expectOnly("name: x\naddressing: { ipv44: 10.0.0.0/8 }\nnodes: { a: }\n", "lab.yaml:2:15",
                    "unknown key 'ipv44' in 'addressing'", hint: "did you mean 'ipv4'?")
         expectOnly("name: x\nrouting: statik\nnodes: { a: }\n", "lab.yaml:2:10",
-                   "'routing' must be 'none' or 'static'", hint: "did you mean 'static'?")
+                   "'routing' must be 'none', 'static', 'ospf' or 'bgp'", hint: "did you mean 'static'?")
     }
 }
