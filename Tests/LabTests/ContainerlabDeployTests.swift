@@ -164,6 +164,74 @@ struct ContainerlabDeployTests {
         """
 
     /// A lab exported and deployed back: every node's kernel state is the same.
+    /// containerlab's frr kind and an FRR image on a linux node, each with its own frr.conf and
+    /// daemons file: run with the host's FRR, OSPF between them, hosts set up by exec lines.
+    @Test func frrNodesRouteWithTheirOwnConfiguration() throws {
+        let clab = ClabLab("cfrr")
+        defer { clab.cleanUp(); sh("rm -rf /etc/frr/clab-\(clab.lab.name)-* /var/run/frr/clab-\(clab.lab.name)-*") }
+        for (router, id) in [("r1", "10.33.0.1"), ("r2", "10.33.0.2")] {
+            try FileManager.default.createDirectory(atPath: "\(clab.directory)/\(router)", withIntermediateDirectories: true)
+            _ = try clab.write("\(router)/daemons", "zebra=yes\nospfd=yes\nvtysh_enable=yes\n")
+            _ = try clab.write("\(router)/frr.conf", """
+                frr defaults traditional
+                hostname \(router)
+                router ospf
+                 ospf router-id \(id)
+                 timers throttle spf 0 50 1000
+                 timers throttle lsa all 0
+                 timers lsa min-arrival 0
+                exit
+                interface eth1
+                 ip ospf network point-to-point
+                 ip ospf hello-interval 1
+                 ip ospf dead-interval 3
+                 ip ospf area 0
+                exit
+                interface eth2
+                 ip ospf passive
+                 ip ospf area 0
+                exit
+
+                """)
+        }
+        let file = try clab.write("frr.clab.yml", """
+            name: \(clab.lab.name)
+            topology:
+              nodes:
+                r1:
+                  kind: frr
+                  image: quay.io/frrouting/frr:8.4.1
+                  binds: [r1/daemons:/etc/frr/daemons, r1/frr.conf:/etc/frr/frr.conf]
+                  exec: [ip addr add 10.33.0.1/30 dev eth1, ip addr add 10.33.1.1/24 dev eth2]
+                r2:
+                  kind: linux
+                  image: quay.io/frrouting/frr:8.4.1
+                  binds: [r2/daemons:/etc/frr/daemons, r2/frr.conf:/etc/frr/frr.conf]
+                  exec: [ip addr add 10.33.0.2/30 dev eth1, ip addr add 10.33.2.1/24 dev eth2]
+                pc1:
+                  kind: linux
+                  exec: [ip addr add 10.33.1.2/24 dev eth1, ip route add default via 10.33.1.1]
+                pc2:
+                  kind: linux
+                  exec: [ip addr add 10.33.2.2/24 dev eth1, ip route add default via 10.33.2.1]
+              links:
+                - endpoints: ["r1:eth1", "r2:eth1"]
+                - endpoints: ["r1:eth2", "pc1:eth1"]
+                - endpoints: ["r2:eth2", "pc2:eth1"]
+            """)
+        let deploy = sh("\(nslabBinary) deploy \(file)")
+        #expect(deploy.status == 0, "\(deploy.output)")
+        // OSPF from the nodes' own configuration carries pc2's subnet to r1.
+        #expect(waitUntil(seconds: 20) {
+            sh("ip netns exec \(clab.namespace("pc1")) ping -c 1 -W 1 10.33.2.2").status == 0
+        })
+        #expect(sh("ip -n \(clab.namespace("r1")) route show 10.33.2.0/24").output.contains("proto ospf"))
+        let neighbour = sh("\(nslabBinary) exec --lab \(clab.lab.name) r1 -- vtysh -c 'show ip ospf neighbor'")
+        #expect(neighbour.output.contains("Full"))
+        #expect(sh("\(nslabBinary) destroy \(clab.lab.name)").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(clab.namespace("r1"))"))
+    }
+
     @Test func exportDeploysToTheSameKernelState() throws {
         let original = TestLab("clx")
         let clab = ClabLab("clxb")

@@ -169,22 +169,43 @@ struct ContainerlabTests {
             """, "lab.yaml:4:18", "runs a vendor's image: nslab runs linux and bridge nodes")
     }
 
-    @Test func frrNodesAreRefusedForNow() {
-        expectOnly("""
+    @Test func frrNodesRunTheirOwnConfiguration() throws {
+        let directory = NSTemporaryDirectory() + "clab-frr-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory + "/r1", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "router ospf\n network 10.0.0.0/8 area 0\n".write(toFile: directory + "/r1/frr.conf", atomically: true, encoding: .utf8)
+        try "zebra=yes\nospfd=yes\nbgpd=no\nbfdd=yes\nvtysh_enable=yes\n".write(toFile: directory + "/r1/daemons", atomically: true, encoding: .utf8)
+        let file = directory + "/lab.clab.yml"
+        try """
             name: f
             topology:
+              kinds: { frr: { image: quay.io/frrouting/frr:8.4.1 } }
               nodes:
                 r1:
+                  kind: frr
+                  binds: [r1/daemons:/etc/frr/daemons, r1/frr.conf:/etc/frr/frr.conf, r1/vtysh.conf:/etc/frr/vtysh.conf]
+                r2:
                   kind: linux
                   image: quay.io/frrouting/frr:10.5.1
-            """, "lab.yaml:6:14", "FRR nodes: not yet supported")
-        expectOnly("""
-            name: f
-            topology:
-              kinds: { frr: { image: quay.io/frrouting/frr } }
-              nodes:
-                r1: { kind: frr }
-            """, "lab.yaml:5:17", "FRR nodes: not yet supported")
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            _ = try Topology.load(path: file)
+        } throws: { error in
+            let diagnostics = (error as? TopologyError)?.diagnostics ?? []
+            // r1 is whole; r2, an FRR image with no frr.conf, is refused where it is named.
+            return diagnostics.count == 1 && diagnostics[0].location.line == 8
+                && diagnostics[0].message == "FRR node 'r2' has no frr.conf"
+        }
+        try String(contentsOfFile: file, encoding: .utf8)
+            .replacingOccurrences(of: "image: quay.io/frrouting/frr:10.5.1", with: "image: alpine:3")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let topology = try Topology.load(path: file)
+        let r1 = try #require(topology.node(named: "r1"))
+        #expect(r1.kind == .router)
+        #expect(r1.frr?.config == "router ospf\n network 10.0.0.0/8 area 0\n")
+        #expect(r1.frr?.replacesGenerated == true && r1.frr?.daemons == ["ospfd", "bfdd"])
+        #expect(r1.files.isEmpty)  // /etc/frr binds are its FRR, not per-node /etc files
+        #expect(topology.node(named: "r2")?.frr == nil)
     }
 
     @Test func containerSettingsAreRefusedWithTheReason() {

@@ -124,16 +124,17 @@ extension TopologyDecoder {
         let image = levels.first(where: { $0["image"] != nil })?["image"]
         // A node refused stays in the draft, so that its links are not reported as well.
         var plan = ContainerlabNodePlan(node: DraftNode(name: entry.key, location: entry.keyLocation))
-        if ContainerlabFRR.isFRR(kind: kind, image: image?.value.scalar?.string) {
-            mapFRRNode(entry, kind: kindEntry, image: image)
-            return plan
+        let lists = { (key: String) in levels.reversed().compactMap { $0[key] } }
+        let runsFRR = ContainerlabFRR.isFRR(kind: kind, image: image?.value.scalar?.string)
+        if runsFRR {
+            plan.node.kind = .router
+            plan.node.frr = mapFRRNode(entry, kind: kindEntry, binds: listItems(lists("binds"), what: "'binds'"))
         }
-        guard ContainerlabKeys.kinds.contains(kind) else {
+        guard runsFRR || ContainerlabKeys.kinds.contains(kind) else {
             error(location(kindEntry.value), "kind \(Names.quoted(kind)) runs a vendor's image: nslab runs linux and bridge nodes",
                   hint: "nslab nodes are network namespaces running the host's programs; use kind: linux")
             return plan
         }
-        let lists = { (key: String) in levels.reversed().compactMap { $0[key] } }
         if kind == "bridge" {
             plan.node.kind = .bridge
             // The defaults' exec lines and env are meant for the linux nodes: a bridge leaves
@@ -156,7 +157,7 @@ extension TopologyDecoder {
             }
             if value.value == "1" { plan.node.kind = .router }
         }
-        plan.node.files = files(lists("binds"))
+        plan.node.files = files(lists("binds"), leavingFRRs: runsFRR)
         plan.exec = execLines(lists("exec"))
         return plan
     }
@@ -184,7 +185,7 @@ extension TopologyDecoder {
 
     /// The items of a list key (`exec`, `binds`) from every level, least specific first, each
     /// text once (as containerlab merges them).
-    private mutating func listItems(_ entries: [Entry], what: String) -> [YAMLNode] {
+    mutating func listItems(_ entries: [Entry], what: String) -> [YAMLNode] {
         var seen = Set<String>()
         var items: [YAMLNode] = []
         for entry in entries where !isNull(entry.value) {
@@ -201,12 +202,14 @@ extension TopologyDecoder {
     }
 
     /// `binds` of single files directly under /etc: the node's own copy of that file.
-    private mutating func files(_ entries: [Entry]) -> [NodeFile] {
+    /// An FRR node's binds under /etc/frr are its FRR configuration (`mapFRRNode`), not files.
+    private mutating func files(_ entries: [Entry], leavingFRRs: Bool) -> [NodeFile] {
         var byName: [String: NodeFile] = [:]
         var order: [String] = []
         for item in listItems(entries, what: "'binds'") {
             let text = item.scalar?.string ?? ""
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if leavingFRRs, parts.count >= 2, parts[1].hasPrefix("/etc/frr/") { continue }
             let at = location(item)
             guard parts.count == 2 || (parts.count == 3 && ["ro", "rw"].contains(parts[2])),
                   parts[1].hasPrefix("/etc/"), !parts[1].dropFirst(5).contains("/"), !parts[0].isEmpty else {
@@ -393,7 +396,7 @@ extension TopologyDecoder {
     }
 
     /// A bind's source, relative to the topology file's directory as containerlab takes it.
-    private func readBoundFile(_ source: String) -> Result<String, Problem> {
+    func readBoundFile(_ source: String) -> Result<String, Problem> {
         var path = source
         if path.hasPrefix("~/"), let home = getenvHome() { path = home + path.dropFirst(1) }
         if !path.hasPrefix("/") {
