@@ -2,6 +2,7 @@ import Foundation
 import NetAddress
 import Namespaces
 import Netlink
+import Routing
 import Topology
 
 /// `nslab explain`: the path model of the live state, and a real echo to check it against.
@@ -18,6 +19,10 @@ public struct ExplainReport: Encodable, Sendable {
     /// Node → route destination ("default", "10.0.0.0/24") → why `routing: static` chose it,
     /// for the routes the walks above take.
     public var routeReasons: [String: [String: String]] = [:]
+    /// When the path breaks for want of a route at a router running a routing protocol: its
+    /// adjacencies and sessions that are down, as its FRR says ("ospf on r1:eth0: no neighbour
+    /// up (r2)").
+    public var routingDown: [String] = []
 }
 
 public enum Explainer {
@@ -55,9 +60,31 @@ public enum Explainer {
                   }), let reason = route.reason else { continue }
             reasons[hop.node, default: [:]][used] = reason
         }
-        return ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
-                             observed: describe(reply, network: network), observedReply: reply.isEcho,
-                             agrees: reply.isEcho == explanation.reaches, routeReasons: reasons)
+        var report = ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
+                                   observed: describe(reply, network: network), observedReply: reply.isEcho,
+                                   agrees: reply.isEcho == explanation.reaches, routeReasons: reasons)
+        if let problem = explanation.problem, problem.cause == .noRoute, let topology = network.topology {
+            report.routingDown = routingDown(at: problem.node, topology: topology)
+        }
+        return report
+    }
+
+    /// The adjacencies and sessions of `node`'s protocols with no neighbour up, on interfaces
+    /// that have routers to speak to.
+    static func routingDown(at node: String, topology: Topology) -> [String] {
+        guard let router = RoutedLab(topology).node(node), !router.protocols.isEmpty else { return [] }
+        let state = RoutingState.read(router, namespace: topology.namespaceName(of: node))
+        var down: [String] = []
+        for interface in router.interfaces where !interface.peers.isEmpty {
+            for proto in router.protocols {
+                if proto == .ospf6 && !interface.addresses.contains(where: { $0.family == .ipv6 }) { continue }
+                if proto == .ospf && !interface.addresses.contains(where: { $0.family == .ipv4 }) { continue }
+                guard !state.neighbours.contains(where: { $0.protocolName == proto && $0.interface == interface.name && $0.isUp })
+                else { continue }
+                down.append("\(proto.rawValue) on \(node):\(interface.name): no neighbour up (\(interface.peers.map(\.node).joined(separator: ", ")))")
+            }
+        }
+        return down
     }
 
     static func describe(_ reply: ProbeReply, network: LabNetwork) -> String {
@@ -105,6 +132,7 @@ public enum Explainer {
         section("request", forward)
         if let reply = explanation.reply { section("reply", reply) }
         lines.append((explanation.reaches ? "verdict: ✓ " : "verdict: ✗ ") + explanation.summary)
+        for down in report.routingDown { lines.append("routing: \(down): the routes it would bring are missing") }
         lines.append("echo from \(report.from): \(report.observed)"
                      + (report.agrees ? " (as the model says)" : " — DISAGREES with the model: something the model does not read (firewall, rp_filter, a neighbour that does not answer) is in the way"))
         return lines.joined(separator: "\n")

@@ -2,6 +2,7 @@ import Foundation
 import NetAddress
 import Netlink
 import Namespaces
+import Routing
 import Topology
 
 /// A lab as the kernel has it now. This is the stable `nslab inspect --json` document: fields
@@ -37,6 +38,8 @@ public struct NodeState: Codable, Sendable {
     public var neighbours: [NeighbourState]?
     /// True while `nslab node LAB NODE stop` has it stopped (its interfaces down, nothing running).
     public var stopped: Bool?
+    /// For a router running a routing protocol: its neighbours and their states, as FRR says.
+    public var routing: [RoutingNeighbour]?
 
     public struct Forwarding: Codable, Sendable {
         public var ipv4: Bool?
@@ -240,6 +243,14 @@ public enum LabInspector {
                                    stopped: summary.stoppedNodes.contains(entry.node)))
         }
         nodes = NodeEnvironment.annotate(nodes, lab: lab)
+        if let topology {
+            // The protocol neighbours of the routers that run one, asked of their FRR.
+            let routers = RoutedLab(topology).nodes.filter {
+                !$0.protocols.isEmpty && !summary.stoppedNodes.contains($0.name) && (only?.contains($0.name) ?? true)
+            }
+            let states = RoutingState.read(routers, topology: topology)
+            for index in nodes.indices { nodes[index].routing = states[nodes[index].name]?.neighbours }
+        }
         let formatter = ISO8601DateFormatter()
         return LabState(lab: lab, file: summary.file,
                         deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },

@@ -163,8 +163,11 @@ public struct LabNetwork: Sendable {
                 else { return nil }
                 let kind = route.type.flatMap(ModelRoute.Kind.init(rawValue:)) ?? .unicast
                 if route.type == "local" { return nil }
+                // Routes a person or nslab added (boot, static) and the kernel's own say nothing more.
+                let daemon = ["boot", "static", "kernel"].contains(route.protocol) ? nil : route.protocol
                 return ModelRoute(destination, via: route.gateway.flatMap(IPAddress.init), dev: route.device,
-                                  metric: route.metric ?? 0, source: route.source.flatMap(IPAddress.init), kind: kind)
+                                  metric: route.metric ?? 0, source: route.source.flatMap(IPAddress.init), kind: kind,
+                                  protocolName: daemon)
             }
             let neighbours = (node.neighbours ?? []).compactMap { entry in
                 IPAddress(entry.address).map { ModelNeighbour(interface: entry.interface, address: $0, state: entry.state) }

@@ -45,6 +45,7 @@ public struct RouteInfo: Sendable, Equatable {
         flags = header.flags
     }
 
+    /// As `ip route` names it (iproute2's rt_protos): the routing daemons' by their protocol.
     public var protocolName: String {
         switch Int32(protocolID) {
         case RTPROT_KERNEL: return "kernel"
@@ -52,9 +53,14 @@ public struct RouteInfo: Sendable, Equatable {
         case RTPROT_STATIC: return "static"
         case RTPROT_REDIRECT: return "redirect"
         case RTPROT_RA: return "ra"
-        default: return String(protocolID)
+        default: return Self.daemonProtocols[protocolID] ?? String(protocolID)
         }
     }
+
+    /// rtnetlink.h's RTPROT_ZEBRA, RTPROT_BABEL, RTPROT_BGP, RTPROT_ISIS, RTPROT_OSPF,
+    /// RTPROT_RIP, RTPROT_EIGRP: the protocols FRR's zebra marks its routes with.
+    static let daemonProtocols: [UInt8: String] = [11: "zebra", 42: "babel", 186: "bgp", 187: "isis", 188: "ospf",
+                                                    189: "rip", 192: "eigrp"]
 
     /// nil for ordinary unicast routes; the keyword `ip route` prints first otherwise.
     public var typeName: String? {

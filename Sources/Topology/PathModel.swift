@@ -53,11 +53,14 @@ public struct ModelRoute: Sendable {
     public var metric: UInt32
     public var preferredSource: IPAddress?
     public var kind: Kind
+    /// Who installed it, as `ip route` names it, when a routing daemon did ("ospf", "bgp"):
+    /// explain says which protocol a path follows.
+    public var protocolName: String?
 
     public init(_ destination: IPPrefix, via gateway: IPAddress? = nil, dev device: String? = nil, metric: UInt32 = 0,
-                source: IPAddress? = nil, kind: Kind = .unicast) {
+                source: IPAddress? = nil, kind: Kind = .unicast, protocolName: String? = nil) {
         self.destination = destination; self.gateway = gateway; self.device = device; self.metric = metric
-        self.preferredSource = source; self.kind = kind
+        self.preferredSource = source; self.kind = kind; self.protocolName = protocolName
     }
 
     /// As `ip route` prints it.
@@ -67,6 +70,7 @@ public struct ModelRoute: Sendable {
         if let gateway { words += ["via", gateway.description] }
         if let device { words += ["dev", device] }
         if let preferredSource { words += ["src", preferredSource.description] }
+        if let protocolName { words += ["proto", protocolName] }
         if metric != 0 { words += ["metric", String(metric)] }
         return words.joined(separator: " ")
     }

@@ -39,6 +39,11 @@ struct InspectView {
                 out.append("  routes:")
                 out += routes.map { "    " + routeLine($0) }
             }
+            if let routing = node.routing, !routing.isEmpty {
+                out.append("  routing:")
+                let rows = routing.map { [$0.protocolName.rawValue, $0.interface, $0.neighbour, $0.state] }
+                out.append(Table(header: ["PROTOCOL", "INTERFACE", "NEIGHBOUR", "STATE"], rows: rows, indent: "    ").render())
+            }
             out += environmentLines(node)
         }
         return out.joined(separator: "\n")

@@ -135,6 +135,42 @@ struct RoutingLabTests {
         #expect(ping(lab, "h1", address(lab, "h3")))
     }
 
+    @Test func inspectAndExplainSpeakOfTheProtocol() throws {
+        let lab = TestLab("why")
+        defer { lab.cleanUpFRR() }
+        _ = try lab.deploy("""
+            addressing: { ipv4: 10.65.0.0/24 }
+            routing: ospf
+            nodes: { r1: { kind: router }, r2: { kind: router }, r3: { kind: router }, h1: {}, h3: {} }
+            links: [{ endpoints: [r1, r2] }, { endpoints: [r2, r3] }, { endpoints: [h1, r1] }, { endpoints: [h3, r3] }]
+            """)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        let state = try LabInspector.inspect(lab: lab.name)
+        let r2 = try #require(state.nodes.first { $0.name == "r2" })
+        #expect(r2.routing?.map { "\($0.protocolName.rawValue) \($0.interface) \($0.isUp)" } == ["ospf eth0 true", "ospf eth1 true"])
+        #expect(state.nodes.first { $0.name == "h1" }?.routing == nil)
+        #expect(r2.routes.contains { $0.protocol == "ospf" })
+        let working = try Explainer.explain(lab: lab.name, from: "h1", to: "h3")
+        #expect(working.explanation.reaches)
+        #expect(working.explanation.forward.hops.contains { $0.node == "r1" && $0.route?.contains("proto ospf") == true })
+
+        // r2's ospfd ends: it withdraws its routes at once, and r1's adjacency goes after the
+        // dead interval (3 s).
+        let pid = try String(contentsOfFile: "/var/run/frr/\(lab.namespace("r2"))/ospfd.pid", encoding: .utf8)
+        #expect(kill(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, SIGTERM) == 0)
+        #expect(waitUntil(seconds: 10) {
+            !sh("ip -n \(lab.namespace("r1")) route show proto ospf").output.contains("via")
+        })
+        var broken = try Explainer.explain(lab: lab.name, from: "h1", to: "h3")
+        _ = waitUntil(seconds: 10) {
+            broken = (try? Explainer.explain(lab: lab.name, from: "h1", to: "h3")) ?? broken
+            return !broken.routingDown.isEmpty
+        }
+        #expect(!broken.explanation.reaches && broken.explanation.problem?.node == "r1")
+        #expect(broken.routingDown == ["ospf on r1:eth0: no neighbour up (r2)"])
+        #expect(Explainer.render(broken).contains("routing: ospf on r1:eth0: no neighbour up (r2)"))
+    }
+
     @Test func aNodesOwnFRRConfigurationRunsAndABadOneIsRefusedBeforeAnythingChanges() throws {
         let lab = TestLab("own")
         defer { lab.cleanUpFRR() }
