@@ -1,5 +1,6 @@
 import Foundation
 import NetAddress
+import Routing
 import Topology
 
 /// `nslab script`: the iproute2 commands that build a lab by hand, in the tutorials' style and
@@ -107,6 +108,28 @@ public enum LabScript {
             }
         }
 
+        let frr = FRRConfig.make(RoutedLab(topology))
+        if !frr.isEmpty {
+            out.step("5b. FRR on \(frr.count == 1 ? "one node" : "\(frr.count) nodes"): its files in FRR's path spaces, /etc/frr/NODE and /var/run/frr/NODE",
+                     "(`vtysh -N NODE` finds them from the host), bound over /etc/frr and /var/run/frr inside the",
+                     "node, where the daemons start: zebra first, the others once it listens, then `vtysh -b`",
+                     "gives each daemon its part of frr.conf.")
+            for config in frr {
+                let namespace = topology.namespaceName(of: config.node)
+                let (etc, run) = (FRRPaths.configDirectory(namespace), FRRPaths.runDirectory(namespace))
+                out.line("mkdir -p \(shellWord(etc)) \(shellWord(run))")
+                for (name, content) in config.files { out.heredoc(to: "\(etc)/\(name)", content) }
+                out.line("chown -R frr:frr \(shellWord(etc)) \(shellWord(run))")
+                let sockets = config.daemons.map { "[ -S \(FRRPaths.runRoot)/\($0).vty ]" }.joined(separator: " && ")
+                let inside = "mount --bind \(etc) \(FRRPaths.configRoot) && mount --bind \(run) \(FRRPaths.runRoot)"
+                    + " && \(FRRPaths.programs)/zebra -d -P 0"
+                    + " && until [ -S \(FRRPaths.runRoot)/zserv.api ]; do sleep 0.05; done"
+                    + config.daemons.filter { $0 != "zebra" }.map { " && \(FRRPaths.programs)/\($0) -d -P 0" }.joined()
+                    + " && until \(sockets); do sleep 0.05; done && vtysh -b"
+                out.line("ip netns exec \(ns(config.node)) sh -c \(shellWord(inside))")
+            }
+        }
+
         let commands = topology.nodes.filter { !$0.commands.isEmpty }
         if !commands.isEmpty {
             out.step("6. Commands started inside nodes once the network is complete, in the background.")
@@ -123,6 +146,10 @@ public enum LabScript {
         out.comment("To remove the lab: end what runs inside (ip netns pids NODE), then")
         for node in topology.nodes {
             out.comment("  ip netns delete \(topology.namespaceName(of: node.name)); rm -r /etc/netns/\(topology.namespaceName(of: node.name))")
+        }
+        for config in frr {
+            let namespace = topology.namespaceName(of: config.node)
+            out.comment("  rm -r \(FRRPaths.configDirectory(namespace)) \(FRRPaths.runDirectory(namespace))")
         }
         return out.text
     }

@@ -171,6 +171,37 @@ struct RoutingLabTests {
         #expect(Explainer.render(broken).contains("routing: ospf on r1:eth0: no neighbour up (r2)"))
     }
 
+    /// `nslab script` of an OSPF lab, run by sh: FRR's files and start lines route the lab too.
+    @Test func theScriptOfAnOSPFLabRunsFRRByHand() throws {
+        let lab = TestLab("sh")
+        let nodes = ["r1", "r2", "h1", "h2"]
+        defer {
+            for node in nodes { sh("ip netns pids \(lab.namespace(node)) | xargs -r kill") }
+            usleep(300_000)
+            for node in nodes { sh("ip netns delete \(lab.namespace(node)); rm -rf /etc/netns/\(lab.namespace(node))") }
+            sh("rmdir /etc/netns 2>/dev/null; rm -rf /etc/frr/\(lab.prefix)* /var/run/frr/\(lab.prefix)*")
+        }
+        let topology = try Topology.parse(yaml: """
+            name: \(lab.name)
+            prefix: \(lab.prefix)
+            addressing: { ipv4: 10.66.0.0/24 }
+            routing: ospf
+            nodes: { r1: { kind: router }, r2: { kind: router }, h1: {}, h2: {} }
+            links: [{ endpoints: [r1, r2] }, { endpoints: [h1, r1] }, { endpoints: [h2, r2] }]
+            """, file: "x.yaml")
+        let script = LabScript.text(for: topology)
+        #expect(script.contains("mkdir -p /etc/frr/\(lab.namespace("r1")) /var/run/frr/\(lab.namespace("r1"))"))
+        let path = NSTemporaryDirectory() + "\(lab.name).sh"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let run = sh("sh \(path)")
+        #expect(run.status == 0, "\(run.output)")
+        #expect(waitUntil(seconds: 15) {
+            sh("ip -n \(lab.namespace("r1")) route show proto ospf").output.contains("10.66.0.4/31")
+        })
+        #expect(sh("ip netns exec \(lab.namespace("h1")) ping -c 1 -W 2 10.66.0.4").status == 0)
+    }
+
     @Test func aNodesOwnFRRConfigurationRunsAndABadOneIsRefusedBeforeAnythingChanges() throws {
         let lab = TestLab("own")
         defer { lab.cleanUpFRR() }
