@@ -122,8 +122,9 @@ public struct GeneratedShape: Sendable {
     }
 
     /// The shape as a lab: interfaces eth0, eth1, … per node in link order, addresses, kinds
-    /// and routes.
-    public func topology(name: String, prefix: String = "", dualStack: Bool = false) -> Topology {
+    /// and routes: computed static ones, or with `routing` OSPF or BGP, the hosts' only (the
+    /// routers' come from FRR).
+    public func topology(name: String, prefix: String = "", dualStack: Bool = false, routing: RoutingMode = .static) -> Topology {
         let here = SourceLocation(file: "generated", line: 1, column: 1)
         var degree: [String: Int] = [:]
         for (a, b) in links { degree[a, default: 0] += 1; degree[b, default: 0] += 1 }
@@ -151,7 +152,12 @@ public struct GeneratedShape: Sendable {
         let topologyNodes = nodes.map { name in
             Node(name: name, kind: degree[name, default: 0] > 1 ? .router : .host, location: here)
         }
-        let plain = Topology(name: name, prefix: prefix, nodes: topologyNodes, links: topologyLinks, file: "generated")
-        return StaticRouting.apply(to: plain, aggregated: true)
+        let plain = Topology(name: name, prefix: prefix, nodes: topologyNodes, links: topologyLinks, file: "generated",
+                             routing: routing)
+        switch routing {
+        case .static: return StaticRouting.apply(to: plain, aggregated: true)
+        case .ospf, .bgp: return StaticRouting.apply(to: plain, aggregated: true, only: { !$0.kind.forwards })
+        case .none: return plain
+        }
     }
 }

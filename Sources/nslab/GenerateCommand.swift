@@ -32,6 +32,8 @@ struct Generate: ParsableCommand {
     @Option(help: "The lab's name (default: the shape and its size, e.g. star100).") var name: String?
     @Option(help: "Prefix for the namespace names.") var prefix: String = ""
     @Flag(help: "IPv6 addresses and routes too.") var dualStack = false
+    @Option(help: "How routers learn routes: static (computed and written, the default), ospf or bgp (FRR on every router; hosts keep their default route).")
+    var routing: RoutingMode = .static
     @Flag(help: "Write `neighbours: static`: permanent neighbour entries on every link (deploy installs them anyway when the file does not say and the lab would overflow the host's neighbour tables).")
     var staticNeighbours = false
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
@@ -44,7 +46,7 @@ struct Generate: ParsableCommand {
     private func write() throws {
         let (shape, size) = try makeShape()
         let labName = name ?? "\(kind.rawValue)\(size)"
-        var topology = shape.topology(name: labName, prefix: prefix, dualStack: dualStack)
+        var topology = shape.topology(name: labName, prefix: prefix, dualStack: dualStack, routing: routing)
         if staticNeighbours { topology.neighbours = .permanent }
         let command = (["nslab"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let text = YAMLWriter.yaml(of: topology, header: [
@@ -101,3 +103,5 @@ struct Generate: ParsableCommand {
         return value
     }
 }
+
+extension RoutingMode: ExpressibleByArgument {}

@@ -100,6 +100,21 @@ struct ForwardingModel {
         }
     }
 
+    @Test(arguments: [RoutingMode.ospf, .bgp]) func dynamicRoutingLeavesRoutersToFRR(routing: RoutingMode) throws {
+        for (name, shape) in try Self.shapes() {
+            let topology = shape.topology(name: name, dualStack: true, routing: routing)
+            let text = YAMLWriter.yaml(of: topology)
+            #expect(text.contains("\nrouting: \(routing.rawValue)\n"))
+            let parsed = try Topology.parse(yaml: text, file: "\(name).yaml")
+            #expect(parsed.routing == routing)
+            // Routers learn from the protocol; every host keeps its routes (one per family when
+            // its only neighbour is a router).
+            #expect(parsed.nodes.filter { $0.kind == .router }.allSatisfy { $0.routes.isEmpty })
+            #expect(parsed.nodes.filter { $0.kind == .host }.allSatisfy { !$0.routes.isEmpty })
+            #expect(parsed.nodes.map { $0.routes.map(\.text) } == topology.nodes.map { $0.routes.map(\.text) })
+        }
+    }
+
     @Test func starIsAHubRouterWithHostsOnDefaultRoutes() throws {
         let star = try GeneratedShape.star(leaves: 3).topology(name: "s")
         #expect(star.nodes.map(\.name) == ["hub", "leaf1", "leaf2", "leaf3"])
