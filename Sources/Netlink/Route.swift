@@ -52,6 +52,12 @@ public struct RouteInfo: Sendable, Equatable {
         case RTPROT_STATIC: return "static"
         case RTPROT_REDIRECT: return "redirect"
         case RTPROT_RA: return "ra"
+        // What FRR's zebra installs routes as, by the daemon that chose them.
+        case RTPROT_ZEBRA: return "zebra"
+        case RTPROT_BGP: return "bgp"
+        case RTPROT_ISIS: return "isis"
+        case RTPROT_OSPF: return "ospf"
+        case RTPROT_RIP: return "rip"
         default: return String(protocolID)
         }
     }
