@@ -15,7 +15,7 @@ struct NSLab: ParsableCommand {
         version: NSLabVersion.line,
         subcommands: [Deploy.self, Diff.self, ValidateCommand.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
-                      Capture.self, Graph.self, Serve.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self]
+                      Capture.self, Graph.self, Serve.self, Events.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every
@@ -111,8 +111,8 @@ struct Destroy: ParsableCommand {
                     print("lab \(result.lab) is not deployed; nothing to do")
                     continue
                 }
-                var line = "lab \(result.lab) destroyed: \(result.namespacesRemoved.count) namespaces removed"
-                if result.processesEnded > 0 { line += ", \(result.processesEnded) processes ended" }
+                var line = "lab \(result.lab) destroyed: \(counted(result.namespacesRemoved.count, "namespace")) removed"
+                if result.processesEnded > 0 { line += ", \(counted(result.processesEnded, "process", "processes")) ended" }
                 print(line)
                 for name in result.namespacesSkipped {
                     note("nslab: left namespace \(name) alone: it is no longer the one this lab created")
