@@ -92,7 +92,7 @@ public enum LabDeployer {
         }
         let frr = FRRConfig.make(RoutedLab(topology))
         do {
-            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(topology.nodes.count) nodes")
+            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(counted(topology.nodes.count, "node"))")
             try checkCollisions(topology)
             try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         } catch {
@@ -111,7 +111,7 @@ public enum LabDeployer {
         try record.append(intents)
 
         do {
-            progress("creating \(topology.nodes.count) namespaces")
+            progress("creating \(counted(topology.nodes.count, "namespace"))")
             try NodeEnvironment.prepareHostNames(topology, record: record)
             // The /etc files wait on the disk and the namespaces and links on the kernel, so the
             // files are written beside them, on a thread of their own (1,000 nodes: 0.3-0.5 s
@@ -159,7 +159,7 @@ public enum LabDeployer {
         let created = try createNamespaces(topology, record: record, progress: progress)
         let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
         try Interruption.check()
-        progress("creating \(topology.links.count) links")
+        progress("creating \(counted(topology.links.count, "link"))")
         let neighbours = StaticNeighbours(topology)
         try createLinks(topology, nodes: byName, neighbours: neighbours)
         try Interruption.check()
@@ -235,7 +235,7 @@ public enum LabDeployer {
                             count += 1
                             return count
                         }
-                        if done % 50 == 0 || done == total { progress("creating \(total) namespaces: \(done)/\(total)") }
+                        if done % 50 == 0 || done == total { progress("creating \(counted(total, "namespace")): \(done)/\(total)") }
                     }
                     try Interruption.check()
                     return try createNode(node, topology: topology, record: record, sysctls: sysctls, instantIPv6: instantIPv6)

@@ -47,7 +47,7 @@ enum FRRNodes {
         guard !configs.isEmpty else { return }
         var missing: [String] = []
         if access("\(FRRPaths.programs)/zebra", X_OK) != 0 || Spawn.resolve("vtysh") == nil || getpwnam("frr") == nil {
-            throw LabError.refused("cannot deploy: frr is not installed (\(configs.count) node\(configs.count == 1 ? "" : "s") run FRR; "
+            throw LabError.refused("cannot deploy: frr is not installed (\(counted(configs.count, "node")) \(configs.count == 1 ? "runs" : "run") FRR; "
                                    + "nothing was changed): apt-get install frr")
         }
         for daemon in Set(configs.flatMap(\.daemons)).sorted() where access("\(FRRPaths.programs)/\(daemon)", X_OK) != 0 {
@@ -148,7 +148,7 @@ enum FRRNodes {
     static func start(_ configs: [FRRNodeConfig], topology: Topology, record: LabRecord,
                       nodes: [(node: Node, namespace: NetworkNamespace)], progress: (String) -> Void) throws {
         guard !configs.isEmpty else { return }
-        progress("starting FRR on \(configs.count) node\(configs.count == 1 ? "" : "s")")
+        progress("starting FRR on \(counted(configs.count, "node"))")
         let byName = Dictionary(nodes.map { ($0.node.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         let recorded = NodeEnvironmentRecord(entries: try record.entries())
         var started: [(config: FRRNodeConfig, namespace: NetworkNamespace, processes: [RecordedProcess])] = []

@@ -58,7 +58,7 @@ public enum RoutingWait {
             if Date().timeIntervalSince(lastReport) >= 1 {
                 lastReport = Date()
                 progress(pending.isEmpty ? String(format: "routing: %.0f s, tables settling", elapsed)
-                                         : String(format: "routing: %.0f s, %d pending (%@)", elapsed, pending.count, pending[0]))
+                                         : "routing: \(String(format: "%.0f", elapsed)) s, \(pending.count) pending (\(pending[0]))")
             }
             Thread.sleep(forTimeInterval: pollInterval)
         }
@@ -153,7 +153,7 @@ public enum RoutingWait {
                         expected = peersUp.filter { $0.addresses.contains { $0.family == family } }.count
                     }
                     if up < expected {
-                        pending.append("\(router.name): \(proto.rawValue) on \(interface.name) has \(up) of \(expected) neighbours up")
+                        pending.append("\(router.name): \(proto.rawValue) on \(interface.name) has \(up) of \(counted(expected, "neighbour")) up")
                     }
                 }
             }

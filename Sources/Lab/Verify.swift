@@ -111,7 +111,7 @@ public enum Verifier {
         // Sockets: only those with something to send (one node's with --from), opened inside
         // each node on worker threads.
         let active = plan.queues.indices.filter { plan.queues[$0].load > 0 }
-        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(nodes.count) nodes (a raw socket per node and family)")
+        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(counted(nodes.count, "node")) (a raw socket per node and family)")
         let byNode = Dictionary(grouping: active, by: VerifyPlan.node(ofSocket:)).sorted { $0.key < $1.key }
         let opened: [[ICMPSocket]] = try NamespaceThread.forEach(byNode, threads: 2) { node, sockets in
             let name = nodes[node]

@@ -36,8 +36,8 @@ struct Adopt: ParsableCommand {
             try OutputFile.write(adoption.text, to: output, force: force)
             let topology = adoption.topology
             if let output {
-                note("wrote \(output): lab \(lab), \(topology.nodes.count) nodes, \(topology.links.count) links"
-                     + (adoption.notes.isEmpty ? "" : "; \(adoption.notes.count) things not carried over (at the top of the file)"))
+                note("wrote \(output): lab \(lab), \(counted(topology.nodes.count, "node")), \(counted(topology.links.count, "link"))"
+                     + (adoption.notes.isEmpty ? "" : "; \(counted(adoption.notes.count, "thing")) not carried over (at the top of the file)"))
             }
             guard manage, let output else { return }
             Interruption.catchSignals()

@@ -43,7 +43,7 @@ struct Capture: ParsableCommand {
             // Ctrl-C (and TERM, HUP) only set a flag: the loop stops at the next frame or within
             // a quarter second, and the writer closes the file whole.
             nslab_catch_interrupts()
-            note("nslab: capturing on \(end)\(file.map { " into \($0)" } ?? "")\(count.map { ", \($0) packets" } ?? ""); Ctrl-C stops")
+            note("nslab: capturing on \(end)\(file.map { " into \($0)" } ?? "")\(count.map { ", \(counted($0, "packet"))" } ?? ""); Ctrl-C stops")
             var seen = 0
             while count.map({ seen < $0 }) ?? true {
                 guard let packet = try capture.next(shouldStop: { nslab_interrupt_signal() != 0 }) else { break }

@@ -36,13 +36,13 @@ struct Doctor: ParsableCommand {
             }
             var clean = yes
             if !clean && !json && isatty(0) == 1 {
-                FileHandle.standardError.write(Data("clean up these \(findings.count) leftovers? [y/N] ".utf8))
+                FileHandle.standardError.write(Data("clean up \(findings.count == 1 ? "this leftover" : "these \(findings.count) leftovers")? [y/N] ".utf8))
                 clean = (readLine() ?? "").lowercased().hasPrefix("y")
             }
             if clean {
                 for finding in findings { try Lab.Doctor.fix(finding) }
                 findings = examine()
-                if !json { print(findings.isEmpty ? "cleaned up; nothing is left over" : "\(findings.count) leftovers remain") }
+                if !json { print(findings.isEmpty ? "cleaned up; nothing is left over" : "\(counted(findings.count, "leftover")) \(findings.count == 1 ? "remains" : "remain")") }
             } else if !json {
                 note("nothing changed; `nslab doctor --yes` cleans these up")
             }

@@ -177,7 +177,7 @@ struct VerifyView {
     func render() -> String {
         var out: [String] = []
         if let sample = report.sample {
-            out.append("sample: \(sample.perNode) destination node\(sample.perNode == 1 ? "" : "s") per node, seed \(sample.seed) "
+            out.append("sample: \(counted(sample.perNode, "destination node")) per node, seed \(sample.seed) "
                        + "(replay with --sample \(sample.perNode) --seed \(sample.seed))")
         }
         if report.probes > 0 {
@@ -185,9 +185,8 @@ struct VerifyView {
                 out.append(matrix())
             }
             let scope = [report.from.map { "from \($0)" }, report.to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
-            out.append(String(format: "%d nodes, %d probes%@: %d answered, %d failed in %.0f ms",
-                              report.nodes.count, report.probes, scope.isEmpty ? "" : " " + scope, report.answered,
-                              report.failedPairs, report.seconds * 1000))
+            out.append("\(counted(report.nodes.count, "node")), \(counted(report.probes, "probe"))\(scope.isEmpty ? "" : " " + scope): "
+                       + "\(report.answered) answered, \(report.failedPairs) failed in \(String(format: "%.0f", report.seconds * 1000)) ms")
             if !report.failureGroups.isEmpty {
                 out.append("failures by where and why they break:")
                 for group in report.failureGroups.prefix(VerifyView.listedGroups) {
@@ -207,7 +206,7 @@ struct VerifyView {
                 out.append("  (\(report.failedPairs) failed pairs: --json lists each with its explanation)")
             }
         } else if report.sample != nil || report.from != nil || report.to != nil {
-            out.append("no pairs to probe (\(report.nodes.count) nodes)")
+            out.append("no pairs to probe (\(counted(report.nodes.count, "node")))")
         }
         if !report.expectations.isEmpty {
             out.append("expectations:")
@@ -219,7 +218,7 @@ struct VerifyView {
                 }
             }
             let failed = report.expectations.filter { !$0.holds }.count
-            out.append("\(report.expectations.count - failed) of \(report.expectations.count) expectations hold")
+            out.append("\(report.expectations.count - failed) of \(counted(report.expectations.count, "expectation")) \(report.expectations.count - failed == 1 ? "holds" : "hold")")
         }
         out.append(report.passed ? "PASS" : "FAIL")
         return out.joined(separator: "\n")

@@ -15,8 +15,7 @@ struct RoutingWaitFlags: ParsableArguments {
         progress.finish()
         if !json {
             if result.converged {
-                print(String(format: "lab %@: routing converged in %.1f s (%d router%@)", lab, result.seconds, result.routers,
-                             result.routers == 1 ? "" : "s"))
+                print("lab \(lab): routing converged in \(String(format: "%.1f", result.seconds)) s (\(counted(result.routers, "router")))")
             } else {
                 note("nslab: lab \(lab): routing has not converged after \(Int(timeout)) s:")
                 for line in result.pending.prefix(10) { note("  - \(line)") }

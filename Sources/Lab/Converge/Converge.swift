@@ -66,7 +66,7 @@ public enum LabConverger {
         let run = ConvergeRun(topology: topology, plan: plan, observed: observed, record: record)
         defer { run.finish() }
         if !difference.isEmpty {
-            progress("converging: \(difference.changes.count) changes")
+            progress("converging: \(counted(difference.changes.count, "change"))")
             do {
                 try run.apply(difference.changes)
             } catch {
