@@ -15,6 +15,7 @@ struct Adopt: ParsableCommand {
         `nslab deploy FILE` then converges the lab, `inspect` and `destroy` work on it (destroy \
         removes the namespaces and their /etc/netns files).
           nslab adopt ns01 ns02 router01 router02 --name seed -o seed.yaml --manage
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: ArgumentHelp("The namespaces to adopt, as `ip netns list` names them.", valueName: "NS"))

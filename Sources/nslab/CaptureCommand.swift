@@ -14,7 +14,8 @@ struct Capture: ParsableCommand {
         ICMP echo, TCP or UDP ports. Stops after -c packets or on Ctrl-C, closing the file cleanly. \
         FILTER is a tcpdump expression ("icmp", "host 10.0.0.1 and tcp port 80"): nslab has tcpdump \
         compile it (`tcpdump -dd`, run inside the node) and attaches the program to the socket, so \
-        tcpdump must be installed for filters. Timestamps are taken when nslab reads each frame.
+        tcpdump must be installed for filters. Timestamps are taken when nslab reads each frame. \
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "The lab.")

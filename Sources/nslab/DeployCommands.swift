@@ -35,8 +35,8 @@ struct Deploy: ParsableCommand {
 
     @OptionGroup var flags: ConvergeFlags
 
-    @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
-    var quiet = false
+    @OptionGroup var output: QuietOption
+    var quiet: Bool { output.quiet }
 
     @Flag(help: "Return once the lab is built, without waiting for its routing (OSPF, BGP) to converge; `nslab wait` waits later.")
     var noWait = false

@@ -16,6 +16,7 @@ struct Generate: ParsableCommand {
         shortest paths, so every node reaches every other, merged per next hop into the fewest \
         blocks that cover exactly their subnets. The output deploys as is:
           nslab generate star --leaves 100 -o star.yaml && nslab deploy star.yaml
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "The shape: \(GeneratedShape.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")

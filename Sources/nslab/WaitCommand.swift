@@ -43,8 +43,8 @@ struct WaitCommand: ParsableCommand {
 
     @OptionGroup var waitFlags: RoutingWaitFlags
 
-    @Flag(name: .shortAndLong, help: "No progress on stderr.")
-    var quiet = false
+    @OptionGroup var output: QuietOption
+    var quiet: Bool { output.quiet }
 
     @Flag(help: "The result as JSON.")
     var json = false
