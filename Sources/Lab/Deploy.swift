@@ -75,7 +75,7 @@ public enum LabDeployer {
     /// Creates the lab, or, when it is deployed already (or a deploy of it was cut short),
     /// converges it to the topology: only what differs changes.
     public static func deploy(_ topology: Topology, sourceText: String, options: ConvergeOptions = ConvergeOptions(),
-                              progress: (String) -> Void = { _ in }) throws -> DeployResult {
+                              progress: (ProgressStep) -> Void = { _ in }) throws -> DeployResult {
         let start = Date()
         try Privileges.check(for: "deploy a lab")
         let hash = contentHash(sourceText)
@@ -155,7 +155,7 @@ public enum LabDeployer {
     /// Namespaces, links, addresses, declared link states and impairments, routes: in that order,
     /// each stage once the one before is complete everywhere.
     private static func buildNetwork(_ topology: Topology, record: LabRecord,
-                                     progress: (String) -> Void) throws -> BuiltNetwork? {
+                                     progress: (ProgressStep) -> Void) throws -> BuiltNetwork? {
         let created = try createNamespaces(topology, record: record, progress: progress)
         let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
         try Interruption.check()
@@ -220,7 +220,7 @@ public enum LabDeployer {
     /// Each namespace is confirmed in the record (with its inode) the moment it exists, so that a
     /// rollback or a later destroy removes exactly the namespaces this deploy made.
     static func createNamespaces(_ topology: Topology, only subset: [Node]? = nil, record: LabRecord,
-                                 progress: (String) -> Void = { _ in }) throws -> [DeployedNode] {
+                                 progress: (ProgressStep) -> Void = { _ in }) throws -> [DeployedNode] {
         let nodes = subset ?? topology.nodes
         let total = nodes.count
         let created = Mutex(0)
@@ -235,7 +235,7 @@ public enum LabDeployer {
                             count += 1
                             return count
                         }
-                        if done % 50 == 0 || done == total { progress("creating \(counted(total, "namespace")): \(done)/\(total)") }
+                        if done % 50 == 0 || done == total { progress(.count(stage: "creating \(counted(total, "namespace"))", done: done, total: total)) }
                     }
                     try Interruption.check()
                     return try createNode(node, topology: topology, record: record, sysctls: sysctls, instantIPv6: instantIPv6)

@@ -24,7 +24,7 @@ public enum LabDestroyer {
     }
 
     /// Destroys a lab by name, from its record alone: the topology file is not needed.
-    public static func destroy(lab: String, progress: (String) -> Void = { _ in }) throws -> DestroyResult {
+    public static func destroy(lab: String, progress: (ProgressStep) -> Void = { _ in }) throws -> DestroyResult {
         try LabRecord.validate(lab: lab)
         guard LabRecord.exists(lab: lab) || FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab)") else {
             return DestroyResult(lab: lab, existed: false, namespacesRemoved: [], namespacesSkipped: [], processesEnded: 0)
@@ -40,11 +40,11 @@ public enum LabDestroyer {
         return try destroy(record: record, unconfirmed: .removeIfOurs, progress: progress)
     }
 
-    public static func destroyAll(progress: (String) -> Void = { _ in }) throws -> [DestroyResult] {
+    public static func destroyAll(progress: (ProgressStep) -> Void = { _ in }) throws -> [DestroyResult] {
         try LabRecord.labs().map { try destroy(lab: $0, progress: progress) }
     }
 
-    static func destroy(record: LabRecord, unconfirmed: Unconfirmed, progress: (String) -> Void = { _ in }) throws -> DestroyResult {
+    static func destroy(record: LabRecord, unconfirmed: Unconfirmed, progress: (ProgressStep) -> Void = { _ in }) throws -> DestroyResult {
         // At 1,000 nodes the journal has 6,000 lines: only the namespaces' are decoded before the
         // namespaces go, the nodes' insides' after, while the kernel frees the namespaces.
         let summary = RecordSummary(lab: record.lab, entries: try record.entries(RecordSummary.events))

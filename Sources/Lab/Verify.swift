@@ -70,7 +70,7 @@ public struct VerifyOptions: Sendable {
     /// view shows 30: keeping a million explained failures for it cost hundreds of MiB.
     public var failuresListed = Int.max
     /// Stages of the run, for a person watching a big lab being verified.
-    public var progress: @Sendable (String) -> Void = { _ in }
+    public var progress: @Sendable (ProgressStep) -> Void = { _ in }
 
     public init(timeout: Double = 0.5, skipPairs: Bool = false, sample: DestinationSample? = nil, from: String? = nil,
                 to: String? = nil, listingLimit: Int = 20_000, failuresListed: Int = .max) {

@@ -9,11 +9,13 @@ struct Events: ParsableCommand {
         One line per change, with its ISO 8601 time (milliseconds) and the lab: links up and down \
         (link-up, link-down) and their carrier (carrier-up, carrier-down: the other end went), \
         interfaces added and removed, addresses, routes of the main table with the protocol that \
-        installed them (kernel, static, ospf, bgp, …), impairments set and cleared, processes nslab \
+        installed them (kernel: a subnet's own route; boot: added as `ip route add` adds them, as \
+        nslab does; static, ospf, bgp, zebra, …), impairments set and cleared, processes nslab \
         started in a node (started, exited), nodes added, removed, stopped and started, labs \
         deployed, converged and destroyed. Interfaces are named node:interface.
         The kernel tells nslab of each change on one netlink socket per node (as `nslab serve` \
-        listens); nothing is polled. A lab's kernel changes are reported once its deploy has \
+        listens); nothing is polled. The kernel does not announce the routes it drops with a link \
+        going down: the link-down line stands for them. A lab's kernel changes are reported once its deploy has \
         finished: the deploy itself is one lab-deployed line.
         With no LAB, every deployed lab. A named lab that is not deployed yet is waited for. \
         Stops on Ctrl-C, and by itself once every lab it follows is destroyed; with --follow it \
