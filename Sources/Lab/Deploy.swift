@@ -75,7 +75,7 @@ public enum LabDeployer {
     /// Creates the lab, or, when it is deployed already (or a deploy of it was cut short),
     /// converges it to the topology: only what differs changes.
     public static func deploy(_ topology: Topology, sourceText: String, options: ConvergeOptions = ConvergeOptions(),
-                              progress: (String) -> Void = { _ in }) throws -> DeployResult {
+                              progress: (ProgressStep) -> Void = { _ in }) throws -> DeployResult {
         let start = Date()
         try Privileges.check(for: "deploy a lab")
         let hash = contentHash(sourceText)
@@ -92,7 +92,7 @@ public enum LabDeployer {
         }
         let frr = FRRConfig.make(RoutedLab(topology))
         do {
-            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(topology.nodes.count) nodes")
+            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(counted(topology.nodes.count, "node"))")
             try checkCollisions(topology)
             try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         } catch {
@@ -111,7 +111,7 @@ public enum LabDeployer {
         try record.append(intents)
 
         do {
-            progress("creating \(topology.nodes.count) namespaces")
+            progress("creating \(counted(topology.nodes.count, "namespace"))")
             try NodeEnvironment.prepareHostNames(topology, record: record)
             // The /etc files wait on the disk and the namespaces and links on the kernel, so the
             // files are written beside them, on a thread of their own (1,000 nodes: 0.3-0.5 s
@@ -155,11 +155,11 @@ public enum LabDeployer {
     /// Namespaces, links, addresses, declared link states and impairments, routes: in that order,
     /// each stage once the one before is complete everywhere.
     private static func buildNetwork(_ topology: Topology, record: LabRecord,
-                                     progress: (String) -> Void) throws -> BuiltNetwork? {
+                                     progress: (ProgressStep) -> Void) throws -> BuiltNetwork? {
         let created = try createNamespaces(topology, record: record, progress: progress)
         let byName = Dictionary(uniqueKeysWithValues: created.map { ($0.node.name, $0) })
         try Interruption.check()
-        progress("creating \(topology.links.count) links")
+        progress("creating \(counted(topology.links.count, "link"))")
         let neighbours = StaticNeighbours(topology)
         try createLinks(topology, nodes: byName, neighbours: neighbours)
         try Interruption.check()
@@ -220,7 +220,7 @@ public enum LabDeployer {
     /// Each namespace is confirmed in the record (with its inode) the moment it exists, so that a
     /// rollback or a later destroy removes exactly the namespaces this deploy made.
     static func createNamespaces(_ topology: Topology, only subset: [Node]? = nil, record: LabRecord,
-                                 progress: (String) -> Void = { _ in }) throws -> [DeployedNode] {
+                                 progress: (ProgressStep) -> Void = { _ in }) throws -> [DeployedNode] {
         let nodes = subset ?? topology.nodes
         let total = nodes.count
         let created = Mutex(0)
@@ -235,7 +235,7 @@ public enum LabDeployer {
                             count += 1
                             return count
                         }
-                        if done % 50 == 0 || done == total { progress("creating \(total) namespaces: \(done)/\(total)") }
+                        if done % 50 == 0 || done == total { progress(.count(stage: "creating \(counted(total, "namespace"))", done: done, total: total)) }
                     }
                     try Interruption.check()
                     return try createNode(node, topology: topology, record: record, sysctls: sysctls, instantIPv6: instantIPv6)

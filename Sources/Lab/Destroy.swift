@@ -24,7 +24,7 @@ public enum LabDestroyer {
     }
 
     /// Destroys a lab by name, from its record alone: the topology file is not needed.
-    public static func destroy(lab: String) throws -> DestroyResult {
+    public static func destroy(lab: String, progress: (ProgressStep) -> Void = { _ in }) throws -> DestroyResult {
         try LabRecord.validate(lab: lab)
         guard LabRecord.exists(lab: lab) || FileManager.default.fileExists(atPath: "\(LabRecord.root)/\(lab)") else {
             return DestroyResult(lab: lab, existed: false, namespacesRemoved: [], namespacesSkipped: [], processesEnded: 0)
@@ -37,14 +37,14 @@ public enum LabDestroyer {
             // Another destroy removed it while this one waited for the lock.
             return DestroyResult(lab: lab, existed: false, namespacesRemoved: [], namespacesSkipped: [], processesEnded: 0)
         }
-        return try destroy(record: record, unconfirmed: .removeIfOurs)
+        return try destroy(record: record, unconfirmed: .removeIfOurs, progress: progress)
     }
 
-    public static func destroyAll() throws -> [DestroyResult] {
-        try LabRecord.labs().map { try destroy(lab: $0) }
+    public static func destroyAll(progress: (ProgressStep) -> Void = { _ in }) throws -> [DestroyResult] {
+        try LabRecord.labs().map { try destroy(lab: $0, progress: progress) }
     }
 
-    static func destroy(record: LabRecord, unconfirmed: Unconfirmed) throws -> DestroyResult {
+    static func destroy(record: LabRecord, unconfirmed: Unconfirmed, progress: (ProgressStep) -> Void = { _ in }) throws -> DestroyResult {
         // At 1,000 nodes the journal has 6,000 lines: only the namespaces' are decoded before the
         // namespaces go, the nodes' insides' after, while the kernel frees the namespaces.
         let summary = RecordSummary(lab: record.lab, entries: try record.entries(RecordSummary.events))
@@ -72,10 +72,12 @@ public enum LabDestroyer {
         }
         // Processes inside keep a namespace and its veths alive after it is unmounted: end them
         // all first, in one pass over /proc for the whole lab.
+        progress("lab \(record.lab): ending the processes in \(counted(doomed.count, "namespace"))")
         result.processesEnded = NamespaceProcesses.terminateAll(inNamespacesWithInodes: Set(doomed.map(\.inode)))
         let nodes = Dictionary(summary.namespaces.map { ($0.name, $0.node) }, uniquingKeysWith: { first, _ in first })
         emptyIPv6Tables(doomed.filter { (summary.interfaceCounts[nodes[$0.name] ?? ""] ?? 0) >= manyInterfaces })
         // Unmounting waits on the kernel more than it computes: a few threads at once.
+        progress("lab \(record.lab): removing \(counted(doomed.count, "namespace"))")
         do {
             result.namespacesRemoved = try NamespaceThread.forEach(doomed, threads: removalThreads) { namespace in
                 try NamedNamespaces.delete(namespace.name)
@@ -84,6 +86,7 @@ public enum LabDestroyer {
         } catch let error as NamespaceError {
             throw LabError.namespace(error)
         }
+        progress("lab \(record.lab): removing the nodes' files and host names")
         result.processesEnded += NodeEnvironment.tearDown(record: record,
                                                           entries: (try? record.entries(NodeEnvironmentRecord.events)) ?? [])
         record.remove()

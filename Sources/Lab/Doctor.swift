@@ -40,7 +40,7 @@ public enum Doctor {
             if alive.isEmpty {
                 findings.append(DoctorFinding(kind: .recordWithoutResources, lab: lab, subject: "\(LabRecord.root)/\(lab)",
                                               processes: [],
-                                              detail: "none of its \(summary.namespaces.count) namespaces exists; the record can go"))
+                                              detail: "\(summary.namespaces.count == 1 ? "its namespace does not exist" : "none of its \(summary.namespaces.count) namespaces exists"); the record can go"))
             }
         }
 
@@ -68,7 +68,7 @@ public enum Doctor {
                   let lab = nslabLab(of: namespace) else { continue }
             findings.append(DoctorFinding(kind: .namespaceKeptByProcesses, lab: lab, subject: "pid \(first)",
                                           processes: pids.sorted(),
-                                          detail: "a namespace of lab \(lab) with no name left, alive only through \(pids.count) process(es)"))
+                                          detail: "a namespace of lab \(lab) with no name left, alive only through \(counted(pids.count, "process", "processes"))"))
         }
         return findings
     }

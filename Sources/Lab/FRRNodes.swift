@@ -47,7 +47,7 @@ enum FRRNodes {
         guard !configs.isEmpty else { return }
         var missing: [String] = []
         if access("\(FRRPaths.programs)/zebra", X_OK) != 0 || Spawn.resolve("vtysh") == nil || getpwnam("frr") == nil {
-            throw LabError.refused("cannot deploy: frr is not installed (\(configs.count) node\(configs.count == 1 ? "" : "s") run FRR; "
+            throw LabError.refused("cannot deploy: frr is not installed (\(counted(configs.count, "node")) \(configs.count == 1 ? "runs" : "run") FRR; "
                                    + "nothing was changed): apt-get install frr")
         }
         for daemon in Set(configs.flatMap(\.daemons)).sorted() where access("\(FRRPaths.programs)/\(daemon)", X_OK) != 0 {
@@ -146,9 +146,9 @@ enum FRRNodes {
     /// `vtysh -b` hands each daemon its part of frr.conf. All nodes move through the steps
     /// together, so a hundred routers cost about what one does.
     static func start(_ configs: [FRRNodeConfig], topology: Topology, record: LabRecord,
-                      nodes: [(node: Node, namespace: NetworkNamespace)], progress: (String) -> Void) throws {
+                      nodes: [(node: Node, namespace: NetworkNamespace)], progress: (ProgressStep) -> Void) throws {
         guard !configs.isEmpty else { return }
-        progress("starting FRR on \(configs.count) node\(configs.count == 1 ? "" : "s")")
+        progress("starting FRR on \(counted(configs.count, "node"))")
         let byName = Dictionary(nodes.map { ($0.node.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         let recorded = NodeEnvironmentRecord(entries: try record.entries())
         var started: [(config: FRRNodeConfig, namespace: NetworkNamespace, processes: [RecordedProcess])] = []
@@ -295,7 +295,7 @@ extension FRRNodes {
     /// nodes whose FRR was (re)started.
     @discardableResult
     static func synchronize(_ topology: Topology, record: LabRecord, only nodes: Set<String>? = nil,
-                            progress: (String) -> Void = { _ in }) throws -> [String] {
+                            progress: (ProgressStep) -> Void = { _ in }) throws -> [String] {
         let entries = try record.entries()
         let summary = RecordSummary(lab: record.lab, entries: entries)
         let recorded = NodeEnvironmentRecord(entries: entries)

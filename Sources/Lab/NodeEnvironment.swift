@@ -97,7 +97,7 @@ enum NodeEnvironment {
     /// Deploy, once every link and route is in place and the /etc files are written: each
     /// node's `commands:` (last, so they find the network complete).
     static func startCommands(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
-                              progress: (String) -> Void) throws {
+                              progress: (ProgressStep) -> Void) throws {
         let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
         if commands > 0 { progress("starting \(commands) commands") }
         for (node, namespace) in nodes where !node.commands.isEmpty {

@@ -25,7 +25,7 @@ public enum RoutingWait {
 
     /// nil when the lab runs no routing protocol.
     public static func wait(lab: String, timeout: Double = 60, quiet: Double = 1.0,
-                            progress: (String) -> Void = { _ in }) throws -> RoutingWaitResult? {
+                            progress: (ProgressStep) -> Void = { _ in }) throws -> RoutingWaitResult? {
         let start = Date()
         let record = try LabRecord.read(lab: lab)
         guard let text = record.topology, let topology = try? Topology.parse(yaml: text, file: record.summary.file ?? lab) else {
@@ -57,8 +57,8 @@ public enum RoutingWait {
             }
             if Date().timeIntervalSince(lastReport) >= 1 {
                 lastReport = Date()
-                progress(pending.isEmpty ? String(format: "routing: %.0f s, tables settling", elapsed)
-                                         : String(format: "routing: %.0f s, %d pending (%@)", elapsed, pending.count, pending[0]))
+                progress(.stage(pending.isEmpty ? String(format: "routing: %.0f s, tables settling", elapsed)
+                                         : "routing: \(String(format: "%.0f", elapsed)) s, \(pending.count) pending (\(pending[0]))"))
             }
             Thread.sleep(forTimeInterval: pollInterval)
         }
@@ -153,7 +153,7 @@ public enum RoutingWait {
                         expected = peersUp.filter { $0.addresses.contains { $0.family == family } }.count
                     }
                     if up < expected {
-                        pending.append("\(router.name): \(proto.rawValue) on \(interface.name) has \(up) of \(expected) neighbours up")
+                        pending.append("\(router.name): \(proto.rawValue) on \(interface.name) has \(up) of \(counted(expected, "neighbour")) up")
                     }
                 }
             }

@@ -193,8 +193,8 @@ private struct ScriptWriter {
 
     mutating func header(_ topology: Topology) {
         line("#!/bin/sh")
-        comment("Lab \(topology.name) (\(topology.file)) built by hand with iproute2: \(topology.nodes.count) nodes,"
-                + " \(topology.links.count) links. Run as root on a machine without these namespaces.")
+        comment("Lab \(topology.name) (\(topology.file)) built by hand with iproute2: \(counted(topology.nodes.count, "node")),"
+                + " \(counted(topology.links.count, "link")). Run as root on a machine without these namespaces.")
         comment("`nslab deploy` does the same over rtnetlink, in one process, and also tags each node's loopback")
         comment("(alias nslab:LAB/NODE), records what it made under /run/nslab and gives each node its host name.")
         line("set -e")

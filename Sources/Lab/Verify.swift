@@ -69,6 +69,8 @@ public struct VerifyOptions: Sendable {
     /// explanation, the first in pair order); the others are counted in their groups. The text
     /// view shows 30: keeping a million explained failures for it cost hundreds of MiB.
     public var failuresListed = Int.max
+    /// Stages of the run, for a person watching a big lab being verified.
+    public var progress: @Sendable (ProgressStep) -> Void = { _ in }
 
     public init(timeout: Double = 0.5, skipPairs: Bool = false, sample: DestinationSample? = nil, from: String? = nil,
                 to: String? = nil, listingLimit: Int = 20_000, failuresListed: Int = .max) {
@@ -84,6 +86,7 @@ public enum Verifier {
     /// or of the lab's saved topology.
     public static func verify(lab: String, topology given: Topology? = nil, options: VerifyOptions = VerifyOptions()) throws -> VerifyReport {
         let started = monotonicSeconds()
+        options.progress("reading lab \(lab)")
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
         // Bridges are switches: no address to send from or to, nothing to verify of their own.
@@ -111,8 +114,9 @@ public enum Verifier {
         // Sockets: only those with something to send (one node's with --from), opened inside
         // each node on worker threads.
         let active = plan.queues.indices.filter { plan.queues[$0].load > 0 }
-        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(nodes.count) nodes (a raw socket per node and family)")
+        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(counted(nodes.count, "node")) (a raw socket per node and family)")
         let byNode = Dictionary(grouping: active, by: VerifyPlan.node(ofSocket:)).sorted { $0.key < $1.key }
+        options.progress("opening sockets in \(counted(byNode.count, "node"))")
         let opened: [[ICMPSocket]] = try NamespaceThread.forEach(byNode, threads: 2) { node, sockets in
             let name = nodes[node]
             do {
@@ -127,6 +131,7 @@ public enum Verifier {
         let planSocket = byNode.flatMap(\.value)  // engine socket index → plan socket index
         let engineSocket = Dictionary(uniqueKeysWithValues: planSocket.enumerated().map { ($1, $0) })
 
+        options.progress("probing: \(counted(plan.probeCount, "probe"))")
         let listAll = plan.probeCount <= options.listingLimit
         let tallies = ProbeEngine.runSplit(
             sockets: sockets, targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,

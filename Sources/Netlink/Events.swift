@@ -13,6 +13,10 @@ public enum NetlinkGroup: UInt32, Sendable, CaseIterable {
     /// RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR: addresses added or removed.
     case ipv4Address = 5
     case ipv6Address = 9
+    /// RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE: routes added or removed, by anyone (the kernel,
+    /// nslab, FRR's zebra).
+    case ipv4Route = 7
+    case ipv6Route = 11
 }
 
 /// One change the kernel announced (or one answer of a dump asked for on the same socket: a
@@ -24,6 +28,8 @@ public enum NetlinkEvent: Sendable {
     case addressRemoved(AddressInfo)
     case qdisc(QdiscInfo)
     case qdiscRemoved(QdiscInfo)
+    case route(RouteInfo)
+    case routeRemoved(RouteInfo)
     /// The end of the dump requested with that sequence number.
     case dumpDone(sequence: UInt32)
     /// The receive buffer overflowed (ENOBUFS): changes were lost, read the state again.
@@ -64,10 +70,20 @@ public final class NetlinkEventSocket: @unchecked Sendable {
 
     /// Asks for every link of the namespace (with its counters); the answers arrive through
     /// `receive` as `.link` events, then `.dumpDone` with the returned sequence number. Not
-    /// thread-safe: one thread sends and receives.
+    /// thread-safe: one thread sends and receives. One dump at a time: the kernel refuses a
+    /// second while the first is answered (EBUSY).
     public func requestLinkDump() throws -> UInt32 {
+        try requestDump(LinkRequest.dump())
+    }
+
+    /// Asks for every address of the namespace, answered as `.address` events, then `.dumpDone`.
+    public func requestAddressDump() throws -> UInt32 {
+        try requestDump(AddressRequest.dump())
+    }
+
+    private func requestDump(_ message: NetlinkMessage) throws -> UInt32 {
         sequence &+= 1
-        var request = LinkRequest.dump()
+        var request = message
         request.flags |= UInt16(NLM_F_REQUEST | NLM_F_DUMP)
         try NetlinkSocket.send(request.encoded(sequence: sequence), on: fd)
         return sequence
@@ -96,7 +112,7 @@ public final class NetlinkEventSocket: @unchecked Sendable {
     }
 
     /// The event a message announces; nil for the types no group here sends (and for addresses
-    /// that are not IPv4 or IPv6).
+    /// and routes that are not IPv4 or IPv6).
     static func event(_ message: ReceivedMessage) throws -> NetlinkEvent? {
         switch Int32(message.type) {
         case Int32(RTM_NEWLINK): return .link(try LinkInfo(message))
@@ -105,6 +121,8 @@ public final class NetlinkEventSocket: @unchecked Sendable {
         case Int32(RTM_DELADDR): return try AddressInfo(message).map(NetlinkEvent.addressRemoved)
         case Int32(RTM_NEWQDISC): return .qdisc(try QdiscInfo(message))
         case Int32(RTM_DELQDISC): return .qdiscRemoved(try QdiscInfo(message))
+        case Int32(RTM_NEWROUTE): return try RouteInfo(message).map(NetlinkEvent.route)
+        case Int32(RTM_DELROUTE): return try RouteInfo(message).map(NetlinkEvent.routeRemoved)
         case NLMSG_DONE: return .dumpDone(sequence: message.sequence)
         default: return nil
         }

@@ -30,25 +30,14 @@ public final class LabWatcher: @unchecked Sendable {
         var closed = false
     }
 
-    /// A node's event socket.
-    fileprivate final class NamespaceWatch {
-        let lab: String
-        let node: String
-        let namespace: String
-        let socket: NetlinkEventSocket
-        /// The sequence of the counters dump in flight, if any.
-        var pendingDump: UInt32?
-
-        init(lab: String, node: String, namespace: String, socket: NetlinkEventSocket) {
-            self.lab = lab; self.node = node; self.namespace = namespace; self.socket = socket
-        }
-    }
+    /// What the page shows: interfaces, their addresses and impairments (not routes).
+    static let groups: [NetlinkGroup] = [.link, .trafficControl, .ipv4Address, .ipv6Address]
 
     /// A lab read by the loader thread, for the watcher thread to take over.
     private struct Loaded: @unchecked Sendable {
         var lab: String
         var live: LiveLab?
-        var watches: [NamespaceWatch]
+        var watches: [NodeSubscription]
     }
 
     private struct Loads {
@@ -70,11 +59,11 @@ public final class LabWatcher: @unchecked Sendable {
     static let deletionPause = 0.3
 
     // Owned by the watcher thread.
-    private var watches: [String: [NamespaceWatch]] = [:]
+    private var watches: [String: [NodeSubscription]] = [:]
     private var pendingDumps: [String: Int] = [:]
     private var recordStamps: [String: String] = [:]
     private var reloadAt: [String: Double] = [:]
-    private var inotifyFD: Int32 = -1
+    private let inotify: Inotify?
     private var netnsWatched = false
     private var buffer: [UInt8] = []
 
@@ -84,13 +73,12 @@ public final class LabWatcher: @unchecked Sendable {
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         wakeFDs = (fds[0], fds[1])
         self.actionsAllowed = actionsAllowed
-        inotifyFD = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        inotify = try? Inotify()
         LabWatcher.raiseFileLimit()
     }
 
     deinit {
         close(wakeFDs.read); close(wakeFDs.write)
-        if inotifyFD >= 0 { close(inotifyFD) }
     }
 
     /// One socket per node: a large lab needs more than the usual 1,024 descriptors.
@@ -239,7 +227,7 @@ public final class LabWatcher: @unchecked Sendable {
             if viewerCount > 0 { deadline = min(deadline, lastTick + LabWatcher.counterInterval, lastKeepalive + LabWatcher.keepaliveInterval) }
             let polled = watches.values.flatMap { $0 }
             var fds = [pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: inotify?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
             fds += polled.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, min(deadline - now, 1)) * 1000))
             if ready < 0 && errno != EINTR { break }
@@ -264,7 +252,7 @@ public final class LabWatcher: @unchecked Sendable {
     }
 
     /// Reads a node's socket and applies what it says to its lab.
-    private func receive(from watch: NamespaceWatch) {
+    private func receive(from watch: NodeSubscription) {
         let events: [NetlinkEvent]
         do {
             events = try watch.socket.receive(buffer: &buffer)
@@ -334,28 +322,15 @@ public final class LabWatcher: @unchecked Sendable {
 
     /// /run/netns may appear after the server starts (the first lab ever deployed makes it).
     private func watchNetnsDirectory() {
-        guard !netnsWatched, inotifyFD >= 0 else { return }
-        netnsWatched = inotify_add_watch(inotifyFD, NamedNamespaces.directory, UInt32(IN_DELETE | IN_MOVED_FROM)) >= 0
+        guard !netnsWatched, let inotify else { return }
+        netnsWatched = inotify.watch(NamedNamespaces.directory, mask: IN_DELETE | IN_MOVED_FROM) != nil
     }
 
     /// Namespaces of a watched lab were deleted: close the lab's sockets now, so that they do not
     /// keep its namespaces (and their interfaces) alive, and read the lab again once the
     /// deletions pause (a destroy deletes them one after the other).
     private func readNamespaceDeletions() {
-        var bytes = [UInt8](repeating: 0, count: 8192)
-        var deleted = Set<String>()
-        while true {
-            let count = Glibc.read(inotifyFD, &bytes, bytes.count)
-            if count <= 0 { break }
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= count {
-                // struct inotify_event: wd, mask, cookie, len (u32 at offset 12), then the name.
-                let length = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) }
-                let nameStart = offset + MemoryLayout<inotify_event>.size
-                deleted.insert(String(decoding: bytes[nameStart..<min(count, nameStart + Int(length))].prefix { $0 != 0 }, as: UTF8.self))
-                offset = nameStart + Int(length)
-            }
-        }
+        let deleted = Set((inotify?.read() ?? []).map(\.name))
         let now = monotonicSeconds()
         for (lab, labWatches) in watches where labWatches.contains(where: { deleted.contains($0.namespace) }) {
             watches[lab] = nil
@@ -422,14 +397,7 @@ public final class LabWatcher: @unchecked Sendable {
         guard let summary = try? LabRecord.read(lab: lab).summary, summary.isComplete else {
             return Loaded(lab: lab, live: nil, watches: [])
         }
-        let groups = NetlinkGroup.allCases
-        let opened = (try? NamespaceThread.forEach(summary.namespaces, threads: 2) { entry -> NamespaceWatch? in
-            guard let inode = summary.inodes[entry.name], let namespace = try? NetworkNamespace.open(entry.name),
-                  namespace.inode == inode else { return nil }
-            try namespace.enter()  // a worker of forEach: it exits once the sockets are open
-            return NamespaceWatch(lab: lab, node: entry.node, namespace: entry.name, socket: try NetlinkEventSocket(groups: groups))
-        }) ?? []
-        let watches = opened.compactMap { $0 }
+        let watches = NodeSubscription.open(summary, groups: groups)
         guard !watches.isEmpty, let state = try? LabInspector.inspect(lab: lab) else {
             return Loaded(lab: lab, live: nil, watches: [])
         }

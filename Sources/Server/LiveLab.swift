@@ -137,8 +137,8 @@ struct LiveLab: Sendable {
             var impairment: String?
             if case .qdisc = event { impairment = ImpairmentQdisc.impairment(of: qdisc).map(LiveLab.describe) }
             return update(node: node, index: qdisc.index, unknownIsStructure: false) { $0.impairment = impairment }
-        case .dumpDone, .overrun:
-            return .none
+        case .route, .routeRemoved, .dumpDone, .overrun:
+            return .none  // the page draws no routes
         }
     }
 

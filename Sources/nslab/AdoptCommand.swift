@@ -15,6 +15,7 @@ struct Adopt: ParsableCommand {
         `nslab deploy FILE` then converges the lab, `inspect` and `destroy` work on it (destroy \
         removes the namespaces and their /etc/netns files).
           nslab adopt ns01 ns02 router01 router02 --name seed -o seed.yaml --manage
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: ArgumentHelp("The namespaces to adopt, as `ip netns list` names them.", valueName: "NS"))
@@ -36,8 +37,8 @@ struct Adopt: ParsableCommand {
             try OutputFile.write(adoption.text, to: output, force: force)
             let topology = adoption.topology
             if let output {
-                note("wrote \(output): lab \(lab), \(topology.nodes.count) nodes, \(topology.links.count) links"
-                     + (adoption.notes.isEmpty ? "" : "; \(adoption.notes.count) things not carried over (at the top of the file)"))
+                note("wrote \(output): lab \(lab), \(counted(topology.nodes.count, "node")), \(counted(topology.links.count, "link"))"
+                     + (adoption.notes.isEmpty ? "" : "; \(counted(adoption.notes.count, "thing")) not carried over (at the top of the file)"))
             }
             guard manage, let output else { return }
             Interruption.catchSignals()

@@ -14,7 +14,8 @@ struct Capture: ParsableCommand {
         ICMP echo, TCP or UDP ports. Stops after -c packets or on Ctrl-C, closing the file cleanly. \
         FILTER is a tcpdump expression ("icmp", "host 10.0.0.1 and tcp port 80"): nslab has tcpdump \
         compile it (`tcpdump -dd`, run inside the node) and attaches the program to the socket, so \
-        tcpdump must be installed for filters. Timestamps are taken when nslab reads each frame.
+        tcpdump must be installed for filters. Timestamps are taken when nslab reads each frame. \
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "The lab.")
@@ -43,7 +44,7 @@ struct Capture: ParsableCommand {
             // Ctrl-C (and TERM, HUP) only set a flag: the loop stops at the next frame or within
             // a quarter second, and the writer closes the file whole.
             nslab_catch_interrupts()
-            note("nslab: capturing on \(end)\(file.map { " into \($0)" } ?? "")\(count.map { ", \($0) packets" } ?? ""); Ctrl-C stops")
+            note("nslab: capturing on \(end)\(file.map { " into \($0)" } ?? "")\(count.map { ", \(counted($0, "packet"))" } ?? ""); Ctrl-C stops")
             var seen = 0
             while count.map({ seen < $0 }) ?? true {
                 guard let packet = try capture.next(shouldStop: { nslab_interrupt_signal() != 0 }) else { break }

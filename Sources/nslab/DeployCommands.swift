@@ -35,8 +35,8 @@ struct Deploy: ParsableCommand {
 
     @OptionGroup var flags: ConvergeFlags
 
-    @Flag(name: .shortAndLong, help: "No progress on stderr (shown only for deploys that take more than a moment).")
-    var quiet = false
+    @OptionGroup var output: QuietOption
+    var quiet: Bool { output.quiet }
 
     @Flag(help: "Return once the lab is built, without waiting for its routing (OSPF, BGP) to converge; `nslab wait` waits later.")
     var noWait = false
@@ -62,8 +62,9 @@ struct Deploy: ParsableCommand {
             }
             guard let converged = result.converged else {
                 if flags.json { try printJSON(DeployReport(lab: result.lab, created: true, changes: [])); return }
-                print(String(format: "lab %@ deployed: %d nodes, %d links, %d addresses, %d routes in %.1f ms",
-                             result.lab, result.nodes, result.links, result.addresses, result.routes, result.seconds * 1000))
+                print("lab \(result.lab) deployed: \(counted(result.nodes, "node")), \(counted(result.links, "link")), "
+                      + "\(counted(result.addresses, "address", "addresses")), \(counted(result.routes, "route")) in "
+                      + String(format: "%.1f ms", result.seconds * 1000))
                 return
             }
             if flags.json {
@@ -134,7 +135,7 @@ enum ChangeListing {
                     next += 1
                 }
                 if nodes.count > 3 {
-                    Swift.print("\(change.operation == .add ? "+" : "~") file /etc/\(file.name) of \(nodes.count) nodes: "
+                    Swift.print("\(change.operation == .add ? "+" : "~") file /etc/\(file.name) of \(counted(nodes.count, "node")): "
                                 + nodes.prefix(3).joined(separator: ", ") + ", …")
                     index = next
                     continue

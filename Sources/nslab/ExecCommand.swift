@@ -9,8 +9,8 @@ struct Exec: ParsableCommand {
         The command gets the node's network, a /sys of its own (`ls /sys/class/net` lists the node's \
         interfaces), the node's /etc files (/etc/netns/NODE/* over /etc/*, so other nodes resolve by \
         name) and the node's host name; stdin, stdout, stderr and the terminal are this command's \
-        (`nslab exec ns01 -- bash` is an interactive shell). The exit status is the command's \
-        (128 + N when signal N ended it). With -d the command runs in the background: its output goes \
+        (`nslab exec ns01 -- bash` is an interactive shell). Exit status: the command's \
+        (128 + N when signal N ended it, 127 when it is not found), 2 bad input. With -d the command runs in the background: its output goes \
         to a log under /run/nslab/LAB/logs/, its pid is printed, `nslab inspect` shows whether it \
         still runs and `nslab destroy` ends it.
         """)

@@ -14,6 +14,7 @@ struct Export: ParsableCommand {
         (files, commands, impairments, VLANs, links down) is listed at the top. nslab deploys \
         the export to the same kernel state:
           nslab export routers --format clab -o routers.clab.yml && nslab deploy routers.clab.yml
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "A deployed lab's name, or a topology file.") var lab: String

@@ -31,7 +31,8 @@ struct Graph: ParsableCommand {
           mermaid   a Mermaid flowchart, for Markdown
           svg, png  laid out by Graphviz's dot (apt-get install graphviz)
         Without --format, the format follows -o's extension (.svg, .png, .dot, .mmd, .txt), \
-        else ascii.
+        else ascii. \
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "A deployed lab's name or a topology file.")

@@ -22,7 +22,8 @@ struct LinkCommand: ParsableCommand {
         Ctrl-C stops and leaves the link up. Times: 2, 2s, 500ms.
         Impairments are one root qdisc per interface, set over rtnetlink: netem, or tbf when only \
         a rate (and limit) is asked for. Kernels without netem (CONFIG_NET_SCH_NETEM off) refuse \
-        everything but rate. The delay distribution is sent to the kernel but not reported back by it.
+        everything but rate. The delay distribution is sent to the kernel but not reported back by it. \
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "The lab.")

@@ -10,12 +10,13 @@ struct NSLab: ParsableCommand {
         abstract: "Virtual networks of Linux network namespaces, from one topology file.",
         discussion: """
         Namespaces are named like iproute2's, so `ip netns list`, `ip netns exec NODE …` and \
-        `ip -n NODE …` work on every node. Exit status: 0 success, 1 failure, 2 bad input.
+        `ip -n NODE …` work on every node. \(ExitStatus.standard) Each command's help says what \
+        1 means for it.
         """,
         version: NSLabVersion.line,
         subcommands: [Deploy.self, Diff.self, ValidateCommand.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
-                      Capture.self, Graph.self, Serve.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self]
+                      Capture.self, Graph.self, Serve.self, Events.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self, VersionCommand.self]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every
@@ -53,12 +54,24 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// `--lab LAB`, the same on every command that names a node: which deployed lab the node is in,
-/// needed only when several deployed labs have a node of that name.
+/// `--lab LAB`, declared once: the deployed lab a command works in. Commands that name a node
+/// need it only when several deployed labs have a node of that name; doctor keeps to that lab.
 struct LabOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The lab the node is in; needed only when several deployed labs have a node of that name.",
+    @Option(help: ArgumentHelp("The deployed lab to work in; needed only when a node name alone is ambiguous (several labs have it).",
                                valueName: "LAB"))
     var lab: String?
+}
+
+/// `-q/--quiet`, declared once: every command that shows progress on stderr has it.
+struct QuietOption: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "No progress on stderr (progress shows only for work that takes more than a moment).")
+    var quiet = false
+}
+
+/// The exit statuses every command keeps to, said in each command's help: 0 done, 1 a check
+/// failed (or the work did), 2 bad input or a refused request.
+enum ExitStatus {
+    static let standard = "Exit status: 0 done, 1 failed, 2 bad input or refused (nothing changed)."
 }
 
 /// A request the command line itself refuses (exit 2), said in one line with what to do.
@@ -80,13 +93,15 @@ func note(_ text: String) {
 struct Destroy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove a lab: everything it created, and nothing else.",
-        discussion: "Works from the lab's record under /run/nslab, so the topology file may be gone. Destroying a lab that is not deployed is not an error.")
+        discussion: "Works from the lab's record under /run/nslab, so the topology file may be gone. Destroying a lab that is not deployed is not an error. \(ExitStatus.standard)")
 
     @Argument(help: "A lab name or its topology file.")
     var lab: String?
 
     @Flag(help: "Destroy every lab nslab has a record of.")
     var all = false
+
+    @OptionGroup var output: QuietOption
 
     func validate() throws {
         if all == (lab != nil) { throw ValidationError("name one lab (or its topology file), or use --all") }
@@ -97,22 +112,25 @@ struct Destroy: ParsableCommand {
         // the destroy (seconds at most) runs to its end.
         Interruption.catchSignals()
         try reportingErrors {
+            let progress = Progress(enabled: !output.quiet)
+            defer { progress.finish() }
             let results: [DestroyResult]
             if all {
-                results = try LabDestroyer.destroyAll()
+                results = try LabDestroyer.destroyAll(progress: progress.stage)
                 if results.isEmpty { print("no labs are deployed; nothing to do") }
             } else if let lab {
-                results = [try LabDestroyer.destroy(lab: try labName(from: lab))]
+                results = [try LabDestroyer.destroy(lab: try labName(from: lab), progress: progress.stage)]
             } else {
                 results = []
             }
+            progress.finish()
             for result in results {
                 if !result.existed {
                     print("lab \(result.lab) is not deployed; nothing to do")
                     continue
                 }
-                var line = "lab \(result.lab) destroyed: \(result.namespacesRemoved.count) namespaces removed"
-                if result.processesEnded > 0 { line += ", \(result.processesEnded) processes ended" }
+                var line = "lab \(result.lab) destroyed: \(counted(result.namespacesRemoved.count, "namespace")) removed"
+                if result.processesEnded > 0 { line += ", \(counted(result.processesEnded, "process", "processes")) ended" }
                 print(line)
                 for name in result.namespacesSkipped {
                     note("nslab: left namespace \(name) alone: it is no longer the one this lab created")
@@ -132,7 +150,9 @@ func labName(from argument: String) throws -> String {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List deployed labs.")
+    static let configuration = CommandConfiguration(
+        abstract: "List deployed labs.",
+        discussion: "Each lab with its number of nodes, whether its deploy finished, since when and from which file. \(ExitStatus.standard)")
 
     @Flag(help: "Machine-readable output.")
     var json = false
@@ -150,7 +170,8 @@ struct List: ParsableCommand {
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a lab as the kernel has it: interfaces, addresses, peers, routes, forwarding.")
+        abstract: "Show a lab as the kernel has it: interfaces, addresses, peers, routes, forwarding.",
+        discussion: "Read from the kernel in every node the lab's record lists, and from the record: nodes, interfaces, peers, addresses, routes, forwarding, impairments, /etc files and processes. \(ExitStatus.standard)")
 
     @Argument(help: "A lab name or its topology file.")
     var lab: String

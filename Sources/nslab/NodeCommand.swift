@@ -35,19 +35,14 @@ struct NodeCommand: ParsableCommand {
         try reportingErrors {
             if action == "stop" || action == "restart" {
                 let result = try NodeLifecycle.stop(lab: lab, node: node)
-                print("node \(node) stopped: \(count(result.interfaces.count, "interface")) down, "
-                      + "\(count(result.processesEnded, "process", "processes")) ended")
+                print("node \(node) stopped: \(counted(result.interfaces.count, "interface")) down, "
+                      + "\(counted(result.processesEnded, "process", "processes")) ended")
             }
             if action == "start" || action == "restart" {
                 let result = try NodeLifecycle.start(lab: lab, node: node)
-                print("node \(node) started: \(count(result.interfaces.count, "interface")) up, "
-                      + "\(count(result.processesStarted, "command")) started")
+                print("node \(node) started: \(counted(result.interfaces.count, "interface")) up, "
+                      + "\(counted(result.processesStarted, "command")) started")
             }
         }
     }
-}
-
-/// "1 process", "3 processes".
-func count(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
-    "\(n) \(n == 1 ? singular : plural ?? singular + "s")"
 }

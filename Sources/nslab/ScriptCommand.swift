@@ -9,7 +9,8 @@ struct Script: ParsableCommand {
         What `nslab deploy` does, as the tutorials type it: ip netns add, ip link add … type veth, \
         ip address add, ip link set … up, ip route add, /etc/netns files. Run on a clean machine \
         (sh SCRIPT, as root) it gives the same kernel state as deploy, without nslab's record, \
-        interface aliases and host names. Nothing is changed by this command.
+        interface aliases and host names. Nothing is changed by this command. \
+        \(ExitStatus.standard)
         """)
 
     @Argument(help: "The topology file: nslab YAML, or a containerlab topology (recognised by its `topology:` key).")

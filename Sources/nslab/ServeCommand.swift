@@ -13,7 +13,8 @@ struct Serve: ParsableCommand {
         neighbours on click, and `verify` on demand. Everything the page needs is inside nslab.
         Listens on 127.0.0.1 only, unless --host names another address and --allow-remote is given. \
         Read-only unless --allow-actions: then links can be taken down and up from the page with \
-        the token printed on stderr (or given with --token), sent as Authorization: Bearer TOKEN.
+        the token printed on stderr (or given with --token), sent as Authorization: Bearer TOKEN. \
+        \(ExitStatus.standard)
         """)
 
     @Option(help: "The address to listen on (loopback unless --allow-remote).")

@@ -61,7 +61,8 @@ struct Ping: ParsableCommand {
 
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The path from a node to a destination hop by hop, as traceroute -I shows it, each hop named node:interface.")
+        abstract: "The path from a node to a destination hop by hop, as traceroute -I shows it, each hop named node:interface.",
+        discussion: "All TTLs are probed at once. Exit status: 0 the destination answered, 1 it did not, 2 bad input.")
 
     @OptionGroup var labOption: LabOption
     @Argument(help: "The node to trace from.") var source: String
@@ -87,7 +88,7 @@ struct Trace: ParsableCommand {
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Why a node does or does not reach a destination: the request and the reply walked hop by hop through the live routing state.",
-        discussion: "Reads routes, addresses, link state, forwarding and neighbour entries of every node over netlink, names the first broken hop and its cause, and checks the verdict with a real echo. Exit status: 0 reachable, 1 not.")
+        discussion: "Reads routes, addresses, link state, forwarding and neighbour entries of every node over netlink, names the first broken hop and its cause, and checks the verdict with a real echo. Exit status: 0 reachable, 1 not, 2 bad input.")
 
     @OptionGroup var labOption: LabOption
     @Argument(help: "The node the packets start from.") var source: String
@@ -121,6 +122,7 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Seed of --sample's choice, to replay a run (printed by every sampled run).", valueName: "S")) var seed: UInt64?
     @Option(help: ArgumentHelp("Only probe from this node.", valueName: "NODE")) var from: String?
     @Option(help: ArgumentHelp("Only probe this node's addresses.", valueName: "NODE")) var to: String?
+    @OptionGroup var output: QuietOption
 
     func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample takes a number of destination nodes per node, 1 or more") }
@@ -139,10 +141,13 @@ struct Verify: ParsableCommand {
             let isFile = FileManager.default.fileExists(atPath: lab, isDirectory: &isDirectory) && !isDirectory.boolValue
             let topology = isFile ? try Topology.load(path: lab) : nil
             let sampling = sample.map { DestinationSample(perNode: $0, seed: seed ?? DestinationSample.randomSeed()) }
-            let report = try Verifier.verify(lab: topology?.name ?? lab, topology: topology,
-                                             options: VerifyOptions(timeout: timeout, skipPairs: expectationsOnly,
-                                                                    sample: sampling, from: from, to: to,
-                                                                    failuresListed: json || junit != nil ? .max : VerifyView.listedFailures))
+            let progress = Progress(enabled: !output.quiet)
+            defer { progress.finish() }
+            var options = VerifyOptions(timeout: timeout, skipPairs: expectationsOnly, sample: sampling, from: from, to: to,
+                                        failuresListed: json || junit != nil ? .max : VerifyView.listedFailures)
+            options.progress = { progress.stage($0) }
+            let report = try Verifier.verify(lab: topology?.name ?? lab, topology: topology, options: options)
+            progress.finish()
             if let junit {
                 do {
                     try Verifier.junit(report).write(toFile: junit, atomically: true, encoding: .utf8)
@@ -177,7 +182,7 @@ struct VerifyView {
     func render() -> String {
         var out: [String] = []
         if let sample = report.sample {
-            out.append("sample: \(sample.perNode) destination node\(sample.perNode == 1 ? "" : "s") per node, seed \(sample.seed) "
+            out.append("sample: \(counted(sample.perNode, "destination node")) per node, seed \(sample.seed) "
                        + "(replay with --sample \(sample.perNode) --seed \(sample.seed))")
         }
         if report.probes > 0 {
@@ -185,9 +190,8 @@ struct VerifyView {
                 out.append(matrix())
             }
             let scope = [report.from.map { "from \($0)" }, report.to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
-            out.append(String(format: "%d nodes, %d probes%@: %d answered, %d failed in %.0f ms",
-                              report.nodes.count, report.probes, scope.isEmpty ? "" : " " + scope, report.answered,
-                              report.failedPairs, report.seconds * 1000))
+            out.append("\(counted(report.nodes.count, "node")), \(counted(report.probes, "probe"))\(scope.isEmpty ? "" : " " + scope): "
+                       + "\(report.answered) answered, \(report.failedPairs) failed in \(String(format: "%.0f", report.seconds * 1000)) ms")
             if !report.failureGroups.isEmpty {
                 out.append("failures by where and why they break:")
                 for group in report.failureGroups.prefix(VerifyView.listedGroups) {
@@ -207,7 +211,7 @@ struct VerifyView {
                 out.append("  (\(report.failedPairs) failed pairs: --json lists each with its explanation)")
             }
         } else if report.sample != nil || report.from != nil || report.to != nil {
-            out.append("no pairs to probe (\(report.nodes.count) nodes)")
+            out.append("no pairs to probe (\(counted(report.nodes.count, "node")))")
         }
         if !report.expectations.isEmpty {
             out.append("expectations:")
@@ -219,7 +223,7 @@ struct VerifyView {
                 }
             }
             let failed = report.expectations.filter { !$0.holds }.count
-            out.append("\(report.expectations.count - failed) of \(report.expectations.count) expectations hold")
+            out.append("\(report.expectations.count - failed) of \(counted(report.expectations.count, "expectation")) \(report.expectations.count - failed == 1 ? "holds" : "hold")")
         }
         out.append(report.passed ? "PASS" : "FAIL")
         return out.joined(separator: "\n")

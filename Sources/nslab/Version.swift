@@ -1,3 +1,5 @@
+import ArgumentParser
+
 /// nslab's version: the one place it is written. `nslab --version` prints it, and
 /// scripts/package.sh names the Debian package after it (it asks the binary it just built).
 enum NSLabVersion {
@@ -16,4 +18,25 @@ enum NSLabVersion {
 
     /// What `nslab --version` prints: "0.1.0 (commit 1a2b3c4d5e6f)".
     static var line: String { "\(number) (commit \(commit))" }
+}
+
+/// `nslab version [--json]`: what `--version` prints, and the same as data for scripts.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract: "Print nslab's version and the git commit it was built from.",
+        discussion: "The same as `nslab --version`. \(ExitStatus.standard)")
+
+    @Flag(help: "As JSON: {\"version\", \"commit\"}.")
+    var json = false
+
+    struct Report: Encodable {
+        var version: String
+        var commit: String
+    }
+
+    func run() throws {
+        if json { return try printJSON(Report(version: NSLabVersion.number, commit: NSLabVersion.commit)) }
+        print(NSLabVersion.line)
+    }
 }

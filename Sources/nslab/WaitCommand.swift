@@ -15,8 +15,7 @@ struct RoutingWaitFlags: ParsableArguments {
         progress.finish()
         if !json {
             if result.converged {
-                print(String(format: "lab %@: routing converged in %.1f s (%d router%@)", lab, result.seconds, result.routers,
-                             result.routers == 1 ? "" : "s"))
+                print("lab \(lab): routing converged in \(String(format: "%.1f", result.seconds)) s (\(counted(result.routers, "router")))")
             } else {
                 note("nslab: lab \(lab): routing has not converged after \(Int(timeout)) s:")
                 for line in result.pending.prefix(10) { note("  - \(line)") }
@@ -44,8 +43,8 @@ struct WaitCommand: ParsableCommand {
 
     @OptionGroup var waitFlags: RoutingWaitFlags
 
-    @Flag(name: .shortAndLong, help: "No progress on stderr.")
-    var quiet = false
+    @OptionGroup var output: QuietOption
+    var quiet: Bool { output.quiet }
 
     @Flag(help: "The result as JSON.")
     var json = false

@@ -40,7 +40,13 @@ struct EventDecodingTests {
         #expect(sequence == 42)
         let route = NetlinkMessage(type: RTM_NEWROUTE, flags: 0, header: RouteMessage(family: AddressFamily.inet), summary: "route")
         let routeMessage = try #require(try ReceivedMessage.parse(route.encoded(sequence: 0)[...]).first)
-        #expect(try NetlinkEventSocket.event(routeMessage) == nil)
+        guard case .route(let decoded)? = try NetlinkEventSocket.event(routeMessage) else {
+            Issue.record("RTM_NEWROUTE is not a route event"); return
+        }
+        #expect(decoded.isDefault && decoded.family == .ipv4)
+        let neighbour = NetlinkMessage(type: RTM_NEWNEIGH, flags: 0, header: GenericMessage(family: 0), summary: "neighbour")
+        let neighbourMessage = try #require(try ReceivedMessage.parse(neighbour.encoded(sequence: 0)[...]).first)
+        #expect(try NetlinkEventSocket.event(neighbourMessage) == nil)
     }
 }
 

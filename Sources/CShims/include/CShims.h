@@ -47,6 +47,9 @@ void nslab_catch_interrupts(void);
 int nslab_interrupt_signal(void);
 // 1 if fd is a namespace file (nsfs), 0 if not, -1 on error.
 int nslab_is_nsfs(int fd);
+/// pidfd_open(2), close-on-exec: a descriptor that poll(2) reports readable once the process
+/// has exited, for processes that are not our children. -1 with errno on error (ESRCH: gone).
+int nslab_pidfd_open(pid_t pid);
 
 /// What nslab_spawn_in_netns runs and how.
 struct nslab_spawn_request {

@@ -125,7 +125,7 @@ struct AdoptionBuilder {
         for (inode, name) in namespaceOf.sorted(by: { $0.value < $1.value }) {
             let pids = found.filter { $0.inode == inode }.map(\.pid).sorted()
             guard !pids.isEmpty else { continue }
-            note("\(name) runs \(pids.count) process\(pids.count == 1 ? "" : "es") (pid \(pids.map(String.init).joined(separator: ", "))): "
+            note("\(name) runs \(counted(pids.count, "process", "processes")) (pid \(pids.map(String.init).joined(separator: ", "))): "
                  + "a topology starts its own (`commands:`); not carried over")
         }
     }

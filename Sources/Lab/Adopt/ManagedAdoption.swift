@@ -13,7 +13,7 @@ extension LabAdopter {
     /// the file cannot leave as it was (the hosts and resolv.conf files nslab gives every node
     /// that has none). From then on `deploy`, `inspect` and `destroy` treat it as any other lab.
     public static func manage(_ adoption: Adoption, sourceText: String,
-                              progress: (String) -> Void = { _ in }) throws -> ConvergeResult {
+                              progress: (ProgressStep) -> Void = { _ in }) throws -> ConvergeResult {
         try Privileges.check(for: "take over namespaces")
         let topology = adoption.topology
         if LabRecord.exists(lab: topology.name) {

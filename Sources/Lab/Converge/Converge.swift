@@ -60,13 +60,13 @@ public enum LabConverger {
     /// Converges the deployed lab `topology` names (the caller holds its record). On a failure or
     /// a signal half-way, what this run changed is undone, newest first.
     static func converge(_ topology: Topology, sourceText: String, record: LabRecord, options: ConvergeOptions,
-                         progress: (String) -> Void) throws -> ConvergeResult {
+                         progress: (ProgressStep) -> Void) throws -> ConvergeResult {
         let start = Date()
         let (difference, observed, plan) = try difference(topology, record: record, options: options)
         let run = ConvergeRun(topology: topology, plan: plan, observed: observed, record: record)
         defer { run.finish() }
         if !difference.isEmpty {
-            progress("converging: \(difference.changes.count) changes")
+            progress("converging: \(counted(difference.changes.count, "change"))")
             do {
                 try run.apply(difference.changes)
             } catch {
