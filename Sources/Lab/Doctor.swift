@@ -1,6 +1,7 @@
 import Foundation
 import Namespaces
 import Netlink
+import Routing
 
 /// Leftovers that look like nslab's, found from both sides: records whose resources are gone,
 /// resources no record lists, and namespaces that lost their mount but live on through a
@@ -15,6 +16,9 @@ public struct DoctorFinding: Codable, Sendable, Equatable {
         case namespaceKeptByProcesses = "namespace-kept-by-processes"
         /// An /etc/netns/NODE directory with files nslab wrote, listed in no record.
         case etcFilesWithoutRecord = "etc-files-without-record"
+        /// An /etc/frr/NODE directory (and its /var/run/frr/NODE) nslab wrote for a node running
+        /// FRR, listed in no record.
+        case frrFilesWithoutRecord = "frr-files-without-record"
     }
 
     public var kind: Kind
@@ -45,6 +49,7 @@ public enum Doctor {
         }
 
         findings += orphanEtcDirectories()
+        findings += orphanFRRDirectories()
 
         var mounted = Set<UInt64>()
         for name in NamedNamespaces.list() {
@@ -92,6 +97,22 @@ public enum Doctor {
         return findings
     }
 
+    /// /etc/frr/NODE directories whose daemons file nslab wrote, that no record lists.
+    static func orphanFRRDirectories() -> [DoctorFinding] {
+        let recorded = Set(LabRecord.labs().flatMap { NodeEnvironmentRecord(lab: $0).frrDirectories.map(\.path) })
+        var findings: [DoctorFinding] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: FRRPaths.configRoot)) ?? []).sorted() {
+            let path = FRRPaths.configDirectory(name)
+            guard !recorded.contains(path),
+                  let daemons = try? String(contentsOfFile: "\(path)/daemons", encoding: .utf8),
+                  daemons.hasPrefix(FRRConfig.daemonsFileHeader) else { continue }
+            let lab = daemons.dropFirst(FRRConfig.daemonsFileHeader.count).prefix { $0 != "," && $0 != "\n" }
+            findings.append(DoctorFinding(kind: .frrFilesWithoutRecord, lab: String(lab), subject: path, processes: [],
+                                          detail: "FRR files nslab wrote for a node (and \(FRRPaths.runDirectory(name))), listed in no lab's record"))
+        }
+        return findings
+    }
+
     /// The lab named by the nslab alias on the namespace's loopback, if it has one.
     static func nslabLab(of namespace: NetworkNamespace) -> String? {
         guard let links = try? namespace.run({ try NetlinkSocket().links() }) else { return nil }
@@ -127,6 +148,13 @@ public enum Doctor {
                 unlink(file)
             }
             rmdir(finding.subject)
+        case .frrFilesWithoutRecord:
+            // The node's FRR directories, with what FRR put in them; FRR's own root stays.
+            let name = (finding.subject as NSString).lastPathComponent
+            for path in [finding.subject, FRRPaths.runDirectory(name)] where !name.isEmpty {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { unlink("\(path)/\(entry)") }
+                rmdir(path)
+            }
         case .namespaceKeptByProcesses:
             // Only the processes still in that namespace: a recycled pid is someone else now.
             var info = stat()

@@ -15,9 +15,11 @@ public struct RoutingNeighbour: Codable, Sendable, Equatable {
     /// As FRR says it: "Full/-", "Full", "Established", "Active"…
     public var state: String
     public var isUp: Bool
+    /// How long it has been up, when FRR says (BGP's `peerUptimeMsec`).
+    public var upForMilliseconds: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case protocolName = "protocol", interface, neighbour, state, isUp = "up"
+        case protocolName = "protocol", interface, neighbour, state, isUp = "up", upForMilliseconds
     }
 }
 
@@ -89,13 +91,15 @@ public enum RoutingState {
         for family in root.keys.sorted() {
             guard let peers = (root[family] as? [String: Any])?["peers"] as? [String: Any] else { continue }
             for (address, value) in peers.sorted(by: { $0.key < $1.key }) {
-                let state = (value as? [String: Any])?["state"] as? String ?? "?"
+                let peer = value as? [String: Any]
+                let state = peer?["state"] as? String ?? "?"
                 let ip = IPAddress(address)
                 let interface = router.interfaces.first { interface in
                     interface.addresses.contains { prefix in ip.map { prefix.network.contains($0) } ?? false }
                 }?.name ?? ""
                 result.append(RoutingNeighbour(protocolName: .bgp, interface: interface, neighbour: address, state: state,
-                                               isUp: state == "Established"))
+                                               isUp: state == "Established",
+                                               upForMilliseconds: (peer?["peerUptimeMsec"] as? NSNumber)?.intValue))
             }
         }
         return result

@@ -22,6 +22,12 @@ public struct RoutingWaitResult: Sendable {
 /// and no router's table has changed for `quiet` seconds.
 public enum RoutingWait {
     public static let pollInterval = 0.1
+    /// A BGP session counts once it has been up this long (ms): its updates follow the
+    /// establishment, an IPv6 session's only once the link-local address has passed duplicate
+    /// address detection (seen here: a session up for 1 s with no prefix received yet, its
+    /// better path arriving seconds later), and a session that survived a short link failure
+    /// dies at its hold time, 3 s.
+    static let bgpSettle = 3000
 
     /// nil when the lab runs no routing protocol.
     public static func wait(lab: String, timeout: Double = 60, quiet: Double = 1.0,
@@ -142,7 +148,10 @@ public enum RoutingWait {
                 let peersUp = interface.peers.filter { tables[$0.node]?.upInterfaces.contains($0.interface) == true }
                 guard !peersUp.isEmpty else { continue }
                 for proto in router.protocols {
-                    let up = state.neighbours.filter { $0.protocolName == proto && $0.interface == interface.name && $0.isUp }.count
+                    let up = state.neighbours.filter { neighbour in
+                        neighbour.protocolName == proto && neighbour.interface == interface.name && neighbour.isUp
+                            && (neighbour.upForMilliseconds ?? Int.max) >= Self.bgpSettle
+                    }.count
                     let expected: Int
                     switch proto {
                     case .bgp:

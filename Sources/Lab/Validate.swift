@@ -2,6 +2,7 @@ import CShims
 import Foundation
 import Namespaces
 import Netlink
+import Routing
 import Topology
 #if canImport(Glibc)
 import Glibc
@@ -266,6 +267,32 @@ public enum LabValidator {
             } catch {
                 out.append(ValidationDiagnostic(link.location, .error, "\(error)"))
             }
+        }
+        out += frrDiagnostics(topology)
+        return out
+    }
+
+    /// FRR for the nodes that run it: installed, its /etc/frr/NODE free, the nodes' own
+    /// configuration accepted by FRR's parser. The same checks deploy makes first.
+    static func frrDiagnostics(_ topology: Topology) -> [ValidationDiagnostic] {
+        let configs = FRRConfig.make(RoutedLab(topology))
+        guard let first = configs.first, let node = topology.node(named: first.node) else { return [] }
+        let place = topology.routing.isDynamic ? node.location : node.frr?.location ?? node.location
+        do {
+            try FRRNodes.checkInstalled(configs)
+        } catch {
+            return [ValidationDiagnostic(place, .error, "\(error)".replacingOccurrences(of: "cannot deploy: ", with: ""),
+                                         hint: "apt-get install frr")]
+        }
+        var out: [ValidationDiagnostic] = []
+        let recorded = LabRecord.exists(lab: topology.name) ? NodeEnvironmentRecord(lab: topology.name) : nil
+        for problem in FRRNodes.collisions(configs, topology: topology, recorded: recorded) {
+            out.append(ValidationDiagnostic(place, .error, problem, hint: "rename the node or set `prefix:`"))
+        }
+        do {
+            try FRRNodes.checkOwnConfigurations(configs, topology: topology)
+        } catch {
+            out.append(ValidationDiagnostic(place, .error, "\(error)".replacingOccurrences(of: "cannot deploy: ", with: "")))
         }
         return out
     }

@@ -2,7 +2,14 @@ import Foundation
 import NetAddress
 import Namespaces
 import Netlink
+import Synchronization
 import Topology
+
+/// Probes finished so far, over the probing threads.
+final class ProbeCounter: Sendable {
+    private let value = Mutex(0)
+    func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+}
 
 /// One probe of the all-pairs check.
 public struct PairResult: Codable, Sendable {
@@ -131,7 +138,11 @@ public enum Verifier {
         let planSocket = byNode.flatMap(\.value)  // engine socket index → plan socket index
         let engineSocket = Dictionary(uniqueKeysWithValues: planSocket.enumerated().map { ($1, $0) })
 
-        options.progress("probing: \(counted(plan.probeCount, "probe"))")
+        let probing = "probing: \(counted(plan.probeCount, "probe"))"
+        options.progress(.stage(probing))
+        // A count every 1 % (and at the end), for the bar with its rate and the time left.
+        let done = ProbeCounter()
+        let every = max(1, plan.probeCount / 100)
         let listAll = plan.probeCount <= options.listingLimit
         let tallies = ProbeEngine.runSplit(
             sockets: sockets, targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,
@@ -142,6 +153,10 @@ public enum Verifier {
                     tally.expectationReplies[probe] = outcome.reply
                 }
                 if outcome.isExtra { return }
+                let count = done.increment()
+                if count % every == 0 || count == plan.probeCount {
+                    options.progress(.count(stage: probing, done: count, total: plan.probeCount))
+                }
                 if outcome.reply.isEcho {
                     tally.answered += 1
                     if listAll { tally.answers.append(VerifyTally.Finished(probe: probe, reply: outcome.reply)) }

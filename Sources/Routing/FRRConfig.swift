@@ -48,12 +48,16 @@ public enum FRRConfig {
             daemons.remove(at: staticd)
             daemons.insert("staticd", at: 1)
         }
-        let daemonsFile = "# Written by nslab: the daemons it runs for node \(node.name).\n"
+        let daemonsFile = "\(daemonsFileHeader)\(node.lab), node \(node.name): the daemons nslab runs there.\n"
             + FRRDaemons.all.filter { $0 != "zebra" }.map { "\($0)=\(daemons.contains($0) ? "yes" : "no")\n" }.joined()
             + "vtysh_enable=yes\n"
         return FRRNodeConfig(node: node.name, daemons: daemons, frrConf: conf,
                              vtyshConf: "service integrated-vtysh-config\n", daemonsFile: daemonsFile)
     }
+
+    /// How the daemons file nslab writes begins, followed by the lab's name: `nslab doctor`
+    /// knows an FRR directory nslab left behind by it.
+    public static let daemonsFileHeader = "# Written by nslab for lab "
 
     /// Daemons a node's own configuration needs, from the statements that start them.
     public static func daemonsNamed(in config: String) -> [String] {

@@ -55,11 +55,14 @@ public struct RoutedNode: Sendable, Equatable {
     public var asNumber: UInt32?
     public var interfaces: [RoutedInterface]
     public var own: FRRSettings?
+    /// The lab it is a node of.
+    public var lab: String = ""
 }
 
 /// Which nodes run FRR and what each speaks, from the topology: pure, the same file always
 /// gives the same result.
 public struct RoutedLab: Sendable {
+    public var lab: String
     public var routing: RoutingMode
     /// In file order.
     public var nodes: [RoutedNode]
@@ -72,6 +75,7 @@ public struct RoutedLab: Sendable {
     }
 
     public init(_ topology: Topology) {
+        lab = topology.name
         routing = topology.routing
         let speakers = topology.nodes.filter { $0.kind == .router && topology.routing.isDynamic }
         let speakerNames = Set(speakers.map(\.name))
@@ -125,7 +129,7 @@ public struct RoutedLab: Sendable {
             if ipv4 == nil { unnumbered += 1 }
             let id = IPAddress.v4(ipv4 ?? UInt32(unnumbered))
             routed.append(RoutedNode(name: node.name, protocols: protocols, routerID: id, asNumber: asNumbers[node.name],
-                                     interfaces: own, own: node.frr))
+                                     interfaces: own, own: node.frr, lab: topology.name))
         }
         nodes = routed
     }

@@ -44,7 +44,7 @@ struct RoutingLabTests {
               - endpoints: [h1, r1]
               - endpoints: [h3, r3]
             """)
-        let first = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        let first = try #require(try RoutingWait.wait(lab: lab.name, timeout: 90))
         #expect(first.converged, "pending: \(first.pending)")
         #expect(first.routers == 4)
         let h3v4 = address(lab, "h3"), h3v6 = address(lab, "h3", family: "-6")
@@ -55,12 +55,12 @@ struct RoutingLabTests {
 
         // The short way fails: OSPF finds the long one.
         _ = try LinkControl.setState(lab: lab.name, target: "r1:eth0", up: false)
-        let failed = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        let failed = try #require(try RoutingWait.wait(lab: lab.name, timeout: 90))
         #expect(failed.converged, "pending: \(failed.pending)")
         #expect(firstHop(lab, "r1", to: h3v4) == "dev eth1")
         #expect(ping(lab, "h1", h3v4) && ping(lab, "h1", h3v6))
         _ = try LinkControl.setState(lab: lab.name, target: "r1:eth0", up: true)
-        let restored = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        let restored = try #require(try RoutingWait.wait(lab: lab.name, timeout: 90))
         #expect(restored.converged)
         #expect(firstHop(lab, "r1", to: h3v4) == "dev eth0")
 
@@ -79,21 +79,23 @@ struct RoutingLabTests {
         #expect(hostFRR() == before)
     }
 
-    @Test func aBGPLabConvergesWithASessionPerLinkAndFamily() throws {
+    @Test func aBGPTriangleConvergesAndReroutesAroundAFailedSession() throws {
         let lab = TestLab("bgp")
         let before = hostFRR()
         defer { lab.cleanUpFRR() }
         let text = """
             addressing: { ipv4: 10.62.0.0/24, ipv6: "fd00:62::/48" }
             routing: bgp
-            nodes: { a: { kind: router }, b: { kind: router, as: 64900 }, c: { kind: router }, ha: {}, hc: {} }
-            links: [{ endpoints: [a, b] }, { endpoints: [b, c] }, { endpoints: [ha, a] }, { endpoints: [hc, c] }]
+            nodes: { a: { kind: router }, b: { kind: router, as: 64900 }, c: { kind: router }, ha: {}, hb: {} }
+            links: [{ endpoints: [a:eth0, b:eth0] }, { endpoints: [b, c] }, { endpoints: [c, a] }, { endpoints: [ha, a] }, { endpoints: [hb, b] }]
             """
         _ = try lab.deploy(text)
-        let result = try #require(try RoutingWait.wait(lab: lab.name, timeout: 30))
+        let result = try #require(try RoutingWait.wait(lab: lab.name, timeout: 90))
         #expect(result.converged, "pending: \(result.pending)")
-        #expect(ping(lab, "ha", address(lab, "hc")) && ping(lab, "ha", address(lab, "hc", family: "-6")))
+        let (hb4, hb6) = (address(lab, "hb"), address(lab, "hb", family: "-6"))
+        #expect(ping(lab, "ha", hb4) && ping(lab, "ha", hb6))
         #expect(sh("ip -n \(lab.namespace("a")) route show proto bgp").output.contains("via"))
+        #expect(firstHop(lab, "a", to: hb4) == "dev eth0")  // one AS away, directly
         let topology = try Topology.parse(yaml: "name: \(lab.name)\nprefix: \(lab.prefix)\n" + text, file: "x")
         let b = try #require(RoutedLab(topology).node("b"))
         let sessions = RoutingState.read(b, namespace: lab.namespace("b")).neighbours
@@ -101,6 +103,17 @@ struct RoutingLabTests {
         #expect(Set(sessions.map(\.interface)) == ["eth0", "eth1"])
         let summary = lab.nslabExec("b", "vtysh -c 'show bgp summary'")
         #expect(summary.output.contains("local AS number 64900"))
+
+        // The a–b link fails: BGP learns hb's subnet through c, and back when it returns.
+        _ = try LinkControl.setState(lab: lab.name, target: "a:eth0", up: false)
+        let failed = try #require(try RoutingWait.wait(lab: lab.name, timeout: 90))
+        #expect(failed.converged, "pending: \(failed.pending)")
+        #expect(firstHop(lab, "a", to: hb4) == "dev eth1")
+        #expect(ping(lab, "ha", hb4) && ping(lab, "ha", hb6))
+        _ = try LinkControl.setState(lab: lab.name, target: "a:eth0", up: true)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
+        #expect(firstHop(lab, "a", to: hb4) == "dev eth0")
+
         try LabDestroyer.destroy(lab: lab.name)
         #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("b"))"))
         #expect(hostFRR() == before)
@@ -116,7 +129,7 @@ struct RoutingLabTests {
             links: [{ endpoints: [r1, r2] }, { endpoints: [h1, r1] }]
             """
         _ = try lab.deploy(small)
-        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
         let r2Config = "/etc/frr/\(lab.namespace("r2"))/frr.conf"
         let before = try String(contentsOfFile: r2Config, encoding: .utf8)
         // r3 and its host behind r2: r2's configuration gains an interface, r3 gets FRR.
@@ -125,13 +138,13 @@ struct RoutingLabTests {
         let result = try lab.deploy(grown)
         #expect(result.converged?.difference.isEmpty == false)
         #expect(try String(contentsOfFile: r2Config, encoding: .utf8) != before)
-        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
         #expect(ping(lab, "h1", address(lab, "h3")))
         // A node stopped ends its daemons; started, they run again and it routes.
         _ = try NodeLifecycle.stop(lab: lab.name, node: "r2")
         #expect(!ping(lab, "h1", address(lab, "h3")))
         _ = try NodeLifecycle.start(lab: lab.name, node: "r2")
-        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
         #expect(ping(lab, "h1", address(lab, "h3")))
     }
 
@@ -144,7 +157,7 @@ struct RoutingLabTests {
             nodes: { r1: { kind: router }, r2: { kind: router }, r3: { kind: router }, h1: {}, h3: {} }
             links: [{ endpoints: [r1, r2] }, { endpoints: [r2, r3] }, { endpoints: [h1, r1] }, { endpoints: [h3, r3] }]
             """)
-        #expect(try RoutingWait.wait(lab: lab.name, timeout: 30)?.converged == true)
+        #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
         let state = try LabInspector.inspect(lab: lab.name)
         let r2 = try #require(state.nodes.first { $0.name == "r2" })
         #expect(r2.routing?.map { "\($0.protocolName.rawValue) \($0.interface) \($0.isUp)" } == ["ospf eth0 true", "ospf eth1 true"])
@@ -225,6 +238,27 @@ struct RoutingLabTests {
         }
         #expect(sh("ip netns list | grep -c '^\(lab.prefix)'").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("r"))"))
+    }
+
+    /// FRR files of a node whose lab's record is gone (a crash, a removed /run): doctor finds
+    /// them by the daemons file nslab writes, and removes them with the node's run directory.
+    @Test func doctorFindsAndRemovesFRRFilesNoRecordLists() throws {
+        let lab = TestLab("doc")
+        defer { lab.cleanUpFRR() }
+        let (etc, run) = ("/etc/frr/\(lab.namespace("r"))", "/var/run/frr/\(lab.namespace("r"))")
+        #expect(mkdir(etc, 0o750) == 0 && mkdir(run, 0o750) == 0)
+        try "\(FRRConfig.daemonsFileHeader)\(lab.name), node r: the daemons nslab runs there.\nospfd=yes\n"
+            .write(toFile: "\(etc)/daemons", atomically: true, encoding: .utf8)
+        try "frr defaults traditional\n".write(toFile: "\(etc)/frr.conf", atomically: true, encoding: .utf8)
+        try "1234\n".write(toFile: "\(run)/zebra.pid", atomically: true, encoding: .utf8)
+        let finding = try #require(Doctor.examine().first { $0.subject == etc })
+        #expect(finding.kind == .frrFilesWithoutRecord && finding.lab == lab.name)
+        try Doctor.fix(finding)
+        #expect(!FileManager.default.fileExists(atPath: etc) && !FileManager.default.fileExists(atPath: run))
+        // A directory of the host's own FRR (no nslab daemons file) is not nslab's.
+        #expect(mkdir(etc, 0o750) == 0)
+        try "bgpd=yes\n".write(toFile: "\(etc)/daemons", atomically: true, encoding: .utf8)
+        #expect(!Doctor.examine().contains { $0.subject == etc })
     }
 
     @Test func anFRRDirectoryNslabDidNotMakeIsRefused() throws {
