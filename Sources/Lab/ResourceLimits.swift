@@ -45,6 +45,22 @@ public enum ResourceLimits {
     /// for 1,001 nodes); now nothing of a node stays open between steps (NodeNamespace).
     public static let deployFiles = 128
 
+    /// Files this process may still open under its soft limit.
+    static func spareOpenFiles() -> Int {
+        let (soft, _) = openFileLimit()
+        return Int(min(soft, UInt64(Int.max / 2))) - openFiles()
+    }
+
+    /// Up to `wanted` files for work that can use fewer (more at once is only faster), leaving
+    /// `margin` for the rest; refused when not even `least` fit.
+    static func share(wanted: Int, least: Int, margin: Int = 32, for work: String) throws -> Int {
+        let spare = spareOpenFiles() - margin
+        guard spare >= least else {
+            throw LabError.refused(shortage(needed: UInt64(openFiles() + margin + least), for: work))
+        }
+        return min(wanted, spare)
+    }
+
     /// Refuses work that needs `needed` more open files than the limit allows, before it starts.
     static func requireOpenFiles(_ needed: Int, for work: String) throws {
         let (soft, _) = openFileLimit()

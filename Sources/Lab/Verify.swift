@@ -79,7 +79,8 @@ public struct VerifyOptions: Sendable {
 
 public enum Verifier {
     /// Raw sockets open at once, whatever the lab's size (ProbeSockets): a node's sockets are
-    /// opened when its turn comes and closed when its probes are done.
+    /// opened when its turn comes and closed when its probes are done. Fewer when the open-file
+    /// limit leaves less room (at least 8).
     static let socketsOpenAtOnce = 256
 
     /// Probes every node to every address of every other node (or the sample, or the pairs
@@ -114,7 +115,7 @@ public enum Verifier {
 
         // Sockets: only those with something to send (one node's with --from), each opened inside
         // its node when its turn comes, a bounded number at once (ProbeSockets).
-        try ResourceLimits.requireOpenFiles(socketsOpenAtOnce + 16, for: "verifying \(nodes.count) nodes")
+        let openAtOnce = try ResourceLimits.share(wanted: socketsOpenAtOnce, least: 8, for: "verifying \(nodes.count) nodes")
         let planSocket = plan.queues.indices.filter { plan.queues[$0].load > 0 }  // engine socket index → plan socket index
         /// Inside its node, on the calling thread (a NamespaceThread worker).
         func openSocket(_ socket: Int) throws -> ICMPSocket {
@@ -129,7 +130,7 @@ public enum Verifier {
 
         let listAll = plan.probeCount <= options.listingLimit
         let tallies = try ProbeEngine.runSplit(
-            sockets: ProbeSockets(count: planSocket.count, openAtOnce: socketsOpenAtOnce) { try openSocket(planSocket[$0]) },
+            sockets: ProbeSockets(count: planSocket.count, openAtOnce: openAtOnce) { try openSocket(planSocket[$0]) },
             targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,
             retries: 1, threads: 2, start: { VerifyTally() },
             record: { tally, outcome in
