@@ -110,18 +110,20 @@ public enum Verifier {
             case .address(let address): expectationTargets.append([address])
             }
         }
-        let plan = VerifyPlan(nodes: nodes, addresses: nodes.map { network.addresses(of: $0) }, selection: selection,
+        let addresses = network.addressesOfEveryNode()
+        let plan = VerifyPlan(nodes: nodes, addresses: nodes.map { addresses[$0] ?? [] }, selection: selection,
                               expectations: zip(expectations, expectationTargets).map { (nodeIndexes[$0.from], $1) })
 
         // Sockets: only those with something to send (one node's with --from), each opened inside
         // its node when its turn comes, a bounded number at once (ProbeSockets).
         let openAtOnce = try ResourceLimits.share(wanted: socketsOpenAtOnce, least: 8, for: "verifying \(nodes.count) nodes")
         let planSocket = plan.queues.indices.filter { plan.queues[$0].load > 0 }  // engine socket index → plan socket index
+        let namespaces = Dictionary(network.state.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         /// Inside its node, on the calling thread (a NamespaceThread worker).
         func openSocket(_ socket: Int) throws -> ICMPSocket {
             let name = nodes[VerifyPlan.node(ofSocket: socket)]
             do {
-                try NetworkNamespace.open(try network.node(name).namespace).enter()
+                try NetworkNamespace.open(namespaces[name] ?? name).enter()
                 return try ICMPSocket(family: VerifyPlan.families[socket % VerifyPlan.families.count])
             } catch let error as SystemCallError {
                 throw ProbeError.socket(node: name, error)
