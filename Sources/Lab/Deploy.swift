@@ -24,17 +24,17 @@ public struct DeployResult: Sendable {
 /// `ip -n NAMESPACE -d link show lo` and checkable by nslab itself: "nslab:LAB/NODE".
 public func ownershipAlias(lab: String, node: String) -> String { "nslab:\(lab)/\(node)" }
 
-/// A node being deployed: its namespace, a socket inside it, and its interfaces' indexes.
+/// A node being deployed: its namespace (name and inode, no open file: each step opens it again,
+/// see NodeNamespace) and its interfaces' indexes.
 final class DeployedNode: @unchecked Sendable {
     let node: Node
-    let namespace: NetworkNamespace
-    let socket: NetlinkSocket
+    let namespace: NodeNamespace
     /// The lowest index no interface in the namespace has yet (2 in a new one: lo is 1).
     let firstFreeIndex: Int32
     var interfaceIndexes: [String: Int32] = [:]
 
-    init(node: Node, namespace: NetworkNamespace, socket: NetlinkSocket, firstFreeIndex: Int32) {
-        self.node = node; self.namespace = namespace; self.socket = socket; self.firstFreeIndex = firstFreeIndex
+    init(node: Node, namespace: NodeNamespace, firstFreeIndex: Int32) {
+        self.node = node; self.namespace = namespace; self.firstFreeIndex = firstFreeIndex
     }
 }
 
@@ -92,7 +92,7 @@ public enum LabDeployer {
         }
         let frr = FRRConfig.make(RoutedLab(topology))
         do {
-            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles(nodes: topology.nodes.count), for: "deploying \(counted(topology.nodes.count, "node"))")
+            try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles, for: "deploying \(counted(topology.nodes.count, "node"))")
             try checkCollisions(topology)
             try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         } catch {
@@ -127,12 +127,14 @@ public enum LabDeployer {
             }
             guard case let network?? = stages.first else { preconditionFailure("the network stage returns its nodes") }
             try Interruption.check()
-            let nodes = network.nodes.map { ($0.node, $0.namespace) }
+            // FRR's nodes opened for their daemons' start (a lab runs FRR on its routers only).
             try FRRNodes.write(frr, topology: topology, record: record)
-            try FRRNodes.start(frr, topology: topology, record: record, nodes: nodes, progress: progress)
-            try NodeEnvironment.startCommands(topology, record: record, nodes: nodes, progress: progress)
+            let routers = Set(frr.map(\.node))
+            let frrNodes = try network.nodes.filter { routers.contains($0.node.name) }.map { ($0.node, try $0.namespace.open()) }
+            try FRRNodes.start(frr, topology: topology, record: record, nodes: frrNodes, progress: progress)
+            try NodeEnvironment.startCommands(topology, record: record, nodes: network.nodes, progress: progress)
             // Links' `flap:` schedules, in the background (LinkFlap.swift).
-            try LinkFlap.startDeclared(topology, record: record, nodes: nodes)
+            try LinkFlap.startDeclared(topology, record: record, nodes: network.nodes)
             try record.append([RecordEntry(event: .deployed, hash: hash, time: Date().timeIntervalSince1970)])
             return DeployResult(lab: topology.name, nodes: network.nodes.count, links: topology.links.count,
                                 addresses: network.addresses, routes: network.routes, seconds: Date().timeIntervalSince(start),
@@ -265,24 +267,23 @@ public enum LabDeployer {
         topology.hasIPv6 || topology.nodes.contains { !$0.commands.isEmpty }
     }
 
-    /// One node's network namespace (on its reserved file), its sysctls, host name and socket,
-    /// confirmed in the record.
+    /// One node's network namespace (on its reserved file), its sysctls and host name, confirmed
+    /// in the record. Nothing of it stays open: the namespace is known by name and inode.
     private static func createNode(_ node: Node, topology: Topology, record: LabRecord,
                                    sysctls: NewNamespaceSysctls, instantIPv6: Bool) throws -> DeployedNode {
-        let (namespace, setup) = try NetworkNamespace.create(topology.namespaceName(of: node.name), reserved: true) {
+        let (namespace, hostName) = try NetworkNamespace.create(topology.namespaceName(of: node.name), reserved: true) {
             // Inside the new namespace, on its creating thread, which exits afterwards:
             // the node's UTS namespace is made here too, saving a thread per node.
-            let socket = try NetlinkSocket()
-            try Sysctl.setForwarding(node.kind.forwards, reading: socket)
+            try Sysctl.setForwarding(node.kind.forwards, reading: try NetlinkSocket())
             if instantIPv6 { try Sysctl.disableDuplicateAddressDetection(startingFrom: sysctls) }
-            let hostName = try NodeEnvironment.createHostName(lab: topology.name, node: node.name)
             // Nothing else here: this runs serialised behind the kernel's namespace
             // setup, so loopback is brought up later with the node's other interfaces.
-            return (socket, hostName)
+            return try NodeEnvironment.createHostName(lab: topology.name, node: node.name)
         }
         try record.append([RecordEntry(event: .namespaceCreated, name: namespace.name, node: node.name,
-                                        inode: namespace.inode), setup.1])
-        return DeployedNode(node: node, namespace: namespace, socket: setup.0, firstFreeIndex: firstIndexInNewNamespace)
+                                        inode: namespace.inode), hostName])
+        return DeployedNode(node: node, namespace: NodeNamespace(name: namespace.name, inode: namespace.inode),
+                            firstFreeIndex: firstIndexInNewNamespace)
     }
 
     /// One transmit and one receive queue per veth end, not the kernel's one per CPU: each queue
@@ -291,22 +292,40 @@ public enum LabDeployer {
     /// on a machine with more CPUs the default costs more).
     static let vethQueues: UInt32 = 1
 
+    /// Namespaces open at once while links are created: the fds IFLA_NET_NS_FD names must be
+    /// open while the kernel reads the request, so links go in batches whose ends lie in at most
+    /// this many namespaces (a star's hub is opened again for each batch of 63 leaves).
+    static let namespacesPerLinkBatch = 64
+
     /// Every veth pair created with both ends directly in their namespaces, each with the index
-    /// nslab chose, so nothing has to be looked up or moved afterwards. One pipelined batch.
+    /// nslab chose, so nothing has to be looked up or moved afterwards. Pipelined batches, from a
+    /// socket in this process's own namespace (where the request is sent does not matter: both
+    /// ends are placed by their namespace fds).
     static func createLinks(_ topology: Topology, nodes: [String: DeployedNode], neighbours: StaticNeighbours?) throws {
-        guard let socket = nodes.values.first?.socket else { return }
-        var requests: [NetlinkMessage] = []
         var indexes = LabIndexes(nodes: nodes.values)
-        for link in topology.links {
-            guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
-                  let b = nodes[link.endpoints[1].node] else { continue }
-            let ea = link.endpoints[0], eb = link.endpoints[1]
-            requests.append(LinkRequest.createVeth(
-                VethEnd(name: ea.interface, namespaceFD: a.namespace.fd, index: indexes.assign(to: ea.interface, on: a),
-                        mtu: ea.mtu, mac: neighbours?.mac(of: ea) ?? ea.mac, queues: vethQueues),
-                peer: VethEnd(name: eb.interface, namespaceFD: b.namespace.fd, index: indexes.assign(to: eb.interface, on: b),
-                              mtu: eb.mtu, mac: neighbours?.mac(of: eb) ?? eb.mac, queues: vethQueues),
-                up: true))
+        var batch = LinkBatch()
+        do {
+            let socket = try NetlinkSocket()
+            for link in topology.links {
+                guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
+                      let b = nodes[link.endpoints[1].node] else { continue }
+                if !batch.hasRoom(for: [a.namespace, b.namespace]) { try batch.send(on: socket) }
+                let ea = link.endpoints[0], eb = link.endpoints[1]
+                let request = LinkRequest.createVeth(
+                    VethEnd(name: ea.interface, namespaceFD: try batch.open(a.namespace).fd,
+                            index: indexes.assign(to: ea.interface, on: a),
+                            mtu: ea.mtu, mac: neighbours?.mac(of: ea) ?? ea.mac, queues: vethQueues),
+                    peer: VethEnd(name: eb.interface, namespaceFD: try batch.open(b.namespace).fd,
+                                  index: indexes.assign(to: eb.interface, on: b),
+                                  mtu: eb.mtu, mac: neighbours?.mac(of: eb) ?? eb.mac, queues: vethQueues),
+                    up: true)
+                batch.requests.append(request)
+            }
+            try batch.send(on: socket)
+        } catch let error as NetlinkError {
+            throw LabError.kernel(error, node: nil)
+        } catch let error as NamespaceError {
+            throw LabError.namespace(error)
         }
         // 802.1Q sub-interfaces are made by their node's own batch, on their parent; their
         // indexes come from the same lab-wide counter.
@@ -314,17 +333,36 @@ public enum LabDeployer {
             guard let node = nodes[endpoint.node] else { continue }
             for sub in endpoint.subinterfaces { _ = indexes.assign(to: sub.name, on: node) }
         }
-        do {
-            try socket.execute(requests)
-        } catch let error as NetlinkError {
-            throw LabError.kernel(error, node: nil)
+    }
+
+    /// Veth requests waiting to be sent, and the namespaces they name, open until they are sent.
+    private struct LinkBatch {
+        var requests: [NetlinkMessage] = []
+        private var opened: [NodeNamespace: NetworkNamespace] = [:]
+
+        func hasRoom(for namespaces: [NodeNamespace]) -> Bool {
+            opened.count + namespaces.filter { opened[$0] == nil }.count <= namespacesPerLinkBatch
+        }
+
+        mutating func open(_ namespace: NodeNamespace) throws -> NetworkNamespace {
+            if let known = opened[namespace] { return known }
+            let made = try namespace.open()
+            opened[namespace] = made
+            return made
+        }
+
+        /// Sends the requests and closes the namespaces.
+        mutating func send(on socket: NetlinkSocket) throws {
+            if !requests.isEmpty { try socket.execute(requests) }
+            requests = []
+            opened = [:]
         }
     }
 
     /// Alias and up on every interface, then its addresses: one batch per node, on its socket.
     static func configureInterfaces(_ topology: Topology, nodes: [DeployedNode], neighbours: StaticNeighbours?) throws -> Int {
         let endpointsByNode = Dictionary(grouping: topology.links.flatMap(\.endpoints), by: \.node)
-        let counts = try eachNode(nodes) { deployed in
+        let counts = try eachNode(nodes) { deployed, socket in
             var count = 0
             // The tag goes on loopback only: every namespace has one, it stays when the veths are
             // gone (so `nslab doctor` can still tell whose namespace it was), and the interfaces
@@ -349,7 +387,7 @@ public enum LabDeployer {
                 count += endpoint.subinterfaces.reduce(0) { $0 + $1.addresses.count }
             }
             do {
-                try deployed.socket.execute(requests)
+                try socket.execute(requests)
             } catch let error as NetlinkError {
                 throw vlanRefusal(error) ?? error
             }
@@ -358,15 +396,18 @@ public enum LabDeployer {
         return counts.reduce(0, +)
     }
 
-    /// Runs one batch per node, on as many threads as creating namespaces uses: each node has its
-    /// own socket, so batches of different nodes proceed in parallel in the kernel.
-    static func eachNode<T>(_ nodes: [DeployedNode], _ batch: (DeployedNode) throws -> T) throws -> [T] {
+    /// Runs one batch per node, on as many threads as creating namespaces uses, each on a socket
+    /// opened inside the node for the batch and closed after it (so a thread holds one node's
+    /// files at a time): batches of different nodes proceed in parallel in the kernel.
+    static func eachNode<T>(_ nodes: [DeployedNode], _ batch: (DeployedNode, NetlinkSocket) throws -> T) throws -> [T] {
         try NamespaceThread.forEach(nodes, threads: creationThreads) { deployed in
             try Interruption.check()
             do {
-                return try batch(deployed)
+                return try batch(deployed, try deployed.namespace.enterWithSocket())
             } catch let error as NetlinkError {
                 throw LabError.kernel(error, node: deployed.node.name)
+            } catch let error as NamespaceError {
+                throw LabError.namespace(error)
             }
         }
     }
@@ -374,9 +415,9 @@ public enum LabDeployer {
     /// Routes go last, once every address of every node exists, so each gateway is already on a
     /// connected subnet when its route is added.
     static func addRoutes(_ nodes: [DeployedNode]) throws -> Int {
-        let counts = try eachNode(nodes.filter { !$0.node.routes.isEmpty }) { deployed in
+        let counts = try eachNode(nodes.filter { !$0.node.routes.isEmpty }) { deployed, socket in
             let requests = deployed.node.routes.map { PlannedRoute($0).request(indexes: deployed.interfaceIndexes) }
-            try deployed.socket.execute(requests)
+            try socket.execute(requests)
             return requests.count
         }
         return counts.reduce(0, +)

@@ -122,6 +122,27 @@ public struct LabNetwork: Sendable {
         return found.sorted { ($0.family == .ipv4 ? 0 : 1) < ($1.family == .ipv4 ? 0 : 1) }
     }
 
+    /// `addresses(of:)` of every node at once, in one pass over the lab: asked node by node, each
+    /// call walked every node and every declared interface, and a 10,000-leaf star's hub (20,000
+    /// addresses) was deduplicated by a linear search each time (verify of a 3,001-node star: 9.6 s).
+    public func addressesOfEveryNode() -> [String: [IPAddress]] {
+        var found: [String: [IPAddress]] = [:]
+        var seen: [String: Set<IPAddress>] = [:]
+        func add(_ address: IPAddress, to node: String) {
+            guard !address.isLoopback, !address.isLinkLocalV6, seen[node, default: []].insert(address).inserted else { return }
+            found[node, default: []].append(address)
+        }
+        for current in state.nodes {
+            for entry in current.interfaces {
+                for text in entry.addresses { if let address = IPPrefix(text)?.address { add(address, to: current.name) } }
+            }
+        }
+        for declared in topology?.declaredInterfaces ?? [] {
+            for prefix in declared.addresses { add(prefix.address, to: declared.node) }
+        }
+        return found.mapValues { addresses in addresses.sorted { ($0.family == .ipv4 ? 0 : 1) < ($1.family == .ipv4 ? 0 : 1) } }
+    }
+
     /// What a command-line or expectation target means: a node (all its addresses), NODE:IFACE
     /// (that interface's addresses) or an address.
     public func resolve(_ target: String) throws -> (label: String, addresses: [IPAddress]) {

@@ -176,10 +176,10 @@ public enum LinkControl {
             }
         }
         let affected = nodes.filter { perNode[$0.node.name] != nil }
-        _ = try LabDeployer.eachNode(affected) { deployed in
+        _ = try LabDeployer.eachNode(affected) { deployed, socket in
             for item in perNode[deployed.node.name] ?? [] {
                 guard let index = deployed.interfaceIndexes[item.endpoint.interface] else { continue }
-                try apply(item.impairment, socket: deployed.socket, index: index,
+                try apply(item.impairment, socket: socket, index: index,
                           end: LinkEnd(node: item.endpoint.node, interface: item.endpoint.interface), replacing: nil)
             }
         }
@@ -194,11 +194,11 @@ public enum LinkControl {
             for endpoint in link.endpoints { perNode[endpoint.node, default: []].append(endpoint) }
         }
         let affected = nodes.filter { perNode[$0.node.name] != nil }
-        _ = try LabDeployer.eachNode(affected) { deployed in
+        _ = try LabDeployer.eachNode(affected) { deployed, socket in
             let requests = (perNode[deployed.node.name] ?? []).compactMap { endpoint in
                 deployed.interfaceIndexes[endpoint.interface].map { LinkRequest.set(index: $0, name: endpoint.interface, up: false) }
             }
-            try deployed.socket.execute(requests)
+            try socket.execute(requests)
         }
     }
 }

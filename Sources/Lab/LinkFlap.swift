@@ -54,14 +54,15 @@ public struct LinkFlap: Sendable {
     /// the node of the link's first end as a recorded node process, so `inspect` lists it, its
     /// log (the timestamped changes) is under /run/nslab/LAB/logs/ and `destroy` ends it.
     static func startDeclared(_ topology: Topology, record: LabRecord,
-                              nodes: [(node: Node, namespace: NetworkNamespace)]) throws {
+                              nodes: [DeployedNode]) throws {
         let flaps = topology.links.compactMap { link in link.flap.flatMap { flap in link.endpoints.first.map { ($0, flap) } } }
         guard !flaps.isEmpty else { return }
         guard let executable = nslabExecutable() else {
             throw LabError.refused("cannot start the links' flap: schedules: the nslab executable was not found (/proc/self/exe, or nslab beside it)")
         }
+        let byName = Dictionary(nodes.map { ($0.node.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         for (end, flap) in flaps {
-            guard let namespace = nodes.first(where: { $0.node.name == end.node })?.namespace else { continue }
+            guard let namespace = try byName[end.node]?.open() else { continue }
             var argv = [executable, "link", topology.name, end.id, "flap",
                         "--down-after", "\(flap.downAfter)", "--down-for", "\(flap.downFor)", "--times", "\(flap.times)"]
             if let upFor = flap.upFor { argv += ["--up-for", "\(upFor)"] }

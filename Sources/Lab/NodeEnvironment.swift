@@ -96,12 +96,18 @@ enum NodeEnvironment {
 
     /// Deploy, once every link and route is in place and the /etc files are written: each
     /// node's `commands:` (last, so they find the network complete).
-    static func startCommands(_ topology: Topology, record: LabRecord, nodes: [(node: Node, namespace: NetworkNamespace)],
+    /// Each node's namespace is opened for its commands and closed after them.
+    static func startCommands(_ topology: Topology, record: LabRecord, nodes: [DeployedNode],
                               progress: (ProgressStep) -> Void) throws {
-        let commands = nodes.reduce(0) { $0 + $1.node.commands.count }
-        if commands > 0 { progress("starting \(commands) commands") }
-        for (node, namespace) in nodes where !node.commands.isEmpty {
-            let recorded = NodeEnvironmentRecord(entries: try record.entries())
+        let starting = nodes.filter { !$0.node.commands.isEmpty }
+        guard !starting.isEmpty else { return }
+        progress("starting \(counted(starting.reduce(0) { $0 + $1.node.commands.count }, "command"))")
+        // The record read once: read per node it cost a lab with commands everywhere
+        // O(nodes²) (every read parses the whole journal).
+        let recorded = NodeEnvironmentRecord(entries: try record.entries())
+        for deployed in starting {
+            let node = deployed.node
+            let namespace = try deployed.namespace.open()
             let utsFD = try openUTS(lab: topology.name, node: node.name, recorded: recorded)
             defer { if let utsFD { close(utsFD) } }
             for command in node.commands {

@@ -20,7 +20,7 @@ public enum NodeLifecycle {
         let record = try LabRecord(lab: lab, create: false)
         let (planned, target) = try open(lab: lab, node: node, record: record)
         try record.append([RecordEntry(event: .nodeState, time: Date().timeIntervalSince1970, node: node, up: false)])
-        let ended = NamespaceProcesses.terminateAll(inNamespacesWithInodes: [target.namespace.inode])
+        let ended = NamespaceProcesses.terminateAll(inNamespacesWithInodes: [target.location.inode])
             + NodeProcesses.endRunning(NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events))
                 .processes.filter { $0.node == node })
         let interfaces = planned.interfaces.map(\.name)
@@ -85,6 +85,7 @@ public enum NodeLifecycle {
         guard let namespace = summary.namespaces.first(where: { $0.node == node })?.name else {
             throw LabError.refused("node \(node) of lab \(lab) has no namespace on record; run `nslab deploy` again")
         }
-        return (planned, try ConvergeTarget.open(node: node, namespace: namespace, inode: summary.inodes[namespace], lab: lab))
+        return (planned, try ConvergeTarget.open(node: node, namespace: namespace, inode: summary.inodes[namespace], lab: lab,
+                                                 opened: OpenNamespaces(capacity: 1)))
     }
 }

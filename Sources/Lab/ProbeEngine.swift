@@ -78,17 +78,45 @@ struct ProbeQueue: Sendable {
     mutating func putBack(_ entry: Entry) { resend.append(entry) }
 }
 
+/// The sockets a run sends from, by index: opened when their turn comes and closed as soon as
+/// their queue is done and nothing of theirs is in flight, at most `openAtOnce` at a time. A lab
+/// of 10,000 nodes has 20,000 sockets to send from (a node's per family); all open at once they
+/// needed 20,000 open files.
+struct ProbeSockets {
+    var count: Int
+    var openAtOnce: Int
+    /// Opens socket `index`, on the thread that sends from it (a NamespaceThread worker for
+    /// sockets opened inside nodes).
+    var open: (Int) throws -> ICMPSocket
+
+    /// Sockets already open (ping, trace, explain: a node's one or two).
+    static func opened(_ sockets: [ICMPSocket]) -> ProbeSockets {
+        ProbeSockets(count: sockets.count, openAtOnce: max(1, sockets.count)) { sockets[$0] }
+    }
+
+    /// These of the sockets (`members`, in order), as their own numbering 0..<members.count.
+    func subset(_ members: [Int], openAtOnce limit: Int) -> ProbeSockets {
+        ProbeSockets(count: members.count, openAtOnce: max(1, limit)) { try open(members[$0]) }
+    }
+}
+
 /// Sends many probes from many sockets at once and reports what comes back.
 ///
-/// One thread, no namespace switching: the sockets were opened inside their nodes and stay
-/// there. Each socket keeps up to `window` probes in flight; the kernel's replies are read as
-/// they arrive, so a lab that answers in microseconds is verified at the speed of its sends.
-/// A probe unanswered after `timeout` is sent again `retries` times before it counts as lost.
-/// Memory: the queues, and per socket the probes in flight; never one entry per probe.
+/// One thread per group of sockets, no namespace switching between sends: each socket is opened
+/// inside its node and stays there. Each socket keeps up to `window` probes in flight; the
+/// kernel's replies are read as they arrive, so a lab that answers in microseconds is verified at
+/// the speed of its sends. A probe unanswered after `timeout` is sent again `retries` times
+/// before it counts as lost. Memory: the queues, and per open socket the probes in flight; never
+/// one entry per probe. Files: `openAtOnce` sockets.
 enum ProbeEngine {
     /// What a finished probe reports: the socket (its index), the target, whether it was an
     /// extra of the queue, and the reply.
     typealias Outcome = (socket: Int, target: Int32, isExtra: Bool, reply: ProbeReply)
+
+    /// Probes in flight per sending thread, shared out between its open sockets: as many as when
+    /// every socket of a 1,000-node lab was open with 64 each, so that a run whose probes are
+    /// lost (each waits out its timeouts) is not slowed by having fewer sockets open.
+    static let inFlightPerThread = 65_536
 
     /// A list of probes, their replies in the same order (ping, trace, explain: a few probes).
     static func run(sockets: [ICMPSocket], probes: [Probe], timeout: Double, retries: Int = 1,
@@ -97,62 +125,90 @@ enum ProbeEngine {
         var listed = [[Int32]](repeating: [], count: sockets.count)
         for (index, probe) in probes.enumerated() { listed[probe.socket].append(Int32(index)) }
         var replies = [ProbeReply](repeating: .timeout, count: probes.count)
-        stream(sockets: sockets, targets: targets, queues: listed.map { ProbeQueue(listed: $0) }, timeout: timeout,
-               retries: retries, window: window, payloadSize: payloadSize) { replies[Int($0.target)] = $0.reply }
+        // Already open: nothing to fail.
+        try? stream(sockets: .opened(sockets), targets: targets, queues: listed.map { ProbeQueue(listed: $0) },
+                    timeout: timeout, retries: retries, window: window, payloadSize: payloadSize) { replies[Int($0.target)] = $0.reply }
         return replies
     }
 
     /// The queues split over `threads` threads, each with its own share of the sockets: the
     /// kernel answers a ping inside the sender's system call (veth delivers on the sending CPU),
     /// so one thread kept one core busy and the other idle. Each thread keeps its own tally
-    /// (`start()`, then `record` for every outcome, the socket index being the global one).
-    static func runSplit<Tally>(sockets: [ICMPSocket], targets: [ProbeTarget], queues: [ProbeQueue], timeout: Double,
+    /// (`start()`, then `record` for every outcome, the socket index being the global one) and
+    /// opens its sockets itself, on a thread of its own (NamespaceThread).
+    static func runSplit<Tally>(sockets: ProbeSockets, targets: [ProbeTarget], queues: [ProbeQueue], timeout: Double,
                                 retries: Int = 1, threads: Int, start: () -> Tally,
-                                record: (inout Tally, Outcome) -> Void) -> [Tally] {
+                                record: (inout Tally, Outcome) -> Void) throws -> [Tally] {
         let total = queues.reduce(0) { $0 + $1.load }
-        let groups = min(threads, sockets.count)
-        func runGroup(_ members: [Int]) -> Tally {
-            var tally = start()
-            stream(sockets: members.map { sockets[$0] }, targets: targets, queues: members.map { queues[$0] },
-                   timeout: timeout, retries: retries) { outcome in
-                record(&tally, (members[outcome.socket], outcome.target, outcome.isExtra, outcome.reply))
-            }
-            return tally
-        }
-        guard groups > 1, total >= 1000 else { return [runGroup(Array(sockets.indices))] }
+        let groups = total >= 1000 ? max(1, min(threads, sockets.count)) : 1
         // Busiest sockets first, each to the group with the fewest probes so far.
         var members = [[Int]](repeating: [], count: groups)
         var groupLoad = [Int](repeating: 0, count: groups)
-        for socket in sockets.indices.sorted(by: { queues[$0].load > queues[$1].load }) {
+        for socket in queues.indices.sorted(by: { queues[$0].load > queues[$1].load }) {
             let group = groupLoad.indices.min { groupLoad[$0] < groupLoad[$1] } ?? 0
             members[group].append(socket)
             groupLoad[group] += queues[socket].load
         }
-        return (try? NamespaceThread.forEach(members, threads: groups, runGroup)) ?? members.map(runGroup)
+        // In socket order within a group: a node's sockets (one per family) are opened together.
+        members = members.map { $0.sorted() }
+        let openPerGroup = max(1, sockets.openAtOnce / groups)
+        return try NamespaceThread.forEach(members, threads: groups) { members in
+            var tally = start()
+            try stream(sockets: sockets.subset(members, openAtOnce: openPerGroup), targets: targets,
+                       queues: members.map { queues[$0] }, timeout: timeout, retries: retries,
+                       window: max(64, inFlightPerThread / openPerGroup)) { outcome in
+                record(&tally, (members[outcome.socket], outcome.target, outcome.isExtra, outcome.reply))
+            }
+            return tally
+        }
     }
 
     /// Sends every queue's probes from its socket and reports each outcome as it is known.
-    static func stream(sockets: [ICMPSocket], targets: [ProbeTarget], queues initial: [ProbeQueue], timeout: Double,
-                       retries: Int = 1, window: Int = 64, payloadSize: Int = 16, result: (Outcome) -> Void) {
+    /// Throws what opening a socket throws (the sockets opened before it are closed).
+    static func stream(sockets supply: ProbeSockets, targets: [ProbeTarget], queues initial: [ProbeQueue], timeout: Double,
+                       retries: Int = 1, window: Int = 64, payloadSize: Int = 16, result: (Outcome) -> Void) throws {
         struct Flight {
             var entry: ProbeQueue.Entry
             var sentAt: Double
         }
+        let count = supply.count
+        var sockets = [ICMPSocket?](repeating: nil, count: count)
+        /// The sockets open now, and the next one to open.
+        var active: [Int] = []
+        var nextToOpen = 0
         var queues = initial
-        var inFlight = [[UInt16: Flight]](repeating: [:], count: sockets.count)
-        var exhausted = [Bool](repeating: false, count: sockets.count)
-        var nextSequence = [UInt16](repeating: 1, count: sockets.count)
+        var inFlight = [[UInt16: Flight]](repeating: [:], count: count)
+        var exhausted = [Bool](repeating: false, count: count)
+        var nextSequence = [UInt16](repeating: 1, count: count)
         // In send order, so expiry only ever looks at the front; the part already looked at is
         // dropped now and then, so it holds about one timeout's worth of sends.
         var sendLog: [(socket: Int32, sequence: UInt16, at: Double)] = []
         var sendLogHead = 0
         var buffer = [UInt8](repeating: 0, count: 2048)
         var control = [UInt8](repeating: 0, count: 128)
-        var pollSet = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        var pollSet: [pollfd] = []
 
         while true {
+            // Done sockets closed, the next ones opened in their place.
+            let before = active.count
+            active.removeAll { s in
+                guard exhausted[s], inFlight[s].isEmpty else { return false }
+                sockets[s] = nil
+                return true
+            }
+            var changed = active.count != before
+            while active.count < supply.openAtOnce, nextToOpen < count {
+                sockets[nextToOpen] = try supply.open(nextToOpen)
+                active.append(nextToOpen)
+                nextToOpen += 1
+                changed = true
+            }
+            if changed {
+                pollSet = active.map { pollfd(fd: sockets[$0]?.fd ?? -1, events: Int16(POLLIN), revents: 0) }
+            }
             var busy = false
-            for s in sockets.indices {
+            for s in active {
+                guard let socket = sockets[s] else { continue }
                 while inFlight[s].count < window, !exhausted[s] {
                     guard var entry = queues[s].next(targets) else {
                         exhausted[s] = true
@@ -161,7 +217,7 @@ enum ProbeEngine {
                     let sequence = nextSequence[s]
                     nextSequence[s] = sequence == UInt16.max ? 1 : sequence + 1
                     let target = targets[Int(entry.target)]
-                    let error = sockets[s].send(to: target.destination, sequence: sequence, ttl: target.ttl, payloadSize: payloadSize)
+                    let error = socket.send(to: target.destination, sequence: sequence, ttl: target.ttl, payloadSize: payloadSize)
                     if error == EAGAIN || error == ENOBUFS {
                         queues[s].putBack(entry)  // the send queue is full: try again after reading
                         break
@@ -177,14 +233,19 @@ enum ProbeEngine {
                 }
                 if !exhausted[s] || !inFlight[s].isEmpty { busy = true }
             }
-            if !busy { break }
+            if !busy {
+                if nextToOpen >= count { break }
+                continue  // every open socket is done: open the next ones
+            }
             let now = monotonicSeconds()
             let nextExpiry = sendLogHead < sendLog.count ? sendLog[sendLogHead].at + timeout : now + 0.01
             let wait = max(0, min(nextExpiry - now, 0.05))
             let ready = poll(&pollSet, nfds_t(pollSet.count), Int32((wait * 1000).rounded(.up)))
             if ready > 0 {
-                for (s, entry) in pollSet.enumerated() where entry.revents & Int16(POLLIN) != 0 {
-                    while let message = sockets[s].receive(&buffer, &control) {
+                for (slot, entry) in pollSet.enumerated() where entry.revents & Int16(POLLIN) != 0 {
+                    let s = active[slot]
+                    guard let socket = sockets[s] else { continue }
+                    while let message = socket.receive(&buffer, &control) {
                         guard let flight = inFlight[s].removeValue(forKey: message.sequence) else { continue }
                         let rtt = monotonicSeconds() - flight.sentAt
                         let reply: ProbeReply

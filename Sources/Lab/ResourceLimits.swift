@@ -4,10 +4,12 @@ import Glibc
 #endif
 
 /// The process's open-file limit, which a lab's size runs into. A stock session allows 1,024
-/// open files (the soft limit) while the hard limit is usually far higher; deploy holds a
-/// namespace and a netlink socket per node, verify a raw socket per node and family, so a
-/// 1,000-node lab did not fit. As Go programs do, nslab raises the soft limit to the hard one at
-/// start, and refuses (before changing anything) a lab that still would not fit, saying what to raise.
+/// open files (the soft limit) while the hard limit is usually far higher. Deploy, converge and
+/// verify once held files per node (a namespace and a netlink socket, a raw socket per family),
+/// so a 1,000-node lab did not fit; now each keeps a bounded number open whatever the lab's size
+/// (NodeNamespace, OpenNamespaces, ProbeSockets). As Go programs do, nslab also raises the soft
+/// limit to the hard one at start, and refuses (before changing anything) work that would still
+/// not fit, saying what to raise.
 public enum ResourceLimits {
     /// Raises the soft RLIMIT_NOFILE to the hard limit. Failing changes nothing: the checks
     /// below then say what is missing.
@@ -37,10 +39,27 @@ public enum ResourceLimits {
         return max(0, count - 1)  // less the directory being read
     }
 
-    /// Files deploy holds at its peak for a lab of `nodes` nodes: each node's namespace and
-    /// netlink socket for the whole deploy (2,009 measured for 1,001 nodes), and a margin for
-    /// threads, the record and the host's own sockets.
-    public static func deployFiles(nodes: Int) -> Int { 2 * nodes + 64 }
+    /// Files deploy holds at its peak, whatever the lab's size: the namespaces of one batch of
+    /// links (LabDeployer.namespacesPerLinkBatch), a namespace and socket per worker thread, the
+    /// /etc file writers', the record. It used to be 2 per node for the whole run (2,009 measured
+    /// for 1,001 nodes); now nothing of a node stays open between steps (NodeNamespace).
+    public static let deployFiles = 128
+
+    /// Files this process may still open under its soft limit.
+    static func spareOpenFiles() -> Int {
+        let (soft, _) = openFileLimit()
+        return Int(min(soft, UInt64(Int.max / 2))) - openFiles()
+    }
+
+    /// Up to `wanted` files for work that can use fewer (more at once is only faster), leaving
+    /// `margin` for the rest; refused when not even `least` fit.
+    static func share(wanted: Int, least: Int, margin: Int = 32, for work: String) throws -> Int {
+        let spare = spareOpenFiles() - margin
+        guard spare >= least else {
+            throw LabError.refused(shortage(needed: UInt64(openFiles() + margin + least), for: work))
+        }
+        return min(wanted, spare)
+    }
 
     /// Refuses work that needs `needed` more open files than the limit allows, before it starts.
     static func requireOpenFiles(_ needed: Int, for work: String) throws {

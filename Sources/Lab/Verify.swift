@@ -87,6 +87,11 @@ public struct VerifyOptions: Sendable {
 }
 
 public enum Verifier {
+    /// Raw sockets open at once, whatever the lab's size (ProbeSockets): a node's sockets are
+    /// opened when its turn comes and closed when its probes are done. Fewer when the open-file
+    /// limit leaves less room (at least 8).
+    static let socketsOpenAtOnce = 256
+
     /// Probes every node to every address of every other node (or the sample, or the pairs
     /// from or to one node), all at once (one socket per node and family, many probes in
     /// flight), and checks the expectations of `topology` (the file given on the command line)
@@ -115,28 +120,25 @@ public enum Verifier {
             case .address(let address): expectationTargets.append([address])
             }
         }
-        let plan = VerifyPlan(nodes: nodes, addresses: nodes.map { network.addresses(of: $0) }, selection: selection,
+        let addresses = network.addressesOfEveryNode()
+        let plan = VerifyPlan(nodes: nodes, addresses: nodes.map { addresses[$0] ?? [] }, selection: selection,
                               expectations: zip(expectations, expectationTargets).map { (nodeIndexes[$0.from], $1) })
 
-        // Sockets: only those with something to send (one node's with --from), opened inside
-        // each node on worker threads.
-        let active = plan.queues.indices.filter { plan.queues[$0].load > 0 }
-        try ResourceLimits.requireOpenFiles(active.count + 16, for: "verifying \(counted(nodes.count, "node")) (a raw socket per node and family)")
-        let byNode = Dictionary(grouping: active, by: VerifyPlan.node(ofSocket:)).sorted { $0.key < $1.key }
-        options.progress("opening sockets in \(counted(byNode.count, "node"))")
-        let opened: [[ICMPSocket]] = try NamespaceThread.forEach(byNode, threads: 2) { node, sockets in
-            let name = nodes[node]
+        // Sockets: only those with something to send (one node's with --from), each opened inside
+        // its node when its turn comes, a bounded number at once (ProbeSockets).
+        let openAtOnce = try ResourceLimits.share(wanted: socketsOpenAtOnce, least: 8, for: "verifying \(counted(nodes.count, "node"))")
+        let planSocket = plan.queues.indices.filter { plan.queues[$0].load > 0 }  // engine socket index → plan socket index
+        let namespaces = Dictionary(network.state.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
+        /// Inside its node, on the calling thread (a NamespaceThread worker).
+        func openSocket(_ socket: Int) throws -> ICMPSocket {
+            let name = nodes[VerifyPlan.node(ofSocket: socket)]
             do {
-                let namespace = try NetworkNamespace.open(try network.node(name).namespace)
-                try namespace.enter()  // a worker of forEach: it exits when the sockets are open
-                return try sockets.map { try ICMPSocket(family: VerifyPlan.families[$0 % VerifyPlan.families.count]) }
+                try NetworkNamespace.open(namespaces[name] ?? name).enter()
+                return try ICMPSocket(family: VerifyPlan.families[socket % VerifyPlan.families.count])
             } catch let error as SystemCallError {
                 throw ProbeError.socket(node: name, error)
             }
         }
-        let sockets = opened.flatMap { $0 }
-        let planSocket = byNode.flatMap(\.value)  // engine socket index → plan socket index
-        let engineSocket = Dictionary(uniqueKeysWithValues: planSocket.enumerated().map { ($1, $0) })
 
         let probing = "probing: \(counted(plan.probeCount, "probe"))"
         options.progress(.stage(probing))
@@ -144,8 +146,9 @@ public enum Verifier {
         let done = ProbeCounter()
         let every = max(1, plan.probeCount / 100)
         let listAll = plan.probeCount <= options.listingLimit
-        let tallies = ProbeEngine.runSplit(
-            sockets: sockets, targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,
+        let tallies = try ProbeEngine.runSplit(
+            sockets: ProbeSockets(count: planSocket.count, openAtOnce: openAtOnce) { try openSocket(planSocket[$0]) },
+            targets: plan.targets, queues: planSocket.map { plan.queues[$0] }, timeout: options.timeout,
             retries: 1, threads: 2, start: { VerifyTally() },
             record: { tally, outcome in
                 let probe = VerifyPlan.SocketTarget(socket: planSocket[outcome.socket], target: outcome.target)
@@ -224,15 +227,18 @@ public enum Verifier {
 
         // Paths for "via": one trace per (source, first address of the target), all at once.
         // (From the socket that probed the first address: an expectation from a node that cannot
-        // probe has none, and fails before its path matters.)
+        // probe has none, and fails before its path matters.) Only those sockets are opened again.
         func traceSocket(_ expectation: Int) -> Int? {
-            plan.expectationTargets[expectation].first.flatMap { $0 }.flatMap { engineSocket[$0.socket] }
+            plan.expectationTargets[expectation].first.flatMap { $0 }.map(\.socket)
         }
         let traced = expectations.indices.filter { !expectations[$0].via.isEmpty && traceSocket($0) != nil }
         let traceOptions = TraceOptions(maxHops: 16, queries: 1, timeout: options.timeout * 2)
         let traceDestinations = traced.map { expectationTargets[$0][0] }
-        let paths = traced.isEmpty ? [] : Tracer.trace(network: network, sockets: sockets, traces: traceDestinations, socketFor: { i in
-            traceSocket(traced[i]) ?? 0
+        let tracing = Array(Set(traced.compactMap(traceSocket))).sorted()
+        let traceSockets = try NamespaceThread.forEach(tracing, threads: 2, openSocket)
+        let tracingIndex = Dictionary(uniqueKeysWithValues: tracing.enumerated().map { ($1, $0) })
+        let paths = traced.isEmpty ? [] : Tracer.trace(network: network, sockets: traceSockets, traces: traceDestinations, socketFor: { i in
+            traceSocket(traced[i]).flatMap { tracingIndex[$0] } ?? 0
         }, options: traceOptions)
 
         func explain(_ from: String, _ address: IPAddress) -> String {

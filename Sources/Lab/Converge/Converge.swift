@@ -110,28 +110,35 @@ extension LabPlan {
     }
 }
 
-/// A node being changed: its namespace, a socket inside it, its interfaces' indexes.
+/// A node being changed: its namespace (opened, with a socket in it, through the run's bounded
+/// OpenNamespaces, and so perhaps closed and opened again between two changes), its interfaces'
+/// indexes. Undo steps keep targets for the whole run: they hold no open file.
 final class ConvergeTarget {
     let name: String
-    let namespace: NetworkNamespace
-    let socket: NetlinkSocket
+    let location: NodeNamespace
+    private let opened: OpenNamespaces
     var indexes: [String: Int32]
 
-    init(name: String, namespace: NetworkNamespace, socket: NetlinkSocket, indexes: [String: Int32]) {
-        self.name = name; self.namespace = namespace; self.socket = socket; self.indexes = indexes
+    init(name: String, namespace: NodeNamespace, opened: OpenNamespaces, indexes: [String: Int32]) {
+        self.name = name; self.location = namespace; self.opened = opened; self.indexes = indexes
     }
 
-    /// The node's namespace if it is still the recorded one (`inode`), a socket in it, and its
-    /// interfaces' indexes: from `links` when the caller has read them, else asked here.
-    static func open(node: String, namespace name: String, inode: UInt64?, lab: String,
+    /// The node's namespace, open.
+    var namespace: NetworkNamespace { get throws { try opened.open(location).namespace } }
+    /// A netlink socket inside the node.
+    var socket: NetlinkSocket { get throws { try opened.open(location).socket } }
+
+    /// The node if its namespace is still the recorded one (`inode`), and its interfaces'
+    /// indexes: from `links` when the caller has read them, else asked here.
+    static func open(node: String, namespace name: String, inode: UInt64?, lab: String, opened: OpenNamespaces,
                      links: [LinkInfo]? = nil) throws -> ConvergeTarget {
-        guard let inode, let namespace = try? NetworkNamespace.open(name), namespace.inode == inode else {
+        guard let inode, NamedNamespaces.inode(of: name) == inode else {
             throw LabError.refused("node \(node) of lab \(lab) is gone or no longer nslab's; run `nslab deploy` again")
         }
-        let socket = try namespace.openSocket()
-        let known = try links ?? socket.links()
-        return ConvergeTarget(name: node, namespace: namespace, socket: socket,
-                              indexes: Dictionary(known.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a }))
+        let target = ConvergeTarget(name: node, namespace: NodeNamespace(name: name, inode: inode), opened: opened, indexes: [:])
+        let known = try links ?? target.socket.links()
+        target.indexes = Dictionary(known.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
+        return target
     }
 
     func index(of interface: String) throws -> Int32 {
@@ -168,6 +175,8 @@ final class ConvergeRun {
     let observed: ObservedLab
     let record: LabRecord
     private var targets: [String: ConvergeTarget] = [:]
+    /// The nodes' namespaces and sockets open now: a bounded few, whatever the lab's size.
+    private let opened = OpenNamespaces()
     private var nextIndex: Int32
     private var undo: [(what: String, action: () throws -> Void)] = []
 
@@ -182,7 +191,7 @@ final class ConvergeRun {
             throw LabError.refused("node \(node) of lab \(topology.name) is gone or no longer nslab's; run `nslab deploy` again")
         }
         let target = try ConvergeTarget.open(node: node, namespace: known.namespace, inode: known.inode, lab: topology.name,
-                                             links: known.kernel?.links)
+                                             opened: opened, links: known.kernel?.links)
         targets[node] = target
         return target
     }
@@ -229,6 +238,7 @@ final class ConvergeRun {
     func finish() {
         undo.removeAll()
         targets.removeAll()
+        opened.closeAll()
     }
 
     /// Undoes what was done, newest first; returns what could not be undone.
@@ -474,10 +484,12 @@ final class ConvergeRun {
     /// bridge and brought up (the peer of a new veth cannot be created up).
     private func addLink(_ link: PlannedLink, ends: [PlannedInterface]) throws {
         let targets = try link.ends.map { try target($0.node) }
+        // Held here until the request is sent: the kernel reads the fds then.
+        let namespaces = try targets.map { try $0.namespace }
         let indexes = [newIndex(), newIndex()]
         try record.append([RecordEntry(event: .links, interfaces: link.ends.map(\.description))])
         let veth = { (i: Int) in
-            VethEnd(name: ends[i].name, namespaceFD: targets[i].namespace.fd, index: indexes[i], mtu: ends[i].mtu,
+            VethEnd(name: ends[i].name, namespaceFD: namespaces[i].fd, index: indexes[i], mtu: ends[i].mtu,
                     mac: ends[i].mac, queues: LabDeployer.vethQueues)
         }
         try targets[0].execute([LinkRequest.createVeth(veth(0), peer: veth(1), up: false)])
@@ -544,7 +556,7 @@ final class ConvergeRun {
         try NodeEnvironment.prepareHostNames(topology, only: nodes, record: record)
         let created = try LabDeployer.createNamespaces(topology, only: nodes, record: record)
         for deployed in created {
-            let target = ConvergeTarget(name: deployed.node.name, namespace: deployed.namespace, socket: deployed.socket,
+            let target = ConvergeTarget(name: deployed.node.name, namespace: deployed.namespace, opened: opened,
                                         indexes: ["lo": LabDeployer.loopbackIndex])
             targets[deployed.node.name] = target
             try target.execute([LinkRequest.set(index: LabDeployer.loopbackIndex, name: "lo", up: true,
