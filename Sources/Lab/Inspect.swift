@@ -173,7 +173,7 @@ public enum LabInspector {
             }
             guard namespace.inode == recorded else { return Raw() }
             try namespace.enter()  // this worker thread is ours and exits when the lab is read
-            let socket = try NetlinkSocket()
+            let socket = try NetlinkSocket(acceptingInterruptedDumps: true)
             let links = try socket.links()
             return Raw(links: links, addresses: try socket.addresses(), routes: try socket.routes(),
                        neighbours: try socket.neighbours(), qdiscs: try socket.rootQdiscs(),

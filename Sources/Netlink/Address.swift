@@ -66,7 +66,11 @@ public enum AddressRequest {
 }
 
 extension NetlinkSocket {
+    /// IPv4, then IPv6: two dumps, so that IPv6 address changes (a link-local address finishing
+    /// duplicate address detection) do not interrupt the reading of a long IPv4 list.
     public func addresses() throws -> [AddressInfo] {
-        try dump(AddressRequest.dump()).filter { $0.type == UInt16(RTM_NEWADDR) }.compactMap(AddressInfo.init)
+        try [AddressFamily.inet, AddressFamily.inet6].flatMap { family in
+            try dump(AddressRequest.dump(family: family)).filter { $0.type == UInt16(RTM_NEWADDR) }.compactMap(AddressInfo.init)
+        }
     }
 }
