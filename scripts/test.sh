@@ -14,7 +14,15 @@ snapshot() {
 }
 before=$(snapshot)
 status=0
-swift test "$@" || status=$?
+if [ $# -eq 0 ]; then
+  swift test --skip OpenFileLimitTests || status=$?
+  # Alone, after the rest: its 1,501-node lab fills the host-wide neighbour tables (gc_thresh3,
+  # 1,024 entries; "ndisc_cache: neighbor table overflow" seen here), and the kernel tests
+  # beside it then lose their first pings.
+  swift test --skip-build --filter OpenFileLimitTests || status=$?
+else
+  swift test "$@" || status=$?
+fi
 after=$(snapshot)
 leaked=$(comm -13 <(echo "$before") <(echo "$after"))
 if [ -n "$leaked" ]; then

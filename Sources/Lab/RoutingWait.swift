@@ -28,6 +28,7 @@ public enum RoutingWait {
     /// better path arriving seconds later), and a session that survived a short link failure
     /// dies at its hold time, 3 s.
     static let bgpSettle = 3000
+    static let ospf6Quiet = 5.5
 
     /// nil when the lab runs no routing protocol.
     public static func wait(lab: String, timeout: Double = 60, quiet: Double = 1.0,
@@ -41,6 +42,12 @@ public enum RoutingWait {
         guard !routed.isEmpty else { return nil }
         let stopped = record.summary.stoppedNodes
         let speakers = routed.filter { !stopped.contains($0.name) }
+        // FRR 8.4's ospf6d originates a changed router LSA at most every 5 s (MinLSInterval,
+        // not configurable there, unlike ospfd's `timers throttle lsa`): after a link fails
+        // soon after the last change, the tables can stand still for seconds with a stale
+        // route before the news arrives (seen here: IPv6 looping between two routers for ~4 s
+        // after a wait of 1 s returned). With OSPFv3 the tables must be still for longer.
+        let quiet = speakers.contains { $0.protocols.contains(.ospf6) } ? max(quiet, Self.ospf6Quiet) : quiet
         var lastDigest: [String: Int] = [:]
         var stillSince = Date()
         var pending: [String] = []
