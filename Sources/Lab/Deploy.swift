@@ -82,18 +82,18 @@ public enum LabDeployer {
         let createdRecord = !LabRecord.exists(lab: topology.name)
         let record = try LabRecord(lab: topology.name, create: true)
         let summary = try record.summary()
+        let frr = FRRConfig.make(RoutedLab(topology))
         if summary.startedAt != nil {
-            try checkCollisions(topology, deployed: summary)
+            try checkCollisions(topology, frr: frr, deployed: summary)
             let converged = try LabConverger.converge(topology, sourceText: sourceText, record: record, options: options,
                                                       progress: progress)
             return DeployResult(lab: topology.name, nodes: topology.nodes.count, links: topology.links.count,
                                 addresses: 0, routes: 0, seconds: Date().timeIntervalSince(start),
                                 unchanged: converged.difference.isEmpty, converged: converged)
         }
-        let frr = FRRConfig.make(RoutedLab(topology))
         do {
             try ResourceLimits.requireOpenFiles(ResourceLimits.deployFiles, for: "deploying \(counted(topology.nodes.count, "node"))")
-            try checkCollisions(topology)
+            try checkCollisions(topology, frr: frr)
             try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         } catch {
             if createdRecord { record.remove() }
@@ -182,7 +182,7 @@ public enum LabDeployer {
 
     /// Names the lab would take that someone else holds. Nothing is changed before this passes.
     /// For a lab being converged (`deployed`), only the names of nodes it does not have yet.
-    static func checkCollisions(_ topology: Topology, deployed: RecordSummary? = nil) throws {
+    static func checkCollisions(_ topology: Topology, frr: [FRRNodeConfig], deployed: RecordSummary? = nil) throws {
         var problems: [String] = []
         let claimed = otherLabsNamespaces(except: topology.name)
         let own = Set(deployed?.namespaces.map(\.name) ?? [])
@@ -203,7 +203,6 @@ public enum LabDeployer {
             }
         }
         problems += try NodeEnvironment.collisions(topology, checkingDirectoriesOf: fresh.nodes)
-        let frr = FRRConfig.make(RoutedLab(topology))
         try FRRNodes.checkInstalled(frr)
         problems += FRRNodes.collisions(frr, topology: topology,
                                         recorded: deployed == nil ? nil : NodeEnvironmentRecord(lab: topology.name))

@@ -162,7 +162,8 @@ public enum RoutingWait {
                     let expected: Int
                     switch proto {
                     case .bgp:
-                        expected = FRRConfigSessions.count(on: interface, peers: peersUp)
+                        let up = Set(peersUp.map(\.node))
+                        expected = FRRConfig.sessions(of: router).filter { $0.interface == interface.name && up.contains($0.peer) }.count
                     case .ospf, .ospf6:
                         let family: IPAddress.Family = proto == .ospf ? .ipv4 : .ipv6
                         guard interface.addresses.contains(where: { $0.family == family }) else { continue }
@@ -175,17 +176,5 @@ public enum RoutingWait {
             }
         }
         return pending
-    }
-}
-
-/// BGP sessions on one interface: one per peer and family both ends have an address of in
-/// the same subnet (as FRRConfig writes them).
-enum FRRConfigSessions {
-    static func count(on interface: RoutedInterface, peers: [RoutedPeer]) -> Int {
-        peers.reduce(0) { total, peer in
-            total + interface.addresses.filter { own in
-                peer.addresses.contains { $0.family == own.family && own.network.contains($0.address) }
-            }.count
-        }
     }
 }

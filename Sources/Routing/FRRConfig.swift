@@ -146,13 +146,17 @@ public enum FRRConfig {
     // MARK: BGP
 
     /// A session with a peer over one family of the subnet they share.
-    struct BGPSession: Equatable {
-        var address: IPAddress
-        var asNumber: UInt32
-        var family: IPAddress.Family
+    public struct BGPSession: Equatable, Sendable {
+        public var address: IPAddress
+        public var asNumber: UInt32
+        public var family: IPAddress.Family
+        /// The node's interface towards the peer, and the peer.
+        public var interface: String
+        public var peer: String
     }
 
-    static func sessions(of node: RoutedNode) -> [BGPSession] {
+    /// The sessions `routing: bgp` configures on a node, as frr.conf has them.
+    public static func sessions(of node: RoutedNode) -> [BGPSession] {
         var sessions: [BGPSession] = []
         for interface in node.interfaces {
             for peer in interface.peers {
@@ -161,7 +165,8 @@ public enum FRRConfig {
                     // The peer's address in the same subnet: the session runs across the link.
                     guard let theirs = peer.addresses.first(where: { $0.family == own.family && own.network.contains($0.address) }),
                           !sessions.contains(where: { $0.address == theirs.address }) else { continue }
-                    sessions.append(BGPSession(address: theirs.address, asNumber: asNumber, family: own.family))
+                    sessions.append(BGPSession(address: theirs.address, asNumber: asNumber, family: own.family,
+                                               interface: interface.name, peer: peer.node))
                 }
             }
         }
