@@ -64,7 +64,7 @@ struct TestLab {
     /// namespace with this test's prefix (they are unique to this test).
     func cleanUp() {
         _ = try? LabDestroyer.destroy(lab: name)
-        for namespace in sh("ip netns list").output.split(separator: "\n") {
+        for namespace in sh("ip netns list 2>/dev/null").output.split(separator: "\n") {
             let ns = namespace.split(separator: " ").first.map(String.init) ?? ""
             if ns.hasPrefix(prefix) { sh("ip netns delete \(ns)") }
         }
@@ -72,7 +72,7 @@ struct TestLab {
     }
 
     func namespaces() -> [String] {
-        sh("ip netns list").output.split(separator: "\n")
+        sh("ip netns list 2>/dev/null").output.split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { $0.hasPrefix(prefix) }.sorted()
     }

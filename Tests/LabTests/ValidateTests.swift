@@ -221,7 +221,7 @@ struct ValidateKernelTests {
         defer { sh("ip netns delete \(taken)") }
         let path = writeTopology("name: \(lab.name)\nprefix: \(lab.prefix)\nnodes:\n  a:\n  b:\nlinks:\n  - endpoints: [a, b]\n")
         defer { remove(path) }
-        let before = sh("ip netns list; ls /run/nslab /etc/netns 2>/dev/null").output
+        let before = sh("{ ip netns list; ls /run/nslab /etc/netns; } 2>/dev/null").output
         let result = try #require(LabValidator.validate(files: [path]).first)
         #expect(!result.isValid)
         let errors = result.diagnostics.filter { $0.severity == .error }
@@ -229,7 +229,7 @@ struct ValidateKernelTests {
         #expect(errors.first.map { ($0.line, $0.column) } ?? (0, 0) == (5, 3))
         #expect(errors.first?.message.contains("namespace \"\(taken)\" (node b) already exists") == true)
         #expect(errors.first?.hint?.contains("ip netns delete \(taken)") == true)
-        #expect(sh("ip netns list; ls /run/nslab /etc/netns 2>/dev/null").output == before)
+        #expect(sh("{ ip netns list; ls /run/nslab /etc/netns; } 2>/dev/null").output == before)
         let cli = sh("\(nslabBinary) validate --json \(path)")
         #expect(cli.status == 2)
         #expect(try decodeList(cli.output).contains { ($0["message"] as? String)?.contains(taken) == true })
