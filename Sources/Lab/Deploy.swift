@@ -177,7 +177,7 @@ public enum LabDeployer {
     }
 
     static func absolutePath(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        path.hasPrefix("/") || path == "-" ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// Names the lab would take that someone else holds. Nothing is changed before this passes.
@@ -306,6 +306,15 @@ public enum LabDeployer {
         do {
             let socket = try NetlinkSocket()
             for link in topology.links {
+                if let tunnel = link.tunnel, link.endpoints.count == 1, let node = nodes[link.endpoints[0].node] {
+                    // The machine's own socket: the tunnel's UDP socket lives where it is sent from.
+                    if !batch.hasRoom(for: [node.namespace]) { try batch.send(on: socket) }
+                    let end = link.endpoints[0]
+                    batch.requests.append(LinkKind.tunnelRequest(
+                        tunnel, name: end.interface, namespaceFD: try batch.open(node.namespace).fd,
+                        index: indexes.assign(to: end.interface, on: node), mtu: end.mtu, mac: neighbours?.mac(of: end) ?? end.mac))
+                    continue
+                }
                 guard link.endpoints.count == 2, let a = nodes[link.endpoints[0].node],
                       let b = nodes[link.endpoints[1].node] else { continue }
                 if !batch.hasRoom(for: [a.namespace, b.namespace]) { try batch.send(on: socket) }

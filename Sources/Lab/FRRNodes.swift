@@ -265,24 +265,8 @@ enum FRRNodes {
 
     /// Runs a host program to its end, returning its status and output (stdout and stderr).
     static func runCollecting(_ argv: [String]) -> (status: Int32, output: String) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return (1, "pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        guard let path = Spawn.resolve(argv[0]) else { close(fds[0]); close(fds[1]); return (127, "\(argv[0]) not found") }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, cArgs, environ)
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard spawned == 0 else { return (127, String(cString: strerror(spawned))) }
-        let output = readToEnd(fds[0]).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return (Spawn.wait(for: pid), output)
+        let run = HostProgram.run(argv, mergingErrors: true)
+        return (run.status, run.outputText + run.errorText)
     }
 }
 

@@ -21,16 +21,18 @@ public enum HostsFile {
 
         init(_ topology: Topology) {
             // Link ends and their 802.1Q sub-interfaces (router-eth0.10).
-            let interfacesByNode = Dictionary(grouping: topology.declaredInterfaces, by: \.node)
-            for other in topology.nodes {
-                for interface in interfacesByNode[other.name] ?? [] {
+            // The nodes of a spread lab on other machines too (`remote:`).
+            let interfacesByNode = Dictionary(grouping: topology.declaredInterfaces + topology.remoteNodes.flatMap(\.interfaces),
+                                              by: \.node)
+            for other in topology.nodes.map(\.name) + topology.remoteNodes.map(\.name) {
+                for interface in interfacesByNode[other] ?? [] {
                     for prefix in interface.addresses {
-                        var names = [other.name]
+                        var names = [other]
                         // Interface names may hold characters a hosts file reads as syntax ('#').
-                        let alias = "\(other.name)-\(interface.interface)"
+                        let alias = "\(other)-\(interface.interface)"
                         if alias.unicodeScalars.allSatisfy(isHostNameCharacter) { names.append(alias) }
                         lines.append("\(prefix.address)\t\(names.joined(separator: " "))")
-                        addressed.insert(other.name)
+                        addressed.insert(other)
                     }
                 }
             }

@@ -278,13 +278,18 @@ public struct LabListing: Codable, Sendable {
     public var nodes: Int
     public var complete: Bool
     public var deployedAt: String?
+    /// A lab spread over hosts: the other hosts it is on (nodes counts them all).
+    public var hosts: [String]?
 
     public static func all() -> [LabListing] {
         let formatter = ISO8601DateFormatter()
         return LabRecord.labs().compactMap { lab in
             guard let summary = try? LabRecord.read(lab: lab).summary else { return nil }
-            return LabListing(lab: lab, file: summary.file, nodes: summary.namespaces.count, complete: summary.isComplete,
-                              deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) })
+            let spread = SpreadLab.isSpread(lab: lab) ? try? SpreadLab.recorded(lab: lab) : nil
+            return LabListing(lab: lab, file: summary.file, nodes: spread?.nodes.count ?? summary.namespaces.count,
+                              complete: summary.isComplete,
+                              deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                              hosts: spread.map { $0.hosts.map(\.name) })
         }
     }
 }

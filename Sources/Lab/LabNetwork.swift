@@ -62,7 +62,7 @@ public struct LabNetwork: Sendable {
                 }
             }
         }
-        for declared in topology?.declaredInterfaces ?? [] {
+        for declared in topology?.interfacesWithRemote ?? [] {
             for prefix in declared.addresses where owners[prefix.address] == nil {
                 owners[prefix.address] = InterfaceRef(node: declared.node, interface: declared.interface)
             }
@@ -116,7 +116,7 @@ public struct LabNetwork: Sendable {
                 entry.addresses.compactMap { IPPrefix($0)?.address }.forEach(add)
             }
         }
-        for declared in topology?.declaredInterfaces ?? [] where declared.node == node && (interface == nil || declared.interface == interface) {
+        for declared in topology?.interfacesWithRemote ?? [] where declared.node == node && (interface == nil || declared.interface == interface) {
             declared.addresses.map(\.address).forEach(add)
         }
         return found.sorted { ($0.family == .ipv4 ? 0 : 1) < ($1.family == .ipv4 ? 0 : 1) }
@@ -137,7 +137,7 @@ public struct LabNetwork: Sendable {
                 for text in entry.addresses { if let address = IPPrefix(text)?.address { add(address, to: current.name) } }
             }
         }
-        for declared in topology?.declaredInterfaces ?? [] {
+        for declared in topology?.interfacesWithRemote ?? [] {
             for prefix in declared.addresses { add(prefix.address, to: declared.node) }
         }
         return found.mapValues { addresses in addresses.sorted { ($0.family == .ipv4 ? 0 : 1) < ($1.family == .ipv4 ? 0 : 1) } }
@@ -149,7 +149,8 @@ public struct LabNetwork: Sendable {
         if let address = IPAddress(target) { return (target, [address]) }
         let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
         let node = parts[0]
-        guard nodeNames.contains(node) else {
+        // A spread lab's nodes on other machines are targets too.
+        guard nodeNames.contains(node) || topology?.remoteNodes.contains(where: { $0.name == node }) == true else {
             let hint = (Suggest.didYouMean(node, among: nodeNames).map { $0 + " " } ?? "")
                 + "its nodes: \(nodeNames.joined(separator: ", "))"
             throw ProbeError.unknownTarget(target, lab: lab, hint: hint)
@@ -202,7 +203,7 @@ public struct LabNetwork: Sendable {
                              vlanFiltering: node.interfaces.contains { $0.bridge?.vlanFiltering == true })
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
-        for declared in topology?.declaredInterfaces ?? [] {
+        for declared in topology?.interfacesWithRemote ?? [] {
             declaredAddresses[InterfaceRef(node: declared.node, interface: declared.interface), default: []] += declared.addresses
         }
         return NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)

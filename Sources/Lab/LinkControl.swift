@@ -33,7 +33,7 @@ public enum LinkControl {
             let names = node.interfaces.filter { $0.kind == "veth" }.map(\.name)
             throw LabError.refused("node \(parts[0]) of lab \(lab) has no interface \(parts[1]) (its links: \(names.joined(separator: ", ")))")
         }
-        guard interface.kind == "veth" else {
+        guard interface.kind == "veth" || interface.kind == "vxlan" else {
             throw LabError.refused("\(target) is not a link end (\(interface.kind ?? "loopback")); name one of the node's veth interfaces")
         }
         var ends = [LinkEnd(node: node.name, interface: interface.name)]

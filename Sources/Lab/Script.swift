@@ -34,7 +34,14 @@ public enum LabScript {
             out.step("2. Links: a veth pair each, its two ends created directly in their namespaces (the tutorials",
                      "create both in the host and move them with `ip link set NAME netns NODE`: same result, but",
                      "the names must then be free in the host too).")
-            for link in topology.links where link.endpoints.count == 2 {
+            for link in topology.links {
+                if let tunnel = link.tunnel, let end = link.endpoints.first {
+                    // Sent from the machine's own namespace: the tunnel's UDP socket stays there.
+                    out.line("ip link add \(shellWord(end.interface)) netns \(ns(end.node))\(linkOptions(end)) "
+                             + LinkKind.tunnelCommand(tunnel))
+                    continue
+                }
+                guard link.endpoints.count == 2 else { continue }
                 let (a, b) = (link.endpoints[0], link.endpoints[1])
                 out.line("ip link add \(shellWord(a.interface)) netns \(ns(a.node))\(linkOptions(a)) type veth"
                          + " peer name \(shellWord(b.interface)) netns \(ns(b.node))\(linkOptions(b))")

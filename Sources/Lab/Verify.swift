@@ -102,16 +102,20 @@ public enum Verifier {
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
         // Bridges are switches: no address to send from or to, nothing to verify of their own.
-        let nodes = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
+        let local = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
+        // A spread lab's nodes on other machines are probed from here; their machines probe from them.
+        let remote = (network.topology?.remoteNodes ?? []).filter { $0.kind != .bridge }.map(\.name)
+        let nodes = local + remote
         let nodeIndexes = Dictionary(nodes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         func selected(_ name: String?, _ flag: String) throws -> Int? {
             guard let name else { return nil }
-            if let index = nodeIndexes[name] { return index }
+            if let index = nodeIndexes[name], flag != "--from" || index < local.count { return index }
             throw ProbeError.badSelection(flag: flag, node: name, lab: network.lab, nodes: nodes,
                                           isSwitch: network.state.nodes.contains { $0.name == name })
         }
         let selection = VerifyPlan.Selection(pairs: !options.skipPairs, sample: options.sample,
-                                             from: try selected(options.from, "--from"), to: try selected(options.to, "--to"))
+                                             from: try selected(options.from, "--from"), to: try selected(options.to, "--to"),
+                                             senders: remote.isEmpty ? nil : 0..<local.count)
         var expectationTargets: [[IPAddress]] = []
         for expectation in expectations {
             switch expectation.target {

@@ -12,6 +12,9 @@ struct VerifyPlan {
         var sample: DestinationSample?
         var from: Int?
         var to: Int?
+        /// The nodes that probe (nil: all); the others are only probed (a spread lab's nodes on
+        /// other machines, which their own machine probes from).
+        var senders: Range<Int>?
     }
 
     static let families: [IPAddress.Family] = [.ipv4, .ipv6]
@@ -55,7 +58,7 @@ struct VerifyPlan {
         for node in nodes.indices {
             for (f, family) in Self.families.enumerated() {
                 var queue = ProbeQueue()
-                if selection.pairs, selection.from == nil || selection.from == node {
+                if selection.pairs, selection.from == nil || selection.from == node, selection.senders?.contains(node) ?? true {
                     if let to = selection.to {
                         if to != node { queue.listed = byNode[to][f] }
                     } else if let sample = selection.sample {

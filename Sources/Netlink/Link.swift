@@ -48,6 +48,8 @@ public struct LinkInfo: Sendable, Equatable {
     /// A "bridge" link's IFLA_BR_STP_STATE (0 off) and IFLA_BR_VLAN_FILTERING.
     public var stpState: UInt32?
     public var vlanFiltering: Bool?
+    /// A "vxlan" link's identifier and underlay ends.
+    public var vxlan: VXLANInfo?
     /// Packets and bytes in and out, when the message carries IFLA_STATS64 (dumps and events do).
     public var counters: LinkCounters?
 
@@ -89,6 +91,8 @@ public struct LinkInfo: Sendable, Equatable {
             case "bridge":
                 stpState = data?[IFLA_BR_STP_STATE]?.u32
                 vlanFiltering = data?[IFLA_BR_VLAN_FILTERING]?.u8.map { $0 != 0 }
+            case "vxlan":
+                vxlan = data.map(VXLANInfo.init)
             default:
                 break
             }

@@ -343,8 +343,10 @@ struct TopologyDecoder {
                       hint: "start each link with '- endpoints: [a:eth0, b:eth0]'")
             }
         }
+        decodeSpread(top, into: &lab)
+        if let entry = top["vxlan"] { lab.vxlanLocation = location(entry.value) }
         if let entry = top["expect"], !isNull(entry.value) {
-            lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name))
+            lab.expectations = decodeExpectations(entry.value, nodes: lab.nodes.map(\.name) + lab.remoteNodes.map(\.name))
         }
         return lab
     }
@@ -460,6 +462,7 @@ struct TopologyDecoder {
         decodeNodeExtras(fields, into: &node)
         decodeBridgeOptions(fields, into: &node)
         decodeNodeRouting(fields, into: &node)
+        decodeNodeHost(fields, into: &node)
 
         if let routes = fields["routes"], !isNull(routes.value) {
             guard case .sequence(let items) = routes.value else {
@@ -535,6 +538,7 @@ struct TopologyDecoder {
         link.vlans = decodeVLANs(fields, at: location(node), onLink: true)
         if let entry = fields["cost"] { link.cost = cost(entry.value) }
         if let entry = fields["area"] { link.area = area(entry.value) }
+        decodeLinkTunnel(fields, into: &link)
 
         guard let endpointsEntry = fields["endpoints"] else {
             missing("endpoints", in: node, "the link is missing required key 'endpoints'",
@@ -549,7 +553,7 @@ struct TopologyDecoder {
             if let entry = fields["addresses"] { _ = decodeLinkAddresses(entry.value, count: nil) }
             return nil
         }
-        if items.count != 2 {
+        if items.count != 2 && (link.tunnel == nil || items.count != 1) {
             error(location(endpointsEntry.value), "a link has exactly 2 endpoints, found \(items.count)",
                   hint: "a link is one veth pair; write a separate link for each pair of interfaces")
         }

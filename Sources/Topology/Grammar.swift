@@ -4,14 +4,23 @@ import NetAddress
 /// The decoder checks against these lists and a test compares them with
 /// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
 public enum TopologyKeys {
-    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours", "addressing", "routing"]
+    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours", "addressing", "routing", "hosts", "vxlan",
+                                   "remote", "placed-on"]
     /// Inside `addressing:`.
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
-    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering", "as", "area", "frr"]
-    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native", "cost", "area"]
+    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering", "as", "area", "frr", "host"]
+    public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native", "cost", "area", "vni", "vxlan"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
     public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair", "vlan", "vlans", "native", "cost"]
+    /// The mapping form of one machine under `hosts:`; the string form is `ssh` alone.
+    public static let host = ["ssh", "underlay", "nslab"]
+    /// The top-level `vxlan:`.
+    public static let vxlanPlan = ["vni", "port", "local"]
+    /// A link's `vxlan:` (one end here, the other on the machine at `remote`).
+    public static let tunnel = ["vni", "remote", "local", "port", "peer"]
+    /// One node under `remote:`.
+    public static let remoteNode = ["host", "kind", "interfaces"]
     /// The mapping form of a node's `frr:`; the string form is `config` alone.
     public static let frr = ["config", "replace", "daemons"]
     /// One sub-interface in the mapping form of an endpoint's `vlans: { 10: { … } }`.
@@ -60,6 +69,12 @@ struct DraftLab {
     var expectations: [Expectation] = []
     var format: TopologyFormat = .nslab
     var notes: [Diagnostic] = []
+    /// `hosts:`, `vxlan:`, `remote:`, `placed-on:` (HostsSyntax.swift).
+    var hosts: [LabHost] = []
+    var vxlan = VXLANPlan()
+    var vxlanLocation: SourceLocation?
+    var remoteNodes: [RemoteNode] = []
+    var placedOn: String?
 }
 
 struct DraftNode {
@@ -77,6 +92,7 @@ struct DraftNode {
     var asNumber: Located<UInt32>?
     var area: Located<OSPFArea>?
     var frr: FRRSettings?
+    var host: Located<String>?
 }
 
 struct DraftRoute {
@@ -122,6 +138,9 @@ struct DraftLink {
     /// OSPF cost of both ends and the link's OSPF area.
     var cost: Located<UInt32>?
     var area: Located<OSPFArea>?
+    /// `vni:` (a link between hosts) and `vxlan:` (a tunnel end, HostsSyntax.swift).
+    var vni: Located<UInt32>?
+    var tunnel: Located<VXLANTunnel>?
 }
 
 /// `vlan`, `vlans` and `native` as written on a link or an endpoint, before it is known which

@@ -68,7 +68,8 @@ extension Topology {
             return failure(String(cString: strerror(code)), hint: hint)
         }
 
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // "-": standard input (what a spread lab's controller sends each host over ssh).
+        let fd = path == "-" ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw systemFailure(errno) }
         defer { close(fd) }
         var info = stat()

@@ -42,6 +42,15 @@ public struct Topology: Sendable {
     /// What the file says that nslab leaves aside on purpose (a containerlab file's images and
     /// management network), once per kind of thing, where it is first said.
     public var notes: [Diagnostic] = []
+    /// `hosts:`: the other machines the lab spreads over, in file order.
+    public var hosts: [LabHost] = []
+    /// `vxlan:`: how links between machines are numbered.
+    public var vxlan = VXLANPlan()
+    /// `remote:`: the lab's nodes on other machines, in a host's part of a spread lab.
+    public var remoteNodes: [RemoteNode] = []
+    /// `placed-on:`: the host whose part of a spread lab this is ("" for the machine that
+    /// deployed it); nil for a lab on one machine.
+    public var placedOn: String?
 
     public init(name: String, prefix: String = "", nodes: [Node], links: [Link], file: String, expectations: [Expectation] = [],
                 neighbours: NeighbourMode? = nil, routing: RoutingMode = .none) {
@@ -139,13 +148,15 @@ public struct Node: Sendable {
     public var area: OSPFArea?
     /// `frr:`: the node's own FRR configuration; a node with one runs FRR whatever the routing.
     public var frr: FRRSettings?
+    /// `host:`: the machine (of `hosts:`) the node runs on; nil: the one nslab runs on.
+    public var host: String?
 
     public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation,
                 files: [NodeFile] = [], commands: [NodeCommand] = [], stp: Bool = false, vlanFiltering: Bool = false,
-                asNumber: UInt32? = nil, area: OSPFArea? = nil, frr: FRRSettings? = nil) {
+                asNumber: UInt32? = nil, area: OSPFArea? = nil, frr: FRRSettings? = nil, host: String? = nil) {
         self.name = name; self.kind = kind; self.routes = routes; self.location = location
         self.files = files; self.commands = commands; self.stp = stp; self.vlanFiltering = vlanFiltering
-        self.asNumber = asNumber; self.area = area; self.frr = frr
+        self.asNumber = asNumber; self.area = area; self.frr = frr; self.host = host
     }
 }
 
@@ -249,8 +260,12 @@ public struct Endpoint: Sendable {
 
 /// A point-to-point link: a veth pair with one end in each node.
 public struct Link: Sendable {
-    /// Exactly two.
+    /// Two; one when the link is a `tunnel` to another machine.
     public var endpoints: [Endpoint]
+    /// `vni:` of a link between nodes on different machines (nil: one from `vxlan:`'s range).
+    public var vni: UInt32?
+    /// `vxlan:`: the link's one end is joined by VXLAN to another machine.
+    public var tunnel: VXLANTunnel?
     public var location: SourceLocation
     /// `state: down`: created with both ends down, as a cable not plugged in.
     public var isDown: Bool
@@ -262,9 +277,9 @@ public struct Link: Sendable {
     public var area: OSPFArea?
 
     public init(endpoints: [Endpoint], location: SourceLocation, isDown: Bool = false, impairment: Impairment? = nil,
-                flap: FlapSchedule? = nil, area: OSPFArea? = nil) {
+                flap: FlapSchedule? = nil, area: OSPFArea? = nil, vni: UInt32? = nil, tunnel: VXLANTunnel? = nil) {
         self.endpoints = endpoints; self.location = location; self.isDown = isDown; self.impairment = impairment
-        self.flap = flap; self.area = area
+        self.flap = flap; self.area = area; self.vni = vni; self.tunnel = tunnel
     }
 
     /// What the endpoint at `index` sends through: the link's impairment, then its own over it.

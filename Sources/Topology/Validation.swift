@@ -21,6 +21,7 @@ struct Validator {
         checkAddresses(lab)
         checkRoutes(lab)
         checkRouting(lab)
+        checkHosts(lab)
     }
 
     /// A bridge is a switch: addresses belong on the nodes plugged into it, not on its ports.
@@ -210,7 +211,8 @@ extension DraftLab {
                            metric: $0.metric, location: $0.location)
                  },
                  location: node.location, files: node.files, commands: node.commands, stp: node.stp?.value ?? false,
-                 vlanFiltering: node.vlanFiltering, asNumber: node.asNumber?.value, area: node.area?.value, frr: node.frr)
+                 vlanFiltering: node.vlanFiltering, asNumber: node.asNumber?.value, area: node.area?.value, frr: node.frr,
+                 host: node.host?.value)
         }
         let links = links.map { link in
             Link(endpoints: link.endpoints.map { end in
@@ -221,12 +223,17 @@ extension DraftLab {
                              Subinterface(vlan: $0.vlan.value, name: $0.name?.value ?? "", addresses: $0.addresses.map(\.value),
                                           location: $0.vlan.location)
                          }, cost: (end.cost ?? link.cost)?.value)
-            }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap, area: link.area?.value)
+            }, location: link.location, isDown: link.isDown, impairment: link.impairment, flap: link.flap, area: link.area?.value,
+               vni: link.vni?.value, tunnel: link.tunnel?.value)
         }
         var topology = Topology(name: name, prefix: prefix, nodes: nodes, links: links, file: file, expectations: expectations,
                                 neighbours: neighbours, routing: routing)
         topology.format = format
         topology.notes = notes
+        topology.hosts = hosts
+        topology.vxlan = vxlan
+        topology.remoteNodes = remoteNodes
+        topology.placedOn = placedOn
         return topology
     }
 }

@@ -13,6 +13,8 @@ public enum YAMLWriter {
         if let mode = topology.neighbours { lines.append("neighbours: \(mode.rawValue)") }
         // `static`'s routes are in the nodes already, written as routes.
         if topology.routing.isDynamic { lines.append("routing: \(topology.routing.rawValue)") }
+        if let host = topology.placedOn { lines.append("placed-on: \(scalar(host))") }
+        lines += spreadLines(topology)
         lines.append("nodes:")
         for node in topology.nodes {
             lines += nodeLines(node)
@@ -23,12 +25,44 @@ public enum YAMLWriter {
                 lines.append("  - " + linkText(link))
             }
         }
+        if !topology.remoteNodes.isEmpty {
+            lines.append("remote:")
+            for node in topology.remoteNodes {
+                let interfaces = node.interfaces.map { "\(scalar($0.interface)): \(addressList($0.addresses))" }
+                lines.append("  \(scalar(node.name)): { host: \(scalar(node.host)), kind: \(node.kind.rawValue), "
+                             + "interfaces: { \(interfaces.joined(separator: ", ")) } }")
+            }
+        }
+        if !topology.expectations.isEmpty {
+            lines.append("expect:")
+            lines += topology.expectations.map { "  - " + scalar($0.text) }
+        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `hosts:` and `vxlan:`.
+    private static func spreadLines(_ topology: Topology) -> [String] {
+        var lines: [String] = []
+        if !topology.hosts.isEmpty {
+            lines.append("hosts:")
+            for host in topology.hosts {
+                var fields = ["ssh: \(scalar(host.ssh))"]
+                if let underlay = host.underlay { fields.append("underlay: \(scalar(underlay.description))") }
+                if let command = host.command { fields.append("nslab: \(scalar(command))") }
+                lines.append("  \(scalar(host.name)): { " + fields.joined(separator: ", ") + " }")
+            }
+        }
+        if topology.vxlan != VXLANPlan() {
+            let local = topology.vxlan.local.map { ", local: \(scalar($0.description))" } ?? ""
+            lines.append("vxlan: { vni: \(topology.vxlan.vnis.lowerBound)-\(topology.vxlan.vnis.upperBound), port: \(topology.vxlan.port)\(local) }")
+        }
+        return lines
     }
 
     private static func nodeLines(_ node: Node) -> [String] {
         var fields: [String] = []
         if node.kind != .host { fields.append("kind: \(node.kind.rawValue)") }
+        if let host = node.host { fields.append("host: \(scalar(host))") }
         if node.stp { fields.append("stp: true") }
         // Filtering follows from the ports' VLANs; said only when no port has any.
         if node.vlanFiltering { fields.append("vlan-filtering: true") }
@@ -100,6 +134,14 @@ public enum YAMLWriter {
         if link.isDown { fields.append("state: down") }
         if let impairment = link.impairment { fields.append("impair: " + impairmentText(impairment)) }
         if let flap = link.flap { fields.append("flap: " + flapText(flap)) }
+        if let vni = link.vni { fields.append("vni: \(vni)") }
+        if let tunnel = link.tunnel {
+            var settings = ["vni: \(tunnel.vni)", "remote: \(scalar(tunnel.remote.description))"]
+            if let local = tunnel.local { settings.append("local: \(scalar(local.description))") }
+            if tunnel.port != VXLANPlan.defaultPort { settings.append("port: \(tunnel.port)") }
+            if let peer = tunnel.peer { settings.append("peer: \(scalar(peer))") }
+            fields.append("vxlan: { " + settings.joined(separator: ", ") + " }")
+        }
         return "{ " + fields.joined(separator: ", ") + " }"
     }
 

@@ -34,6 +34,7 @@ struct Capture: ParsableCommand {
     var filter: [String] = []
 
     func run() throws {
+        SpreadCommands.forward(node: String(end.prefix { $0 != ":" }), lab: lab)
         try reportingProbeErrors {
             let parts = end.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw BadInput("name the interface as NODE:INTERFACE, not \"\(end)\"") }

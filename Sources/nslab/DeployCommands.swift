@@ -48,6 +48,7 @@ struct Deploy: ParsableCommand {
         defer { if !converged { Foundation.exit(1) } }
         try reportingErrors {
             let (text, topology) = try flags.load()
+            if topology.isSpread { return try SpreadCommands.deploy(topology, flags: flags, quiet: quiet) }
             if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
             Interruption.catchSignals()
             let progress = Progress(enabled: !quiet)
@@ -97,6 +98,19 @@ struct Diff: ParsableCommand {
         var pending = false
         try reportingErrors {
             let (_, topology) = try flags.load()
+            if topology.isSpread {
+                let parts = try SpreadLab.difference(topology, version: NSLabVersion.line, options: flags.options)
+                let changes = parts.flatMap { part in part.changes.map { (part.host, $0) } }
+                pending = !changes.isEmpty
+                if flags.json {
+                    try printJSON(parts.map { SpreadReport.Part(host: $0.host ?? "", changes: $0.changes) })
+                } else {
+                    for (host, change) in changes { print("\(SpreadCommands.hostLabel(host)): \(change.line)") }
+                    print(pending ? "\(counted(changes.count, "change")) pending on \(counted(Set(changes.map { $0.0 ?? "" }).count, "host"))"
+                                  : "lab \(topology.name) matches \(flags.file) on \(counted(parts.count, "host"))")
+                }
+                return
+            }
             let difference = try LabConverger.difference(topology, options: flags.options)
             pending = !difference.isEmpty
             if flags.json {
@@ -108,14 +122,6 @@ struct Diff: ParsableCommand {
         }
         if pending { throw ExitCode(1) }
     }
-}
-
-/// `deploy --json` on a lab.
-struct DeployReport: Encodable {
-    var lab: String
-    /// True for a lab that was not deployed before.
-    var created: Bool
-    var changes: [ChangeRecord]
 }
 
 /// The changes as people read them: one line each, the same file written on many nodes (a

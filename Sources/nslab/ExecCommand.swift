@@ -34,6 +34,7 @@ struct Exec: ParsableCommand {
     }
 
     func run() throws {
+        SpreadCommands.forward(node: node, lab: labOption.lab)
         try reportingErrors {
             let location = try NodeExec.locate(node: node, lab: labOption.lab)
             if detach {

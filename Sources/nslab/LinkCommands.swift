@@ -56,13 +56,33 @@ struct LinkCommand: ParsableCommand {
     @Option(help: "For flap: how many times.")
     var times: Int = 1
 
+    private func setState(_ target: String) throws {
+        try reportingProbeErrors {
+            try refuseParameters()
+            let ends = try LinkControl.setState(lab: lab, target: target, up: action == "up")
+            note("nslab: link \(ends.map(\.id).joined(separator: " <-> ")) \(action)")
+        }
+    }
+
     func run() throws {
+        // A link between hosts goes down and up at both ends, each on its own host.
+        if ["down", "up"].contains(action), let far = SpreadLab.farEnd(of: end, lab: lab) {
+            var status: Int32 = 0
+            for (target, host) in [(end, SpreadLab.remoteNode(String(end.prefix { $0 != ":" }), lab: lab)?.host), (far.end, far.host)] {
+                if let host {
+                    status = max(status, RemoteHosts.attach(host, ["link", lab, target, action]))
+                } else {
+                    do { try setState(target) } catch let exit as ExitCode { status = max(status, exit.rawValue) }
+                }
+            }
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
+        SpreadCommands.forward(node: String(end.prefix { $0 != ":" }), lab: lab)
         try reportingProbeErrors {
             switch action {
             case "down", "up":
-                try refuseParameters()
-                let ends = try LinkControl.setState(lab: lab, target: end, up: action == "up")
-                note("nslab: link \(ends.map(\.id).joined(separator: " <-> ")) \(action)")
+                try setState(end)
             case "set":
                 guard !parameters.isEmpty else { throw BadInput("give what to set: nslab link \(lab) \(end) set delay=20ms loss=1%") }
                 var change = Impairment()

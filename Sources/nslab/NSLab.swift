@@ -115,7 +115,12 @@ struct Destroy: ParsableCommand {
             let progress = Progress(enabled: !output.quiet)
             defer { progress.finish() }
             let results: [DestroyResult]
+            if let lab, !all, SpreadLab.isSpread(lab: try labName(from: lab)) {
+                progress.finish()
+                return try SpreadCommands.destroy(lab: try labName(from: lab))
+            }
             if all {
+                for lab in LabRecord.labs() where SpreadLab.isSpread(lab: lab) { try SpreadCommands.destroy(lab: lab) }
                 results = try LabDestroyer.destroyAll(progress: progress.stage)
                 if results.isEmpty { print("no labs are deployed; nothing to do") }
             } else if let lab {
@@ -162,7 +167,10 @@ struct List: ParsableCommand {
             let labs = LabListing.all()
             if json { return try printJSON(labs) }
             if labs.isEmpty { return print("no labs are deployed") }
-            let rows = labs.map { [$0.lab, String($0.nodes), $0.complete ? "deployed" : "incomplete", $0.deployedAt ?? "-", $0.file ?? "-"] }
+            let rows = labs.map {
+                [$0.lab, String($0.nodes), ($0.complete ? "deployed" : "incomplete") + ($0.hosts.map { ", also on \($0.joined(separator: ", "))" } ?? ""),
+                 $0.deployedAt ?? "-", $0.file ?? "-"]
+            }
             print(Table(header: ["LAB", "NODES", "STATUS", "SINCE", "FILE"], rows: rows).render())
         }
     }
@@ -181,9 +189,16 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let state = try LabInspector.inspect(lab: try labName(from: lab))
-            if json { return try printJSON(state) }
-            print(InspectView(state).render())
+            let name = try labName(from: lab)
+            let show = {
+                let state = try LabInspector.inspect(lab: name)
+                if json { return try printJSON(state) }
+                print(InspectView(state).render())
+            }
+            if SpreadLab.isSpread(lab: name) {
+                return try SpreadCommands.onEveryHost(lab: name, ["inspect", name] + (json ? ["--json"] : []), json: json, local: show)
+            }
+            try show()
         }
     }
 }

@@ -32,6 +32,7 @@ struct NodeCommand: ParsableCommand {
     }
 
     func run() throws {
+        SpreadCommands.forward(node: node, lab: lab)
         try reportingErrors {
             if action == "stop" || action == "restart" {
                 let result = try NodeLifecycle.stop(lab: lab, node: node)

@@ -41,6 +41,7 @@ struct Ping: ParsableCommand {
     @Flag(name: .customShort("6"), help: "Use the node's IPv6 address.") var ipv6 = false
 
     func run() throws {
+        SpreadCommands.forward(node: source, lab: labOption.lab)
         signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
         var statistics = PingStatistics()
         try reportingProbeErrors {
@@ -75,6 +76,7 @@ struct Trace: ParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() throws {
+        SpreadCommands.forward(node: source, lab: labOption.lab)
         try reportingProbeErrors {
             let result = try Tracer.trace(lab: labOption.lab, from: source, to: destination,
                                           options: TraceOptions(maxHops: max(1, min(maxHops, 255)), queries: max(1, min(queries, 10)),
@@ -99,6 +101,7 @@ struct Explain: ParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() throws {
+        SpreadCommands.forward(node: source, lab: labOption.lab)
         try reportingProbeErrors {
             let report = try Explainer.explain(lab: labOption.lab, from: source, to: destination, sourceAddress: sourceAddress,
                                                family: familyOption(ipv4, ipv6))
@@ -136,6 +139,21 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        let name = (try? labName(from: lab)) ?? lab
+        if SpreadLab.isSpread(lab: name) {
+            // Every host probes from its own nodes, to every node of the lab.
+            var arguments = ["verify", name, "-W", String(timeout)] + (json ? ["--json"] : []) + (output.quiet ? ["--quiet"] : [])
+            if expectationsOnly { arguments.append("--expectations-only") }
+            if let sample { arguments += ["--sample", String(sample), "--seed", String(seed ?? DestinationSample.randomSeed())] }
+            if let to { arguments += ["--to", to] }
+            return try reportingErrors {
+                try SpreadCommands.onEveryHost(lab: name, arguments, json: json, local: verifyHere)
+            }
+        }
+        try verifyHere()
+    }
+
+    private func verifyHere() throws {
         try reportingProbeErrors {
             var isDirectory: ObjCBool = false
             let isFile = FileManager.default.fileExists(atPath: lab, isDirectory: &isDirectory) && !isDirectory.boolValue

@@ -39,7 +39,7 @@ public enum LabChange: Sendable {
     public enum Operation: String, Codable, Sendable {
         case add, change, remove
 
-        var sign: String {
+        public var sign: String {
             switch self {
             case .add: return "+"
             case .change: return "~"
@@ -97,7 +97,7 @@ public enum LabChange: Sendable {
         case .removeNode(let node): return "node \(node.name)"
         case .setForwarding(let node, let forwards):
             return "node \(node) forwarding \(forwards ? "off → on" : "on → off")"
-        case .addLink(let link, _): return "link \(link.ends[0]) -- \(link.ends[1])"
+        case .addLink(let link, _): return "link " + link.kind.text(ends: link.ends)
         case .removeLink(let end, let peer): return "link \(end)" + (peer.map { " -- \($0)" } ?? "")
         case .addInterface(let node, let interface): return "interface \(node):\(interface.name) (\(interface.kindText))"
         case .removeInterface(let end, let kind): return "interface \(end)" + (kind.map { " (\($0))" } ?? "")
@@ -131,6 +131,16 @@ public enum LabChange: Sendable {
 }
 
 /// A change as `--json` gives it.
+/// `deploy --json`: what a deploy did; also what a spread lab's controller reads back from each host.
+public struct DeployReport: Codable, Sendable {
+    public var lab: String
+    /// True for a lab that was not deployed before.
+    public var created: Bool
+    public var changes: [ChangeRecord]
+
+    public init(lab: String, created: Bool, changes: [ChangeRecord]) { self.lab = lab; self.created = created; self.changes = changes }
+}
+
 public struct ChangeRecord: Codable, Sendable, Equatable {
     public var operation: LabChange.Operation
     public var object: String
@@ -139,12 +149,15 @@ public struct ChangeRecord: Codable, Sendable, Equatable {
     /// Something in the lab that no version of its topology put there (added by hand): removed
     /// only with `--prune`.
     public var foreign: Bool = false
+
+    /// "+ node ns03", as deploy prints it.
+    public var line: String { "\(operation.sign) \(text)" }
 }
 
 extension PlannedInterface {
     var kindText: String {
         switch kind {
-        case .linkEnd(_, let link): return link.rawValue
+        case .linkEnd(_, let link): return link.kernelKind
         case .vlan(let parent, let id): return "vlan \(id) on \(parent)"
         case .bridge(let stp, let vlanFiltering):
             return "bridge, stp \(stp ? "on" : "off")" + (vlanFiltering ? ", vlan filtering" : "")

@@ -483,6 +483,7 @@ final class ConvergeRun {
     /// Both ends made in their namespaces at once, with their MTU and MAC, then put on their
     /// bridge and brought up (the peer of a new veth cannot be created up).
     private func addLink(_ link: PlannedLink, ends: [PlannedInterface]) throws {
+        if case .vxlan(let tunnel) = link.kind { return try addTunnel(tunnel, end: link.ends[0], interface: ends[0]) }
         let targets = try link.ends.map { try target($0.node) }
         // Held here until the request is sent: the kernel reads the fds then.
         let namespaces = try targets.map { try $0.namespace }
@@ -502,6 +503,26 @@ final class ConvergeRun {
             let master = try ends[i].master.map { try targets[i].index(of: $0) }
             try targets[i].execute([LinkRequest.set(index: indexes[i], name: ends[i].name, up: true, master: master)])
         }
+    }
+
+    /// Made from this process's own namespace, the machine's, where the tunnel's socket belongs.
+    private func addTunnel(_ tunnel: VXLANTunnel, end: InterfaceRef, interface: PlannedInterface) throws {
+        let target = try target(end.node)
+        let namespace = try target.namespace
+        let index = newIndex()
+        try record.append([RecordEntry(event: .links, interfaces: [end.description])])
+        do {
+            try NetlinkSocket().execute([LinkKind.tunnelRequest(tunnel, name: interface.name, namespaceFD: namespace.fd,
+                                                                index: index, mtu: interface.mtu, mac: interface.mac)])
+        } catch let error as NetlinkError {
+            throw LabError.kernel(error, node: end.node)
+        }
+        target.indexes[interface.name] = index
+        onFailure("+ link \(end) (vxlan \(tunnel.vni))") {
+            try target.execute([LinkRequest.delete(index: index, name: interface.name)])
+        }
+        let master = try interface.master.map { try target.index(of: $0) }
+        try target.execute([LinkRequest.set(index: index, name: interface.name, up: true, master: master)])
     }
 
     private func addInterface(_ interface: PlannedInterface, on target: ConvergeTarget) throws {

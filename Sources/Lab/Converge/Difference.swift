@@ -122,14 +122,17 @@ private struct DifferenceBuilder {
 
     mutating func compareLinks() {
         for link in plan.links {
-            let (a, b) = (link.ends[0], link.ends[1])
-            if let kernelA = kernel(of: a.node), kernelA.link(named: a.interface)?.kind == "veth",
-               kernel(of: b.node)?.link(named: b.interface)?.kind == "veth", peer(of: a) == b, peer(of: b) == a {
-                keptEnds.formUnion([a, b])
+            let made = link.ends.allSatisfy { end in
+                kernel(of: end.node)?.link(named: end.interface).map(link.kind.matches) == true
+            }
+            // A veth is kept only with its own peer: two ends left from different pairs are not a link.
+            if made, link.kind != .veth || (peer(of: link.ends[0]) == link.ends[1] && peer(of: link.ends[1]) == link.ends[0]) {
+                keptEnds.formUnion(link.ends)
                 continue
             }
-            guard let endA = plan.node(a.node)?.interface(a.interface), let endB = plan.node(b.node)?.interface(b.interface) else { continue }
-            add(.addLinks, .addLink(link, ends: [endA, endB]))
+            let ends = link.ends.compactMap { plan.node($0.node)?.interface($0.interface) }
+            guard ends.count == link.ends.count else { continue }
+            add(.addLinks, .addLink(link, ends: ends))
         }
         // Whatever holds a name a planned interface needs, or is not planned at all, goes.
         var removedPairs: Set<InterfaceRef> = []
@@ -144,7 +147,7 @@ private struct DifferenceBuilder {
                 }
                 let foreign = !(previous?.node(node.name)?.interface(link.name) != nil || wanted != nil)
                 removedInterfaces.insert(ref)
-                if link.kind == "veth" {
+                if link.kind == "veth" || link.kind == "vxlan" {
                     let peer = node.peers[link.name]
                     if let peer { removedPairs.insert(peer); removedInterfaces.insert(peer) }
                     add(.removeLinks, .removeLink(ref, peer: peer), foreign: foreign)

@@ -27,13 +27,20 @@ public struct LabPlan: Sendable {
         var interfaces: [String: [PlannedInterface]] = [:]
         links = []
         for link in topology.links {
-            guard link.endpoints.count == 2 else { continue }
             let ends = link.endpoints.map { InterfaceRef(node: $0.node, interface: $0.interface) }
-            links.append(PlannedLink(kind: .veth, ends: ends))
+            let kind: LinkKind
+            if let tunnel = link.tunnel, ends.count == 1 {
+                kind = .vxlan(tunnel)
+            } else if ends.count == 2 {
+                kind = .veth
+            } else {
+                continue
+            }
+            links.append(PlannedLink(kind: kind, ends: ends))
             for (i, endpoint) in link.endpoints.enumerated() {
                 let onBridge = topology.node(named: endpoint.node)?.kind == .bridge
                 var interface = PlannedInterface(
-                    name: endpoint.interface, kind: .linkEnd(peer: ends[1 - i], link: .veth),
+                    name: endpoint.interface, kind: .linkEnd(peer: kind.peer(of: i, ends: ends), link: kind),
                     mtu: endpoint.mtu, mac: neighbours?.mac(of: endpoint) ?? endpoint.mac,
                     addresses: endpoint.addresses, up: !link.isDown,
                     master: onBridge ? LabDeployer.bridgeName : nil,
@@ -78,17 +85,11 @@ public struct LabPlan: Sendable {
     }
 }
 
-/// A link: two ends and how they are joined. Each kind keeps its model, requests and steps in
-/// one place (Veth.swift).
+/// A link: its ends here and how they are joined (LinkKinds.swift).
 public struct PlannedLink: Sendable, Equatable {
     public var kind: LinkKind
-    /// Exactly two.
+    /// Two for a veth pair, one for a VXLAN tunnel to another machine.
     public var ends: [InterfaceRef]
-}
-
-public enum LinkKind: String, Sendable, Codable {
-    /// A veth pair, one end in each node.
-    case veth
 }
 
 public struct PlannedNode: Sendable {
