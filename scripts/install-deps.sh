@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a fresh Debian machine lacks for nslab's demo and tests: iproute2 and ping to cross-check
 # nslab against the real tools, tcpdump and traceroute for the seed tutorials' own steps,
-# Graphviz for nslab graph's svg and png, FRR for routing labs, and Debian's chromium to look at `nslab serve`'s page
+# Graphviz for nslab graph's svg and png, FRR for routing labs, OpenSSH for labs spread over hosts, and Debian's chromium to look at `nslab serve`'s page
 # as a person's browser shows it.
 set -euo pipefail
 needed=()
@@ -18,6 +18,8 @@ command -v chromium >/dev/null || needed+=(chromium)  # nslab serve's page in a 
 command -v dpkg-shlibdeps >/dev/null || needed+=(dpkg-dev)  # scripts/package.sh
 command -v debootstrap >/dev/null || needed+=(debootstrap)    # scripts/package-test.sh
 [ -x /usr/lib/frr/zebra ] || needed+=(frr)                    # routing: ospf|bgp and frr: (RoutingLabTests)
+[ -x /usr/sbin/sshd ] || needed+=(openssh-server)             # simulated hosts of spread labs (scripts/sim-hosts.sh, SpreadLabTests)
+command -v ssh >/dev/null || needed+=(openssh-client)
 if [ ${#needed[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -3,20 +3,20 @@
 #
 # Each host is a network namespace and a mount namespace of its own: its own /run (so its own
 # /run/netns, /run/nslab, /run/sshd) and its own /etc (an overlay on the machine's, so its own
-# /etc/netns and /etc/ssh), kept alive by an anchor process. The hosts are joined by an underlay
+# /etc/netns and /etc/ssh, the machine's own /etc/netns hidden), kept alive by an anchor process. The hosts are joined by an underlay
 # switch (a bridge in a namespace of its own): host K has 192.0.2.K/24 and fd00:2::K/64 on its
 # interface ul0. Each runs its own sshd on its underlay addresses, with a throwaway host key and a
 # throwaway client key that every host's ssh uses (no host key checking: the keys live as long
 # as the hosts). nslab is on every host's PATH (the directory given with NSLAB_DIR, default the
 # release build of this checkout).
 #
-#   scripts/sim-hosts.sh up NAME N       hosts NAME1 … NAMEn (NAME: a few letters)
+#   scripts/sim-hosts.sh up NAME N       hosts NAME-h1 … NAME-hN (NAME: letters, digits, '-')
 #   scripts/sim-hosts.sh run HOST CMD…   CMD on HOST, as ssh would run it there
 #   scripts/sim-hosts.sh stop-sshd HOST  end HOST's sshd (the host stays: a host ssh cannot reach)
 #   scripts/sim-hosts.sh start-sshd HOST start it again
 #   scripts/sim-hosts.sh down NAME       destroy every lab on every host, end every process, remove all
 #
-# Nothing of a host is visible from the machine but its network namespace NAMEk, the underlay
+# Nothing of a host is visible from the machine but its network namespace NAME-hK, the underlay
 # switch's NAME-ul, and the state directory /tmp/nslab-sim/NAME.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,8 +24,8 @@ root=/tmp/nslab-sim
 
 usage() { sed -n '12,18p' "$0" >&2; exit 2; }
 
-# The sim a host belongs to: its name without the trailing number.
-sim_of() { echo "${1%%[0-9]*}"; }
+# The sim a host belongs to: its name without -hK.
+sim_of() { echo "${1%-h*}"; }
 anchor_of() { cat "$root/$(sim_of "$1")/$1/anchor"; }
 
 run_on() {
@@ -63,7 +63,7 @@ stop_sshd() {
 
 up() {
   local name=$1 count=$2
-  [[ $name =~ ^[a-z]{1,8}$ ]] || { echo "sim-hosts: NAME must be 1 to 8 lowercase letters" >&2; exit 2; }
+  [[ $name =~ ^[a-z][a-z0-9-]{0,15}$ ]] || { echo "sim-hosts: NAME must be a lowercase letter then up to 15 letters, digits or '-'" >&2; exit 2; }
   local sim="$root/$name"
   [ -e "$sim" ] && { echo "sim-hosts: $name is up already ($sim); run: $0 down $name" >&2; exit 1; }
   local nslab_dir=${NSLAB_DIR:-$here/.build/release}
@@ -78,7 +78,7 @@ up() {
   ip -n "$name-ul" link add br0 type bridge
   ip -n "$name-ul" link set br0 up
   for k in $(seq "$count"); do
-    local host="$name$k" dir="$sim/$name$k"
+    local host="$name-h$k" dir="$sim/$name-h$k"
     mkdir -p "$dir"
     ip netns add "$host"
     ip link add "h$k" netns "$name-ul" type veth peer name ul0 netns "$host"
@@ -106,6 +106,8 @@ EOF
       mount -t tmpfs nslab-sim-etc "$1/etc"
       mkdir "$1/etc/upper" "$1/etc/work"
       mount -t overlay nslab-sim-etc -o "lowerdir=/etc,upperdir=$1/etc/upper,workdir=$1/etc/work" /etc
+      # The machine'"'"'s own labs'"'"' /etc/netns would show through the overlay: an empty one over it.
+      if [ -d /etc/netns ]; then mount -t tmpfs nslab-sim-netns /etc/netns; fi
       mkdir -p /etc/ssh/ssh_config.d
       printf "Host *\n  IdentityFile %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n" \
         "$2/client_key" >/etc/ssh/ssh_config.d/nslab-sim.conf
@@ -113,16 +115,16 @@ EOF
       touch "$1/ready"
       exec sleep infinity' sh "$dir" "$sim" "$host" </dev/null >"$dir/anchor.log" 2>&1 &
     echo $! >"$dir/anchor"
-    for _ in $(seq 100); do [ -e "$dir/ready" ] && break; sleep 0.05; done
-    [ -e "$dir/ready" ] || { echo "sim-hosts: host $host did not come up" >&2; exit 1; }
-    start_sshd "$host"
+    for _ in $(seq 400); do [ -e "$dir/ready" ] && break; sleep 0.05; done
+    [ -e "$dir/ready" ] || { echo "sim-hosts: host $host did not come up; see $dir/anchor.log" >&2; down "$name"; exit 1; }
+    start_sshd "$host" || { down "$name"; exit 1; }
   done
-  echo "sim-hosts: $count hosts up: $(for k in $(seq "$count"); do printf '%s (192.0.2.%s) ' "$name$k" "$k"; done)"
+  echo "sim-hosts: $count hosts up: $(for k in $(seq "$count"); do printf '%s (192.0.2.%s) ' "$name-h$k" "$k"; done)"
 }
 
 down() {
   local name=$1 sim="$root/$1"
-  for dir in "$sim"/"$name"*/; do
+  for dir in "$sim"/"$name"-h*/; do
     [ -d "$dir" ] || continue
     local host; host=$(basename "$dir")
     if [ -f "$dir/anchor" ] && kill -0 "$(cat "$dir/anchor")" 2>/dev/null; then

@@ -111,19 +111,13 @@ extension SpreadLab {
                                  localChanged: Bool) -> [String] {
         var lines: [String] = []
         guard let previous else {
-            // A new lab: gone from every host, this one last (its record names them all).
-            let outcomes = RemoteHosts.each(hosts + failed) { RemoteHosts.nslab($0, ["destroy", "--quiet", topology.name]) }
-            let left = outcomes.filter { !$0.succeeded && !$0.error.contains("is not deployed") }
+            // A new lab: gone from every host; the hosts that cannot be reached stay in the record.
+            guard let (_, left) = try? destroy(lab: topology.name) else { return ["rolling back failed: run `nslab destroy \(topology.name)`"] }
             for outcome in left {
                 lines.append("host \(outcome.host ?? ""): could not be cleaned (\(outcome.reason)); its part of lab \(topology.name) may be "
-                             + "left there: `nslab destroy \(topology.name)` here tries again, or run it on that host")
+                             + "left there: `nslab destroy \(topology.name)` here tries again once it can be reached")
             }
-            if left.isEmpty {
-                _ = try? LabDestroyer.destroy(lab: topology.name)
-                lines.append("rolled back: lab \(topology.name) is on no host")
-            } else {
-                lines.append("rolled back on the other hosts")
-            }
+            lines.append(left.isEmpty ? "rolled back: lab \(topology.name) is on no host" : "rolled back on every other host")
             return lines
         }
         // A converge: the hosts that changed go back to their previous parts.
@@ -181,7 +175,10 @@ extension SpreadLab {
         if !left.isEmpty {
             var remaining = topology
             remaining.hosts = topology.hosts.filter { host in left.contains { $0.host == host.name } }
+            // The nodes left, by name and host only: all a later destroy needs.
             remaining.nodes = topology.nodes.filter { node in remaining.hosts.contains { $0.name == node.host } }
+                .map { Node(name: $0.name, kind: $0.kind, location: $0.location, host: $0.host) }
+            remaining.routing = .none
             remaining.links = []
             remaining.expectations = []
             try recordControllerOnly(remaining)
