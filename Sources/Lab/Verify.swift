@@ -102,13 +102,13 @@ public enum Verifier {
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
         // Bridges are switches: no address to send from or to, nothing to verify of their own.
-        let nodes = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
+        let nodes = network.observed.nodes.filter { $0.present && !$0.isSwitch }.map(\.name)
         let nodeIndexes = Dictionary(nodes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         func selected(_ name: String?, _ flag: String) throws -> Int? {
             guard let name else { return nil }
             if let index = nodeIndexes[name] { return index }
             throw ProbeError.badSelection(flag: flag, node: name, lab: network.lab, nodes: nodes,
-                                          isSwitch: network.state.nodes.contains { $0.name == name })
+                                          isSwitch: network.observed.nodes.contains { $0.name == name })
         }
         let selection = VerifyPlan.Selection(pairs: !options.skipPairs, sample: options.sample,
                                              from: try selected(options.from, "--from"), to: try selected(options.to, "--to"))
@@ -128,7 +128,7 @@ public enum Verifier {
         // its node when its turn comes, a bounded number at once (ProbeSockets).
         let openAtOnce = try ResourceLimits.share(wanted: socketsOpenAtOnce, least: 8, for: "verifying \(counted(nodes.count, "node"))")
         let planSocket = plan.queues.indices.filter { plan.queues[$0].load > 0 }  // engine socket index → plan socket index
-        let namespaces = Dictionary(network.state.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
+        let namespaces = Dictionary(network.observed.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         /// Inside its node, on the calling thread (a NamespaceThread worker).
         func openSocket(_ socket: Int) throws -> ICMPSocket {
             let name = nodes[VerifyPlan.node(ofSocket: socket)]

@@ -54,6 +54,8 @@ public struct LinkInfo: Sendable, Equatable {
     public var isUp: Bool { flags & InterfaceFlags.up != 0 }
     public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
     public var isLoopback: Bool { flags & InterfaceFlags.loopback != 0 }
+    /// One end of a veth pair (IFLA_INFO_KIND "veth").
+    public var isVeth: Bool { kind == "veth" }
 
     public var operationalStateName: String {
         switch operationalState.map(Int.init) ?? -1 {

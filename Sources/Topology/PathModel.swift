@@ -79,14 +79,14 @@ public struct ModelRoute: Sendable {
 public struct ModelNeighbour: Sendable {
     public var interface: String
     public var address: IPAddress
-    /// As `ip neigh` prints it: REACHABLE, STALE, FAILED, …
+    /// As `ip neigh` prints it: REACHABLE, STALE, FAILED, …, for the explanation's words.
     public var state: String
+    /// The kernel gave up resolving it (NUD_FAILED).
+    public var isFailed: Bool
 
-    public init(interface: String, address: IPAddress, state: String) {
-        self.interface = interface; self.address = address; self.state = state
+    public init(interface: String, address: IPAddress, state: String, isFailed: Bool) {
+        self.interface = interface; self.address = address; self.state = state; self.isFailed = isFailed
     }
-
-    public var isFailed: Bool { state.contains("FAILED") }
 }
 
 public struct ModelNode: Sendable {
