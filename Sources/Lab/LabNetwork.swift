@@ -186,7 +186,7 @@ public struct LabNetwork: Sendable {
                                       addresses: addresses[link.index] ?? [], peer: node.peers[link.name],
                                       vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
                                       portVLANs: vlans.map { PortVLANs(untagged: $0.pvid, tagged: $0.tagged) },
-                                      portState: port?.stateName)
+                                      portState: port?.isForwarding == false ? port?.stateName : nil)
             }
             let routes = kernel.routes.compactMap { route -> ModelRoute? in
                 guard !route.destination.address.isMulticast, let kind = ModelRoute.Kind(route) else { return nil }

@@ -38,8 +38,8 @@ public struct ModelInterface: Sendable {
         self.vlan = vlan; self.parent = parent; self.portVLANs = portVLANs; self.portState = portState
     }
 
-    /// Carries frames: up, and if a switch port, forwarding.
-    var passesFrames: Bool { up && (portState == nil || portState == "forwarding") }
+    /// Carries frames: up, and not a switch port that is not forwarding.
+    var passesFrames: Bool { up && portState == nil }
 }
 
 public struct ModelRoute: Sendable {
