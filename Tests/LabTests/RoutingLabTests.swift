@@ -311,6 +311,41 @@ struct RoutingLabTests {
         #expect(try diff(body("10.63.7.0/24")).status == 0)
     }
 
+    /// A converge that restarted a router's FRR with a new configuration and then failed (a
+    /// command whose program is gone by the time it starts) puts the old configuration back and
+    /// runs it again.
+    @Test func aFailedConvergeStartsTheFormerFRRAgain() throws {
+        let lab = TestLab("frrundo")
+        defer { lab.cleanUpFRR() }
+        let body = { (route: String, command: String) in
+            "name: \(lab.name)\nprefix: \(lab.prefix)\nnodes:\n  r: { kind: router, frr: \"ip route \(route) blackhole\\n\" }\n"
+                + "  s: { kind: router\(command) }\nlinks: [{ endpoints: [r, s], addresses: [10.63.0.1/30, 10.63.0.2/30] }]\n"
+        }
+        let before = body("10.63.9.0/24", "")
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: before, file: "\(lab.name).yaml"), sourceText: before)
+        let r = lab.namespace("r")
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.9.0/24").output.contains("blackhole") })
+        let config = "/etc/frr/\(r)/frr.conf"
+        let oldConfig = try String(contentsOfFile: config, encoding: .utf8)
+
+        // Deploy checks the programs of commands before it changes anything; converging alone
+        // meets the missing one only when it starts it, after FRR.
+        let after = body("10.63.8.0/24", ", commands: [[/nonexistent/\(lab.name)]]")
+        let topology = try Topology.parse(yaml: after, file: "\(lab.name).yaml")
+        let planned = try LabConverger.difference(topology).changes.map(\.line)
+        #expect(planned.contains("~ frr r frr.conf") && planned.contains("+ command s: /nonexistent/\(lab.name)"), "\(planned)")
+        #expect(throws: LabError.self) {
+            _ = try LabConverger.converge(topology, sourceText: after, record: try LabRecord(lab: lab.name, create: false),
+                                          options: ConvergeOptions(), progress: { _ in })
+        }
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == oldConfig)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.9.0/24").output.contains("blackhole") },
+                "the former configuration runs")
+        #expect(!sh("ip -n \(r) route show 10.63.8.0/24").output.contains("blackhole"))
+        let back = try LabConverger.difference(try Topology.parse(yaml: before, file: "\(lab.name).yaml"))
+        #expect(back.isEmpty, "\(back.changes.map(\.line))")
+    }
+
     /// FRR files of a node whose lab's record is gone (a crash, a removed /run): doctor finds
     /// them by the daemons file nslab writes, and removes them with the node's run directory.
     @Test func doctorFindsAndRemovesFRRFilesNoRecordLists() throws {
