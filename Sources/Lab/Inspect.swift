@@ -184,7 +184,7 @@ extension NodeState {
                                   impairment: kernel?.impairment(of: link.index),
                                   master: link.master.flatMap { names[$0] },
                                   vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
-                                  bridge: link.kind == "bridge"
+                                  bridge: link.isBridge
                                       ? BridgeState(stp: (link.stpState ?? 0) != 0, vlanFiltering: link.vlanFiltering ?? false) : nil,
                                   vlans: kernel?.filtersVLANs(master: link.master) == true ? port.map { PortVLANState($0.vlans) } : nil,
                                   portState: port?.stateName)

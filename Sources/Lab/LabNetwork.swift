@@ -205,7 +205,7 @@ public struct LabNetwork: Sendable {
             } ?? []
             return ModelNode(name: node.name, forwardsIPv4: kernel.forwardingIPv4 ?? false, forwardsIPv6: kernel.forwardingIPv6 ?? false,
                              interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
-                             isSwitch: node.isSwitch, vlanFiltering: kernel.links.contains { $0.kind == "bridge" && $0.vlanFiltering == true })
+                             isSwitch: node.isSwitch, vlanFiltering: kernel.links.contains { $0.isBridge && $0.vlanFiltering == true })
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
         for declared in topology?.declaredInterfaces ?? [] {

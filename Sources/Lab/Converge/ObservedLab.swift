@@ -160,14 +160,14 @@ public struct ObservedLab: Sendable {
     mutating func resolvePeers() {
         var byPair: [String: [InterfaceRef]] = [:]
         for node in nodes {
-            for link in node.kernel?.links ?? [] where link.kind == "veth" {
+            for link in node.kernel?.links ?? [] where link.isVeth {
                 byPair["\(link.index)>\(link.peerIndex ?? 0)", default: []].append(InterfaceRef(node: node.name, interface: link.name))
             }
         }
         var namespaceIDs = NamespaceIDs(nodes: nodes)
         for n in nodes.indices {
             guard let kernel = nodes[n].kernel else { continue }
-            for link in kernel.links where link.kind == "veth" {
+            for link in kernel.links where link.isVeth {
                 guard let peerIndex = link.peerIndex, let candidates = byPair["\(peerIndex)>\(link.index)"] else { continue }
                 if candidates.count == 1 {
                     nodes[n].peers[link.name] = candidates[0]
@@ -327,7 +327,7 @@ public struct ObservedKernelState: Sendable {
         let links = try socket.links()
         return ObservedKernelState(
             links: links, addresses: try socket.addresses(), routes: try socket.routes(), qdiscs: try socket.rootQdiscs(),
-            bridgePorts: links.contains { $0.kind == "bridge" } ? try socket.bridgePorts() : [],
+            bridgePorts: links.contains(where: \.isBridge) ? try socket.bridgePorts() : [],
             neighbours: try socket.neighbours(),
             forwardingIPv4: try socket.forwarding(family: AF_INET), forwardingIPv6: try socket.forwarding(family: AF_INET6))
     }
