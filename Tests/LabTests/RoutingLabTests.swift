@@ -309,6 +309,16 @@ struct RoutingLabTests {
         #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
         #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.7.0/24").output.contains("blackhole") })
         #expect(try diff(body("10.63.7.0/24")).status == 0)
+
+        // A stopped node's FRR is left as it is (not running), and comes back with the node.
+        #expect(sh("\(nslabBinary) node \(lab.name) r stop").status == 0)
+        #expect(zebra().isEmpty)
+        let stopped = try diff(body("10.63.7.0/24"))
+        #expect(stopped.status == 0, "\(stopped.output)")
+        #expect(sh("\(nslabBinary) node \(lab.name) r start").status == 0)
+        #expect(!zebra().isEmpty)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.7.0/24").output.contains("blackhole") })
+        #expect(try diff(body("10.63.7.0/24")).status == 0)
     }
 
     /// A converge that restarted a router's FRR with a new configuration and then failed (a
