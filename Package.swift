@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Topology", "NetAddress"]),
         .testTarget(name: "DrawingTests", dependencies: ["Drawing", "Topology", "NetAddress", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Lab", "Netlink", "NetAddress", "CShims"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Lab", "Netlink", "NetAddress", "Topology", "CShims"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Netlink", "Namespaces", "Topology", "Drawing", "CShims", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -113,8 +113,9 @@ enum FRRNodes {
         var fresh: [(node: String, path: String)] = []
         for config in configs {
             let namespace = topology.namespaceName(of: config.node)
+            // Made again when gone (the node ran FRR before, and stopped).
             for path in [FRRPaths.configDirectory(namespace), FRRPaths.runDirectory(namespace)]
-            where !recorded.frrDirectories.contains(where: { $0.path == path && $0.inode != nil }) {
+            where !recorded.frrDirectories.contains(where: { $0.path == path && $0.inode != nil && $0.inode == inodeOf(path) }) {
                 intents.append(RecordEntry(event: .frrDirectory, node: config.node, path: path))
                 fresh.append((config.node, path))
             }
@@ -271,46 +272,41 @@ enum FRRNodes {
 }
 
 extension FRRNodes {
-    /// After a converge or a node's start: every FRR node runs the daemons and configuration the
-    /// topology now gives it. A node whose frr.conf or daemons differ, or whose daemons do not
-    /// all run (killed by hand, the node started again), has its FRR restarted with the new
-    /// files; a node that no longer runs FRR has it ended and its directories removed. Only
-    /// `nodes` are looked at (all when nil); stopped nodes are left as they are. Returns the
-    /// nodes whose FRR was (re)started.
-    @discardableResult
-    static func synchronize(_ topology: Topology, record: LabRecord, only nodes: Set<String>? = nil,
-                            progress: (ProgressStep) -> Void = { _ in }) throws -> [String] {
-        let entries = try record.entries()
-        let summary = RecordSummary(lab: record.lab, entries: entries)
-        let recorded = NodeEnvironmentRecord(entries: entries)
-        let inScope = { (node: String) in (nodes?.contains(node) ?? true) && !summary.stoppedNodes.contains(node) }
-        let configs = FRRConfig.make(RoutedLab(topology)).filter { inScope($0.node) }
-        let wanted = Set(configs.map(\.node))
-        let running = recorded.processes.filter { $0.origin == "frr" && NodeProcesses.isRunning($0) }
-        // No longer FRR nodes.
-        let gone = Set(recorded.frrDirectories.map(\.node)).filter { inScope($0) && !wanted.contains($0) }
-        if !gone.isEmpty {
-            _ = NodeProcesses.endRunning(running.filter { gone.contains($0.node) })
-            remove(recorded.frrDirectories.filter { gone.contains($0.node) })
-        }
-        let stale = configs.filter { config in
-            let directory = FRRPaths.configDirectory(topology.namespaceName(of: config.node))
-            let filesMatch = config.files.allSatisfy { NodeEnvironment.readWhole("\(directory)/\($0.name)") == $0.content }
-            let daemons = Set(running.filter { $0.node == config.node }.compactMap { $0.command.first?.split(separator: "/").last.map(String.init) })
-            return !filesMatch || daemons != Set(config.daemons)
-        }
-        guard !stale.isEmpty else { return [] }
-        try checkInstalled(stale)
-        let staleNames = Set(stale.map(\.node))
-        _ = NodeProcesses.endRunning(running.filter { staleNames.contains($0.node) })
-        try write(stale, topology: topology, record: record)
+    /// Converging (a `~ frr` or `+ frr` change, ConvergeRun): each node's FRR started with the
+    /// given files and daemons, its daemons that run ended first. FRR is restarted rather than
+    /// reloaded: frr-reload.py (a Python tool with its own dependencies) is not in every FRR
+    /// package, and a restart gives exactly what a fresh deploy gives, which converging promises;
+    /// the lab's timers bring adjacencies back within seconds. All nodes start together, as at deploy.
+    static func restart(_ configs: [FRRNodeConfig], topology: Topology, record: LabRecord,
+                        progress: (ProgressStep) -> Void = { _ in }) throws {
+        guard !configs.isEmpty else { return }
+        try checkInstalled(configs)
+        let names = Set(configs.map(\.node))
+        try end(nodes: names, record: record)
+        try write(configs, topology: topology, record: record)
+        let summary = try record.summary()
         var opened: [(node: Node, namespace: NetworkNamespace)] = []
-        for config in stale {
-            guard let node = topology.node(named: config.node), let inode = summary.inodes[topology.namespaceName(of: config.node)],
-                  let namespace = try? NetworkNamespace.open(topology.namespaceName(of: config.node)), namespace.inode == inode else { continue }
+        for config in configs {
+            let name = topology.namespaceName(of: config.node)
+            guard let node = topology.node(named: config.node), let inode = summary.inodes[name],
+                  let namespace = try? NetworkNamespace.open(name), namespace.inode == inode else {
+                throw LabError.refused("node \(config.node) of lab \(topology.name) is gone or no longer nslab's; run `nslab deploy` again")
+            }
             opened.append((node, namespace))
         }
-        try start(stale, topology: topology, record: record, nodes: opened, progress: progress)
-        return stale.map(\.node)
+        try start(configs, topology: topology, record: record, nodes: opened, progress: progress)
+    }
+
+    /// Ends the FRR daemons of `nodes` that run, as recorded.
+    static func end(nodes: Set<String>, record: LabRecord) throws {
+        let recorded = NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events))
+        _ = NodeProcesses.endRunning(recorded.processes.filter { $0.origin == "frr" && nodes.contains($0.node) })
+    }
+
+    /// A node that no longer runs FRR (`- frr`): its daemons ended, its directories removed.
+    static func remove(node: String, record: LabRecord) throws {
+        try end(nodes: [node], record: record)
+        let recorded = NodeEnvironmentRecord(entries: try record.entries(NodeEnvironmentRecord.events))
+        remove(recorded.frrDirectories.filter { $0.node == node })
     }
 }

@@ -143,128 +143,82 @@ public struct NeighbourState: Codable, Sendable {
 
 public enum LabInspector {
     /// Reads every node of the lab, or only the nodes named in `only` (peers are then found
-    /// only among those).
+    /// only among those), and asks the FRR of its routers for their protocol neighbours.
     public static func inspect(lab: String, only: Set<String>? = nil) throws -> LabState {
-        var (summary, text) = try LabRecord.read(lab: lab)
-        if let only { summary.namespaces = summary.namespaces.filter { only.contains($0.node) } }
-        try Privileges.check(for: "read a lab's namespaces")
-        let topology: Topology? = text.flatMap { try? Topology.parse(yaml: $0, file: summary.file ?? "topology.yaml") }
-
-        struct Raw {
-            var links: [LinkInfo] = []
-            var addresses: [AddressInfo] = []
-            var routes: [RouteInfo] = []
-            var neighbours: [NeighbourInfo] = []
-            var qdiscs: [QdiscInfo] = []
-            var bridgePorts: [BridgePort] = []
-            var forwarding: (ipv4: Bool?, ipv6: Bool?) = (nil, nil)
-            var present = false
-        }
-        let raws: [Raw] = try NamespaceThread.forEach(summary.namespaces, threads: 2) { entry in
-            guard let recorded = summary.inodes[entry.name] else { return Raw() }
-            let namespace: NetworkNamespace
-            do {
-                namespace = try NetworkNamespace.open(entry.name)
-            } catch let error as NamespaceError {
-                // Gone (or never made) is a node not present; failing to open one that is there,
-                // out of open files (EMFILE), is an error: it used to show every node as removed.
-                if case .system = error { throw LabError.namespace(error) }
-                return Raw()
-            }
-            guard namespace.inode == recorded else { return Raw() }
-            try namespace.enter()  // this worker thread is ours and exits when the lab is read
-            let socket = try NetlinkSocket(acceptingInterruptedDumps: true)
-            let links = try socket.links()
-            return Raw(links: links, addresses: try socket.addresses(), routes: try socket.routes(),
-                       neighbours: try socket.neighbours(), qdiscs: try socket.rootQdiscs(),
-                       bridgePorts: links.contains { $0.kind == "bridge" } ? try socket.bridgePorts() : [],
-                       forwarding: (try socket.forwarding(family: AF_INET), try socket.forwarding(family: AF_INET6)),
-                       present: true)
-        }
-
-        // A veth reports its peer's index (IFLA_LINK); the peer is the interface with that index
-        // whose own peer index points back. Several can match; the topology breaks ties.
-        var byIndexPair: [String: [(node: String, interface: String)]] = [:]
-        for (entry, raw) in zip(summary.namespaces, raws) {
-            for link in raw.links where link.kind == "veth" {
-                byIndexPair["\(link.index)>\(link.peerIndex ?? 0)", default: []].append((entry.node, link.name))
-            }
-        }
-        let declaredPeers: [String: String] = Dictionary(
-            (topology?.links ?? []).flatMap { link -> [(String, String)] in
-                guard link.endpoints.count == 2 else { return [] }
-                return [(link.endpoints[0].id, link.endpoints[1].id), (link.endpoints[1].id, link.endpoints[0].id)]
-            }, uniquingKeysWith: { first, _ in first })
-
-        var nodes: [NodeState] = []
-        for (entry, raw) in zip(summary.namespaces, raws) {
-            let names = Dictionary(raw.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
-            let interfaces = raw.links.sorted { $0.index < $1.index }.map { link -> InterfaceState in
-                let port = link.master == nil ? nil : raw.bridgePorts.first { $0.index == link.index }
-                var peer: InterfaceState.PeerRef?
-                if link.kind == "veth", let peerIndex = link.peerIndex {
-                    let candidates = byIndexPair["\(peerIndex)>\(link.index)"] ?? []
-                    let declared = declaredPeers["\(entry.node):\(link.name)"]
-                    if let match = candidates.first(where: { "\($0.node):\($0.interface)" == declared }) ?? candidates.first {
-                        peer = .init(node: match.node, interface: match.interface)
-                    }
-                }
-                let addresses = raw.addresses.filter { $0.index == UInt32(link.index) }
-                    .sorted { ($0.family == .ipv4 ? 0 : 1, $0.prefix) < ($1.family == .ipv4 ? 0 : 1, $1.prefix) }
-                    .map(\.prefix.description)
-                return InterfaceState(name: link.name, index: link.index, state: link.operationalStateName, up: link.isUp,
-                                      carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
-                                      alias: link.alias, kind: link.kind, addresses: addresses, peer: peer,
-                                      impairment: raw.qdiscs.first { $0.index == link.index }
-                                          .flatMap(ImpairmentQdisc.impairment(of:)),
-                                      master: link.master.flatMap { names[$0] },
-                                      vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
-                                      bridge: link.kind == "bridge"
-                                          ? BridgeState(stp: (link.stpState ?? 0) != 0, vlanFiltering: link.vlanFiltering ?? false) : nil,
-                                      vlans: vlanFiltering(of: link.master, in: raw.links) ? port.map { PortVLANState($0.vlans) } : nil,
-                                      portState: port?.stateName)
-            }
-            let routes = raw.routes.filter { !$0.destination.address.isMulticast }.map { route in
-                RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",
-                           destination: route.isDefault ? "default" : route.destination.description,
-                           gateway: route.gateway?.description,
-                           device: route.outputIndex.flatMap { names[Int32($0)] },
-                           metric: route.metric, protocol: route.protocolName, scope: route.scopeName,
-                           type: route.typeName, source: route.preferredSource?.description)
-            }
-            let neighbours = raw.neighbours.filter { !$0.destination.isMulticast }.map { entry in
-                NeighbourState(interface: names[entry.index] ?? String(entry.index), address: entry.destination.description,
-                               state: entry.stateName, mac: entry.linkAddress.map(formatMAC))
-            }
-            nodes.append(NodeState(name: entry.node, namespace: entry.name,
-                                   kind: topology?.node(named: entry.node)?.kind.rawValue, present: raw.present,
-                                   forwarding: .init(ipv4: raw.forwarding.ipv4, ipv6: raw.forwarding.ipv6),
-                                   interfaces: interfaces, routes: routes, neighbours: neighbours,
-                                   stopped: summary.stoppedNodes.contains(entry.node)))
-        }
-        nodes = NodeEnvironment.annotate(nodes, lab: lab)
+        let (observed, topology) = try ObservedLab.read(deployed: lab, only: only)
+        var state = LabState(observed)
         if let topology {
             // The protocol neighbours of the routers that run one, asked of their FRR.
+            let stopped = Set(observed.nodes.filter(\.stopped).map(\.name))
             let routers = RoutedLab(topology).nodes.filter {
-                !$0.protocols.isEmpty && !summary.stoppedNodes.contains($0.name) && (only?.contains($0.name) ?? true)
+                !$0.protocols.isEmpty && !stopped.contains($0.name) && (only?.contains($0.name) ?? true)
             }
             let states = RoutingState.read(routers, topology: topology)
-            for index in nodes.indices { nodes[index].routing = states[nodes[index].name]?.neighbours }
+            for index in state.nodes.indices { state.nodes[index].routing = states[state.nodes[index].name]?.neighbours }
         }
-        let formatter = ISO8601DateFormatter()
-        return LabState(lab: lab, file: summary.file,
-                        deployedAt: summary.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
-                        complete: summary.isComplete, nodes: nodes)
+        return state
     }
 }
 
-/// Whether the bridge with index `master` filters by VLAN (only then do its ports' VLANs matter).
-private func vlanFiltering(of master: Int32?, in links: [LinkInfo]) -> Bool {
-    guard let master else { return false }
-    return links.first { $0.index == master }?.vlanFiltering == true
+extension LabState {
+    /// The lab as `inspect --json` writes it.
+    public init(_ observed: ObservedLab) {
+        let formatter = ISO8601DateFormatter()
+        self.init(lab: observed.lab, file: observed.file,
+                  deployedAt: observed.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                  complete: observed.complete, nodes: observed.nodes.map(NodeState.init))
+    }
 }
 
-func formatMAC(_ bytes: [UInt8]) -> String {
+extension NodeState {
+    init(_ node: ObservedNode) {
+        let kernel = node.kernel
+        let names = kernel?.namesByIndex ?? [:]
+        let addresses = kernel?.addressesByIndex ?? [:]
+        let interfaces = (kernel?.links ?? []).sorted { $0.index < $1.index }.map { link -> InterfaceState in
+            let port = link.master == nil ? nil : kernel?.bridgePorts.first { $0.index == link.index }
+            return InterfaceState(name: link.name, index: link.index, state: link.operationalStateName, up: link.isUp,
+                                  carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
+                                  alias: link.alias, kind: link.kind, addresses: (addresses[link.index] ?? []).map(\.description),
+                                  peer: node.peers[link.name].map { .init(node: $0.node, interface: $0.interface) },
+                                  impairment: kernel?.impairment(of: link.index),
+                                  master: link.master.flatMap { names[$0] },
+                                  vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
+                                  bridge: link.isBridge
+                                      ? BridgeState(stp: (link.stpState ?? 0) != 0, vlanFiltering: link.vlanFiltering ?? false) : nil,
+                                  vlans: kernel?.filtersVLANs(master: link.master) == true ? port.map { PortVLANState($0.vlans) } : nil,
+                                  portState: port?.stateName)
+        }
+        let routes = (kernel?.routes ?? []).filter { !$0.destination.address.isMulticast }.map { route in
+            RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",
+                       destination: route.isDefault ? "default" : route.destination.description,
+                       gateway: route.gateway?.description,
+                       device: route.outputIndex.flatMap { names[Int32($0)] },
+                       metric: route.metric, protocol: route.protocolName, scope: route.scopeName,
+                       type: route.typeName, source: route.preferredSource?.description)
+        }
+        let neighbours = (kernel?.neighbours ?? []).filter { !$0.destination.isMulticast }.map { entry in
+            NeighbourState(interface: names[entry.index] ?? String(entry.index), address: entry.destination.description,
+                           state: entry.stateName, mac: entry.linkAddress.map(formatMAC))
+        }
+        let formatter = ISO8601DateFormatter()
+        let processes = node.recordedProcesses.map { process in
+            let running = NodeProcesses.isRunning(process)
+            return ProcessState(pid: process.pid, command: process.command, origin: process.origin, log: process.log,
+                                startedAt: process.startedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                                state: running ? "running" : "exited", running: running)
+        }
+        let directory = NodeFiles.directory(of: node.namespace)
+        self.init(name: node.name, namespace: node.namespace, kind: node.kind?.rawValue, present: node.present,
+                  forwarding: .init(ipv4: kernel?.forwardingIPv4, ipv6: kernel?.forwardingIPv6),
+                  interfaces: interfaces, routes: routes, hostname: node.hasOwnHostName ? node.name : nil,
+                  files: node.fileNames.map { "\(directory)/\($0)" }, processes: processes, neighbours: neighbours,
+                  stopped: node.stopped)
+    }
+}
+
+/// "02:00:0a:01:00:01", as `ip link` writes a MAC.
+public func formatMAC(_ bytes: [UInt8]) -> String {
     bytes.map { byte in
         let hex = String(byte, radix: 16)
         return hex.count == 1 ? "0" + hex : hex

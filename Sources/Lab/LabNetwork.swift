@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import NetAddress
 import Namespaces
@@ -41,24 +42,25 @@ public enum ProbeError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A deployed lab as probes and explanations need it: the live kernel state (LabState, read
-/// over netlink), the topology it was deployed from (for the declared addresses and routes and
-/// the expectations), and the namespace of every node.
+/// A deployed lab as probes and explanations need it: the live kernel state (ObservedLab, read
+/// over netlink once), the topology it was deployed from (for the declared addresses and routes
+/// and the expectations), and the namespace of every node.
 public struct LabNetwork: Sendable {
-    public let state: LabState
+    public let observed: ObservedLab
     public let topology: Topology?
     /// Address → node:interface, live first, then as the topology declares them.
     private let owners: [IPAddress: InterfaceRef]
 
-    public init(state: LabState, topology: Topology?) {
-        self.state = state
+    public init(observed: ObservedLab, topology: Topology?) {
+        self.observed = observed
         self.topology = topology
         var owners: [IPAddress: InterfaceRef] = [:]
-        for node in state.nodes {
-            for interface in node.interfaces {
-                for text in interface.addresses {
-                    guard let address = IPPrefix(text)?.address, owners[address] == nil else { continue }
-                    owners[address] = InterfaceRef(node: node.name, interface: interface.name)
+        for node in observed.nodes {
+            guard let kernel = node.kernel else { continue }
+            let addresses = kernel.addressesByIndex
+            for link in kernel.links.sorted(by: { $0.index < $1.index }) {
+                for prefix in addresses[link.index] ?? [] where owners[prefix.address] == nil {
+                    owners[prefix.address] = InterfaceRef(node: node.name, interface: link.name)
                 }
             }
         }
@@ -70,14 +72,12 @@ public struct LabNetwork: Sendable {
         self.owners = owners
     }
 
-    public var lab: String { state.lab }
-    public var nodeNames: [String] { state.nodes.map(\.name) }
+    public var lab: String { observed.lab }
+    public var nodeNames: [String] { observed.nodes.map(\.name) }
 
     public static func read(lab: String) throws -> LabNetwork {
-        let state = try LabInspector.inspect(lab: lab)
-        let text = try LabRecord.read(lab: lab).topology
-        let topology = text.flatMap { try? Topology.parse(yaml: $0, file: state.file ?? "topology.yaml") }
-        return LabNetwork(state: state, topology: topology)
+        let (observed, topology) = try ObservedLab.read(deployed: lab)
+        return LabNetwork(observed: observed, topology: topology)
     }
 
     /// The lab that has `node`: `lab` when given, else the only deployed lab with such a node.
@@ -92,8 +92,9 @@ public struct LabNetwork: Sendable {
         throw ProbeError.severalLabsWithNode(node, labs: matches)
     }
 
-    public func node(_ name: String) throws -> NodeState {
-        guard let node = state.nodes.first(where: { $0.name == name }) else {
+    /// The node, present (its namespace there and nslab's).
+    public func node(_ name: String) throws -> ObservedNode {
+        guard let node = observed.node(name) else {
             throw LabError.unknownNode(lab: lab, node: name, known: nodeNames)
         }
         guard node.present else { throw ProbeError.nodeMissing(name, lab: lab) }
@@ -111,9 +112,11 @@ public struct LabNetwork: Sendable {
         func add(_ address: IPAddress) {
             if !address.isLoopback, !address.isLinkLocalV6, !found.contains(address) { found.append(address) }
         }
-        for current in state.nodes where current.name == node {
-            for entry in current.interfaces where interface == nil || entry.name == interface {
-                entry.addresses.compactMap { IPPrefix($0)?.address }.forEach(add)
+        for current in observed.nodes where current.name == node {
+            guard let kernel = current.kernel else { continue }
+            let addresses = kernel.addressesByIndex
+            for link in kernel.links.sorted(by: { $0.index < $1.index }) where interface == nil || link.name == interface {
+                (addresses[link.index] ?? []).map(\.address).forEach(add)
             }
         }
         for declared in topology?.interfacesWithRemote ?? [] where declared.node == node && (interface == nil || declared.interface == interface) {
@@ -132,9 +135,11 @@ public struct LabNetwork: Sendable {
             guard !address.isLoopback, !address.isLinkLocalV6, seen[node, default: []].insert(address).inserted else { return }
             found[node, default: []].append(address)
         }
-        for current in state.nodes {
-            for entry in current.interfaces {
-                for text in entry.addresses { if let address = IPPrefix(text)?.address { add(address, to: current.name) } }
+        for current in observed.nodes {
+            guard let kernel = current.kernel else { continue }
+            let addresses = kernel.addressesByIndex
+            for link in kernel.links.sorted(by: { $0.index < $1.index }) {
+                for prefix in addresses[link.index] ?? [] { add(prefix.address, to: current.name) }
             }
         }
         for declared in topology?.interfacesWithRemote ?? [] {
@@ -169,43 +174,58 @@ public struct LabNetwork: Sendable {
 
     /// The routing model of the live state, for explain.
     public func model() -> NetworkModel {
-        let nodes = state.nodes.filter(\.present).map { node -> ModelNode in
-            let interfaces = node.interfaces.map { interface in
-                ModelInterface(name: interface.name, up: interface.up, carrier: interface.carrier || interface.kind == nil,
-                               addresses: interface.addresses.compactMap(IPPrefix.init),
-                               peer: interface.peer.map { InterfaceRef(node: $0.node, interface: $0.interface) },
-                               vlan: interface.vlan, parent: interface.parent,
-                               portVLANs: interface.vlans.map { vlans in PortVLANs(untagged: vlans.pvid, tagged: vlans.tagged) },
-                               portState: interface.portState)
+        let declaredNodes = Dictionary((topology?.nodes ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let nodes = observed.nodes.compactMap { node -> ModelNode? in
+            guard let kernel = node.kernel else { return nil }
+            let names = kernel.namesByIndex
+            let addresses = kernel.addressesByIndex
+            let interfaces = kernel.links.sorted { $0.index < $1.index }.map { link in
+                let port = link.master == nil ? nil : kernel.bridgePorts.first { $0.index == link.index }
+                let vlans = kernel.filtersVLANs(master: link.master) ? port.map { PortVLANState($0.vlans) } : nil
+                // lo has no kind and no carrier to lose.
+                return ModelInterface(name: link.name, up: link.isUp, carrier: link.hasCarrier || link.kind == nil,
+                                      addresses: addresses[link.index] ?? [], peer: node.peers[link.name],
+                                      vlan: link.vlanID, parent: link.vlanID == nil ? nil : link.peerIndex.flatMap { names[$0] },
+                                      portVLANs: vlans.map { PortVLANs(untagged: $0.pvid, tagged: $0.tagged) },
+                                      portState: port?.isForwarding == false ? port?.stateName : nil)
             }
-            let routes = node.routes.compactMap { route -> ModelRoute? in
-                let family: IPAddress.Family = route.family == "ipv6" ? .ipv6 : .ipv4
-                guard let destination = route.destination == "default"
-                        ? IPPrefix(address: family == .ipv4 ? .v4(0) : .v6(0, 0), length: 0) : IPPrefix(route.destination)
-                else { return nil }
-                let kind = route.type.flatMap(ModelRoute.Kind.init(rawValue:)) ?? .unicast
-                if route.type == "local" { return nil }
+            let routes = kernel.routes.compactMap { route -> ModelRoute? in
+                guard !route.destination.address.isMulticast, let kind = ModelRoute.Kind(route) else { return nil }
                 // Routes a person or nslab added (boot, static) and the kernel's own say nothing more.
-                let daemon = ["boot", "static", "kernel"].contains(route.protocol) ? nil : route.protocol
-                return ModelRoute(destination, via: route.gateway.flatMap(IPAddress.init), dev: route.device,
-                                  metric: route.metric ?? 0, source: route.source.flatMap(IPAddress.init), kind: kind,
-                                  protocolName: daemon)
+                let daemon = [UInt8(RTPROT_BOOT), UInt8(RTPROT_STATIC), UInt8(RTPROT_KERNEL)].contains(route.protocolID)
+                    ? nil : route.protocolName
+                return ModelRoute(route.destination, via: route.gateway, dev: route.outputIndex.flatMap { names[Int32($0)] },
+                                  metric: route.metric ?? 0, source: route.preferredSource, kind: kind, protocolName: daemon)
             }
-            let neighbours = (node.neighbours ?? []).compactMap { entry in
-                IPAddress(entry.address).map { ModelNeighbour(interface: entry.interface, address: $0, state: entry.state) }
+            let neighbours = kernel.neighbours.filter { !$0.destination.isMulticast }.map { entry in
+                ModelNeighbour(interface: names[entry.index] ?? String(entry.index), address: entry.destination,
+                               state: entry.stateName, isFailed: entry.isFailed)
             }
-            let declared = topology?.node(named: node.name)?.routes.map {
+            let declared = declaredNodes[node.name]?.routes.map {
                 ModelRoute($0.destination, via: $0.gateway, dev: $0.device, metric: $0.metric ?? 0)
             } ?? []
-            return ModelNode(name: node.name, forwardsIPv4: node.forwarding.ipv4 ?? false, forwardsIPv6: node.forwarding.ipv6 ?? false,
+            return ModelNode(name: node.name, forwardsIPv4: kernel.forwardingIPv4 ?? false, forwardsIPv6: kernel.forwardingIPv6 ?? false,
                              interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
-                             isSwitch: node.kind == NodeKind.bridge.rawValue,
-                             vlanFiltering: node.interfaces.contains { $0.bridge?.vlanFiltering == true })
+                             isSwitch: node.isSwitch, vlanFiltering: kernel.links.contains { $0.isBridge && $0.vlanFiltering == true })
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
         for declared in topology?.interfacesWithRemote ?? [] {
             declaredAddresses[InterfaceRef(node: declared.node, interface: declared.interface), default: []] += declared.addresses
         }
         return NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)
+    }
+}
+
+extension ModelRoute.Kind {
+    /// The model's kind of a kernel route; nil for a local one, which the model leaves out.
+    /// Others forward as unicast routes do.
+    init?(_ route: RouteInfo) {
+        switch Int(route.type) {
+        case Int(RTN_LOCAL): return nil
+        case Int(RTN_BLACKHOLE): self = .blackhole
+        case Int(RTN_UNREACHABLE): self = .unreachable
+        case Int(RTN_PROHIBIT): self = .prohibit
+        default: self = .unicast
+        }
     }
 }

@@ -10,21 +10,24 @@ public enum LabPicture {
         guard let topology = network.topology else {
             throw LabError.record(lab: lab, problem: "its copy of the topology file is missing or no longer reads")
         }
-        return Picture(topology, live: liveState(network.state))
+        return Picture(topology, live: liveState(network.observed))
     }
 
-    /// Each node's veth ends (by `node:interface`) and the nodes whose namespace is gone.
-    public static func liveState(_ state: LabState) -> LiveState {
+    /// Each node's link ends, sub-interfaces and bridges (by `node:interface`), and the nodes
+    /// whose namespace is gone or that are stopped.
+    public static func liveState(_ observed: ObservedLab) -> LiveState {
         var ends: [String: LiveState.End] = [:]
-        for node in state.nodes where node.present {
-            for interface in node.interfaces where interface.kind != nil {
-                ends["\(node.name):\(interface.name)"] = LiveState.End(
-                    up: interface.up, carrier: interface.carrier, addresses: interface.addresses,
-                    impairment: interface.impairment)
+        for node in observed.nodes {
+            guard let kernel = node.kernel else { continue }
+            let addresses = kernel.addressesByIndex
+            for link in kernel.links where link.kind != nil {
+                ends["\(node.name):\(link.name)"] = LiveState.End(
+                    up: link.isUp, carrier: link.hasCarrier, addresses: (addresses[link.index] ?? []).map(\.description),
+                    impairment: kernel.impairment(of: link.index))
             }
         }
-        var live = LiveState(ends: ends, missingNodes: Set(state.nodes.filter { !$0.present }.map(\.name)))
-        live.stoppedNodes = Set(state.nodes.filter { $0.stopped == true }.map(\.name))
+        var live = LiveState(ends: ends, missingNodes: Set(observed.nodes.filter { !$0.present }.map(\.name)))
+        live.stoppedNodes = Set(observed.nodes.filter(\.stopped).map(\.name))
         return live
     }
 }

@@ -29,15 +29,17 @@ public enum LinkControl {
         }
         let network = try LabNetwork.read(lab: lab)
         let node = try network.node(parts[0])
-        guard let interface = node.interfaces.first(where: { $0.name == parts[1] }) else {
-            let names = node.interfaces.filter { $0.kind == "veth" }.map(\.name)
+        let links = node.kernel?.links ?? []
+        guard let interface = links.first(where: { $0.name == parts[1] }) else {
+            let names = links.filter(\.isVeth).map(\.name)
             throw LabError.refused("node \(parts[0]) of lab \(lab) has no interface \(parts[1]) (its links: \(names.joined(separator: ", ")))")
         }
-        guard interface.kind == "veth" || interface.kind == "vxlan" else {
+        // A link end: a veth, or a VXLAN end of a link to another machine.
+        guard interface.isVeth || interface.kind == "vxlan" else {
             throw LabError.refused("\(target) is not a link end (\(interface.kind ?? "loopback")); name one of the node's veth interfaces")
         }
         var ends = [LinkEnd(node: node.name, interface: interface.name)]
-        if let peer = interface.peer { ends.append(LinkEnd(node: peer.node, interface: peer.interface)) }
+        if let peer = node.peers[interface.name] { ends.append(LinkEnd(node: peer.node, interface: peer.interface)) }
         return (network, ends)
     }
 

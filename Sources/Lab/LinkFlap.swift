@@ -55,19 +55,22 @@ public struct LinkFlap: Sendable {
     /// log (the timestamped changes) is under /run/nslab/LAB/logs/ and `destroy` ends it.
     static func startDeclared(_ topology: Topology, record: LabRecord,
                               nodes: [DeployedNode]) throws {
-        let flaps = topology.links.compactMap { link in link.flap.flatMap { flap in link.endpoints.first.map { ($0, flap) } } }
+        let flaps = PlannedFlap.all(topology)
         guard !flaps.isEmpty else { return }
+        let byName = Dictionary(nodes.map { ($0.node.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
+        for flap in flaps {
+            guard let namespace = try byName[flap.end.node]?.open() else { continue }
+            _ = try start(flap, namespace: namespace, record: record)
+        }
+    }
+
+    /// One schedule started in its node (deploy, converge), recorded with origin "flap".
+    static func start(_ flap: PlannedFlap, namespace: NetworkNamespace, record: LabRecord) throws -> RecordedProcess {
         guard let executable = nslabExecutable() else {
             throw LabError.refused("cannot start the links' flap: schedules: the nslab executable was not found (/proc/self/exe, or nslab beside it)")
         }
-        let byName = Dictionary(nodes.map { ($0.node.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
-        for (end, flap) in flaps {
-            guard let namespace = try byName[end.node]?.open() else { continue }
-            var argv = [executable, "link", topology.name, end.id, "flap",
-                        "--down-after", "\(flap.downAfter)", "--down-for", "\(flap.downFor)", "--times", "\(flap.times)"]
-            if let upFor = flap.upFor { argv += ["--up-for", "\(upFor)"] }
-            _ = try NodeProcesses.start(argv, origin: "flap", node: end.node, namespace: namespace, utsFD: nil, record: record)
-        }
+        return try NodeProcesses.start([executable] + flap.arguments, origin: "flap", node: flap.end.node, namespace: namespace,
+                                       utsFD: nil, record: record)
     }
 
     /// This process when it is nslab; else (the test runner) the nslab built beside it.

@@ -184,26 +184,6 @@ enum NodeEnvironment {
         }
         return out
     }
-
-    /// Inspect: each node's processes and /etc files.
-    static func annotate(_ nodes: [NodeState], lab: String) -> [NodeState] {
-        let recorded = NodeEnvironmentRecord(lab: lab)
-        let formatter = ISO8601DateFormatter()
-        return nodes.map { state in
-            var state = state
-            state.processes = recorded.processes.filter { $0.node == state.name }.map { process in
-                let running = NodeProcesses.isRunning(process)
-                return ProcessState(pid: process.pid, command: process.command, origin: process.origin, log: process.log,
-                                    startedAt: process.startedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
-                                    state: running ? "running" : "exited", running: running)
-            }
-            let directory = NodeFiles.directory(of: state.namespace)
-            state.files = recorded.directories.first { $0.path == directory && $0.inode != nil }
-                .map { dir in dir.files.map { "\(directory)/\($0)" } } ?? []
-            state.hostname = recorded.uts(of: state.name)?.inode == nil ? nil : state.name
-            return state
-        }
-    }
 }
 
 /// A process nslab started inside a node, as `inspect` shows it.

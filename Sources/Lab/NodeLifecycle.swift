@@ -32,7 +32,7 @@ public enum NodeLifecycle {
 
     /// Brings the node back as the lab's plan has it now: converging with the node's own
     /// changes only (its interfaces up, their addresses, neighbour entries and routes, its
-    /// commands), so the routes through its links come back on both sides.
+    /// commands and FRR), so the routes through its links come back on both sides.
     public static func start(lab: String, node: String) throws -> Result {
         let record = try LabRecord(lab: lab, create: false)
         _ = try open(lab: lab, node: node, record: record)
@@ -60,8 +60,12 @@ public enum NodeLifecycle {
             _ = run.rollBack()
             throw error
         }
-        let frr = try FRRNodes.synchronize(topology, record: record, only: [node]).count
-        let started = changes.filter { if case .startCommand = $0 { return true } else { return false } }.count + frr
+        let started = changes.filter { change in
+            switch change {
+            case .startCommand, .startFRR, .startFlap, .restartFlap: return true
+            default: return false
+            }
+        }.count
         return Result(node: node, interfaces: plan.node(node)?.interfaces.map(\.name) ?? [], processesEnded: 0,
                       processesStarted: started)
     }

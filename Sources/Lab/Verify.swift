@@ -102,7 +102,7 @@ public enum Verifier {
         let network = try LabNetwork.read(lab: lab)
         let expectations = (given ?? network.topology)?.expectations ?? []
         // Bridges are switches: no address to send from or to, nothing to verify of their own.
-        let local = network.state.nodes.filter { $0.present && $0.kind != NodeKind.bridge.rawValue }.map(\.name)
+        let local = network.observed.nodes.filter { $0.present && !$0.isSwitch }.map(\.name)
         // A spread lab's nodes on other machines are probed from here; their machines probe from them.
         let remote = (network.topology?.remoteNodes ?? []).filter { $0.kind != .bridge }.map(\.name)
         let nodes = local + remote
@@ -111,7 +111,7 @@ public enum Verifier {
             guard let name else { return nil }
             if let index = nodeIndexes[name], flag != "--from" || index < local.count { return index }
             throw ProbeError.badSelection(flag: flag, node: name, lab: network.lab, nodes: nodes,
-                                          isSwitch: network.state.nodes.contains { $0.name == name })
+                                          isSwitch: network.observed.nodes.contains { $0.name == name })
         }
         let selection = VerifyPlan.Selection(pairs: !options.skipPairs, sample: options.sample,
                                              from: try selected(options.from, "--from"), to: try selected(options.to, "--to"),
@@ -132,7 +132,7 @@ public enum Verifier {
         // its node when its turn comes, a bounded number at once (ProbeSockets).
         let openAtOnce = try ResourceLimits.share(wanted: socketsOpenAtOnce, least: 8, for: "verifying \(counted(nodes.count, "node"))")
         let planSocket = plan.queues.indices.filter { plan.queues[$0].load > 0 }  // engine socket index → plan socket index
-        let namespaces = Dictionary(network.state.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
+        let namespaces = Dictionary(network.observed.nodes.map { ($0.name, $0.namespace) }, uniquingKeysWith: { first, _ in first })
         /// Inside its node, on the calling thread (a NamespaceThread worker).
         func openSocket(_ socket: Int) throws -> ICMPSocket {
             let name = nodes[VerifyPlan.node(ofSocket: socket)]

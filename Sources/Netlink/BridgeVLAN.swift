@@ -25,6 +25,9 @@ public struct BridgePort: Sendable, Equatable {
     /// IFLA_BRPORT_STATE: BR_STATE_DISABLED (0), LISTENING, LEARNING, FORWARDING (3), BLOCKING.
     public var state: UInt8?
 
+    /// Frames cross it (BR_STATE_FORWARDING); nil when the kernel gave no state.
+    public var isForwarding: Bool? { state.map { $0 == 3 } }
+
     /// As `bridge link show` prints it: "forwarding", "listening", …
     public var stateName: String? {
         state.map { ["disabled", "listening", "learning", "forwarding", "blocking"].indices.contains(Int($0))

@@ -56,6 +56,10 @@ public struct LinkInfo: Sendable, Equatable {
     public var isUp: Bool { flags & InterfaceFlags.up != 0 }
     public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
     public var isLoopback: Bool { flags & InterfaceFlags.loopback != 0 }
+    /// One end of a veth pair (IFLA_INFO_KIND "veth").
+    public var isVeth: Bool { kind == "veth" }
+    /// A Linux bridge (IFLA_INFO_KIND "bridge").
+    public var isBridge: Bool { kind == "bridge" }
 
     public var operationalStateName: String {
         switch operationalState.map(Int.init) ?? -1 {

@@ -12,6 +12,10 @@ public struct FRRNodeConfig: Sendable, Equatable {
     /// FRR's own `daemons` file, so that FRR's tools (`frrinit.sh status NODE`) see what runs.
     public var daemonsFile: String
 
+    public init(node: String, daemons: [String], frrConf: String, vtyshConf: String, daemonsFile: String) {
+        self.node = node; self.daemons = daemons; self.frrConf = frrConf; self.vtyshConf = vtyshConf; self.daemonsFile = daemonsFile
+    }
+
     /// The files by name, in the order they are written.
     public var files: [(name: String, content: String)] {
         [("daemons", daemonsFile), ("vtysh.conf", vtyshConf), ("frr.conf", frrConf)]

@@ -398,9 +398,9 @@ public final class LabWatcher: @unchecked Sendable {
             return Loaded(lab: lab, live: nil, watches: [])
         }
         let watches = NodeSubscription.open(summary, groups: groups)
-        guard !watches.isEmpty, let state = try? LabInspector.inspect(lab: lab) else {
+        guard !watches.isEmpty, let observed = try? ObservedLab.read(deployed: lab).lab else {
             return Loaded(lab: lab, live: nil, watches: [])
         }
-        return Loaded(lab: lab, live: LiveLab(state), watches: watches)
+        return Loaded(lab: lab, live: LiveLab(observed), watches: watches)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Lab
 import NetAddress
 import Netlink
@@ -70,6 +71,8 @@ struct LiveLab: Sendable {
     /// Counters as last pushed, so a push carries only what moved.
     var countersSent: [String: LinkCounters] = [:]
     private var positions: [String: [Int32: (node: Int, interface: Int)]] = [:]
+    /// Each interface's addresses as prefixes, by position: what address events change.
+    private var prefixes: [[[IPPrefix]]] = []
 
     /// What an event changed.
     enum Change: Equatable {
@@ -80,24 +83,35 @@ struct LiveLab: Sendable {
         case structure
     }
 
-    init(_ state: LabState) {
+    init(_ observed: ObservedLab) {
         var links: [LinkView] = []
         var seen = Set<String>()
-        let nodes = state.nodes.map { node in
-            NodeView(name: node.name, namespace: node.namespace, kind: node.kind ?? NodeKind.host.rawValue,
-                     present: node.present, stopped: node.stopped == true, interfaces: node.interfaces.map { interface in
-                let peer = interface.peer.map { "\($0.node):\($0.interface)" }
+        var prefixes: [[[IPPrefix]]] = []
+        let nodes = observed.nodes.map { node in
+            let kernel = node.kernel
+            let addresses = kernel?.addressesByIndex ?? [:]
+            let names = kernel?.namesByIndex ?? [:]
+            let interfaces = (kernel?.links ?? []).sorted { $0.index < $1.index }
+            prefixes.append(interfaces.map { addresses[$0.index] ?? [] })
+            return NodeView(name: node.name, namespace: node.namespace, kind: (node.kind ?? .host).rawValue,
+                            present: node.present, stopped: node.stopped, interfaces: interfaces.map { link in
+                let peer = node.peers[link.name]?.description
                 if let peer {
-                    let link = LinkView("\(node.name):\(interface.name)", peer)
-                    if seen.insert(link.id).inserted { links.append(link) }
+                    let view = LinkView("\(node.name):\(link.name)", peer)
+                    if seen.insert(view.id).inserted { links.append(view) }
                 }
-                return InterfaceView(name: interface.name, index: interface.index, kind: interface.kind, state: interface.state,
-                                     up: interface.up, carrier: interface.carrier, mtu: interface.mtu, mac: interface.mac,
-                                     addresses: interface.addresses, peer: peer, master: interface.master,
-                                     impairment: interface.impairment.map(LiveLab.describe))
+                return InterfaceView(name: link.name, index: link.index, kind: link.kind, state: link.operationalStateName,
+                                     up: link.isUp, carrier: link.hasCarrier, mtu: link.mtu, mac: link.mac.map(formatMAC),
+                                     addresses: (addresses[link.index] ?? []).map(\.description), peer: peer,
+                                     master: link.master.flatMap { names[$0] },
+                                     impairment: kernel?.impairment(of: link.index).map(LiveLab.describe))
             })
         }
-        view = LabView(lab: state.lab, file: state.file, deployedAt: state.deployedAt, nodes: nodes, links: links)
+        let formatter = ISO8601DateFormatter()
+        view = LabView(lab: observed.lab, file: observed.file,
+                       deployedAt: observed.deployedAt.map { formatter.string(from: Date(timeIntervalSince1970: $0)) },
+                       nodes: nodes, links: links)
+        self.prefixes = prefixes
         for (n, node) in nodes.enumerated() {
             for (i, interface) in node.interfaces.enumerated() {
                 positions[node.name, default: [:]][interface.index] = (n, i)
@@ -126,11 +140,13 @@ struct LiveLab: Sendable {
         case .address(let address), .addressRemoved(let address):
             let added: Bool
             if case .address = event { added = true } else { added = false }
+            guard let (n, i) = positions[node]?[Int32(bitPattern: address.index)] else { return .none }
+            var prefixes = self.prefixes[n][i].filter { $0 != address.prefix }
+            if added { prefixes.append(address.prefix) }
+            prefixes.sort { ($0.family == .ipv4 ? 0 : 1, $0) < ($1.family == .ipv4 ? 0 : 1, $1) }
+            self.prefixes[n][i] = prefixes
             return update(node: node, index: Int32(bitPattern: address.index), unknownIsStructure: false) { interface in
-                var prefixes = interface.addresses.compactMap(IPPrefix.init).filter { $0 != address.prefix }
-                if added { prefixes.append(address.prefix) }
-                interface.addresses = prefixes.sorted { ($0.family == .ipv4 ? 0 : 1, $0) < ($1.family == .ipv4 ? 0 : 1, $1) }
-                    .map(\.description)
+                interface.addresses = prefixes.map(\.description)
             }
         case .qdisc(let qdisc), .qdiscRemoved(let qdisc):
             guard qdisc.parent == rootQdiscParent else { return .none }

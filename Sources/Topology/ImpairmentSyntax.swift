@@ -130,6 +130,20 @@ public struct FlapSchedule: Sendable, Equatable {
 
     public static let keys = ["down-after", "down-for", "up-for", "times"]
 
+    /// The schedule's settings as a file writes them: times in s or ms, `times` when not 1.
+    public var fields: [(key: String, value: String)] {
+        func seconds(_ value: Double) -> String {
+            value == value.rounded() ? "\(Int(value))s" : "\(Int((value * 1000).rounded()))ms"
+        }
+        var fields = [("down-after", seconds(downAfter)), ("down-for", seconds(downFor))]
+        if let upFor { fields.append(("up-for", seconds(upFor))) }
+        if times != 1 { fields.append(("times", String(times))) }
+        return fields
+    }
+
+    /// "down-after 2s down-for 500ms times 3".
+    public var text: String { fields.map { "\($0.key) \($0.value)" }.joined(separator: " ") }
+
     /// "2", "2s", "500ms": seconds when no unit is given.
     public static func seconds(_ text: String) -> Double? {
         if let value = Double(text), value >= 0, value.isFinite { return value }

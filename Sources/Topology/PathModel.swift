@@ -38,8 +38,8 @@ public struct ModelInterface: Sendable {
         self.vlan = vlan; self.parent = parent; self.portVLANs = portVLANs; self.portState = portState
     }
 
-    /// Carries frames: up, and if a switch port, forwarding.
-    var passesFrames: Bool { up && (portState == nil || portState == "forwarding") }
+    /// Carries frames: up, and not a switch port that is not forwarding.
+    var passesFrames: Bool { up && portState == nil }
 }
 
 public struct ModelRoute: Sendable {
@@ -79,14 +79,14 @@ public struct ModelRoute: Sendable {
 public struct ModelNeighbour: Sendable {
     public var interface: String
     public var address: IPAddress
-    /// As `ip neigh` prints it: REACHABLE, STALE, FAILED, …
+    /// As `ip neigh` prints it: REACHABLE, STALE, FAILED, …, for the explanation's words.
     public var state: String
+    /// The kernel gave up resolving it (NUD_FAILED).
+    public var isFailed: Bool
 
-    public init(interface: String, address: IPAddress, state: String) {
-        self.interface = interface; self.address = address; self.state = state
+    public init(interface: String, address: IPAddress, state: String, isFailed: Bool) {
+        self.interface = interface; self.address = address; self.state = state; self.isFailed = isFailed
     }
-
-    public var isFailed: Bool { state.contains("FAILED") }
 }
 
 public struct ModelNode: Sendable {

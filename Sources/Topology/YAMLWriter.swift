@@ -177,14 +177,7 @@ public enum YAMLWriter {
     }
 
     private static func flapText(_ flap: FlapSchedule) -> String {
-        var fields = ["down-after: \(seconds(flap.downAfter))", "down-for: \(seconds(flap.downFor))"]
-        if let upFor = flap.upFor { fields.append("up-for: \(seconds(upFor))") }
-        if flap.times != 1 { fields.append("times: \(flap.times)") }
-        return "{ " + fields.joined(separator: ", ") + " }"
-    }
-
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value))s" : "\(Int((value * 1000).rounded()))ms"
+        "{ " + flap.fields.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + " }"
     }
 
     private static func addressList(_ addresses: [IPPrefix]) -> String {

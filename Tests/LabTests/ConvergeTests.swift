@@ -225,6 +225,51 @@ struct ConvergeTests {
         #expect(try LabConverger.difference(try lab.topology(lan)).isEmpty)
     }
 
+    /// `flap:` schedules converge: one added starts, one changed starts again, one removed ends;
+    /// an unchanged one is left as it runs; a failure later in the run puts an ended one back.
+    @Test func flapSchedulesAreStartedChangedAndEndedByConverging() throws {
+        let lab = TestLab("flapconv")
+        defer { lab.cleanUp() }
+        let flapping = { (after: String) in
+            Self.small.replacingOccurrences(of: "addresses: [10.1.0.1/24, 10.1.0.2/24] }",
+                                            with: "addresses: [10.1.0.1/24, 10.1.0.2/24], flap: { down-after: \(after), down-for: 1 } }")
+        }
+        func flaps() throws -> [ProcessState] {
+            try LabInspector.inspect(lab: lab.name).nodes.flatMap { $0.processes ?? [] }.filter { $0.origin == "flap" && $0.running }
+        }
+        _ = try lab.deploy(Self.small)
+        let started = texts(try lab.deploy(flapping("600")))
+        #expect(started == ["+ flap a:eth0 down-after 600s down-for 1s"], "\(started)")
+        let first = try #require(try flaps().first)
+        #expect(try flaps().count == 1 && first.command.contains("a:eth0"))
+        #expect(try lab.deploy(flapping("600")).unchanged, "an unchanged schedule keeps running")
+        #expect(try flaps().map(\.pid) == [first.pid])
+
+        let changed = texts(try lab.deploy(flapping("500")))
+        #expect(changed == ["~ flap a:eth0 schedule → down-after 500s down-for 1s"], "\(changed)")
+        #expect(waitUntil { !isAlive(first.pid) }, "the old schedule ended")
+        let second = try #require(try flaps().first)
+        #expect(try flaps().count == 1 && second.pid != first.pid && second.command.contains("500.0"))
+
+        // Ended by a run that fails later (the route refused, as in aRefusalHalfWayPutsTheLabBack):
+        // put back, from its beginning.
+        let broken = Self.small.replacingOccurrences(of: "  r: { kind: router }", with: "  r: { kind: router, routes: [10.7.0.0/16 via 10.1.0.255] }")
+        let refused = try LabConverger.difference(try lab.topology(broken)).changes.map(\.line)
+        #expect(refused.contains { $0.hasPrefix("- flap a: nslab link \(lab.name) a:eth0 flap") && $0.hasSuffix("(pid \(second.pid))") }, "\(refused)")
+        #expect(throws: LabError.self) { _ = try lab.deploy(broken) }
+        #expect(!isAlive(second.pid))
+        let restored = try #require(try flaps().first)
+        #expect(restored.command == second.command && restored.pid != second.pid)
+        #expect(try LabConverger.difference(try lab.topology(flapping("500"))).isEmpty)
+
+        let ended = texts(try lab.deploy(Self.small))
+        #expect(ended.count == 1 && ended[0].hasPrefix("- flap a: "), "\(ended)")
+        #expect(waitUntil { !isAlive(restored.pid) })
+        #expect(try flaps().isEmpty)
+        #expect(try lab.deploy(Self.small).unchanged)
+        #expect(sh("ip -n \(lab.namespace("a")) -o link show eth0").output.contains("state UP"), "the link is left up")
+    }
+
     @Test func diffOfALabNotDeployedIsTheWholeDeploy() throws {
         let lab = TestLab("plan")
         defer { lab.cleanUp() }

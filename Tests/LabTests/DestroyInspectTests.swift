@@ -1,4 +1,5 @@
 import Foundation
+import NetAddress
 import Testing
 @testable import Lab
 import Topology
@@ -85,5 +86,54 @@ struct DestroyInspectTests {
         let after = try LabInspector.inspect(lab: lab.name)
         let peerSide = try #require(after.nodes.first { $0.name == "router02" }?.interfaces.first { $0.name == "gw02-veth0" })
         #expect(!peerSide.carrier)
+    }
+}
+
+/// One typed reading of a deployed lab serves every command: inspect's JSON is its rendering,
+/// and the probes' model and the link commands decide on its types (route kinds and protocols,
+/// neighbour states, link kinds), not on inspect's text.
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces, veth pairs and mounts"), .serialized)
+struct ObservedLabReadingTests {
+    @Test func inspectIsTheRenderingOfTheObservedLabAndExplainReadsItsTypes() throws {
+        let lab = TestLab("observed")
+        defer { lab.cleanUp() }
+        _ = try lab.deploy(routersBody)
+        let router = lab.namespace("router01")
+        // By hand: a blackhole route, a route of a routing daemon's protocol, a failed neighbour.
+        #expect(sh("ip -n \(router) route add blackhole 10.50.0.0/16").status == 0)
+        #expect(sh("ip -n \(router) route add 10.51.0.0/16 via 172.16.0.2 proto ospf").status == 0)
+        #expect(sh("ip -n \(router) neigh replace 172.16.0.9 dev gw01-veth1 nud failed 2>&1").status == 0)
+
+        let (observed, topology) = try ObservedLab.read(deployed: lab.name)
+        #expect(topology != nil)
+        #expect(observed.node("router01")?.kind == .router && observed.node("ns01")?.kind == .host)
+        #expect(observed.nodes.allSatisfy(\.present) && !observed.nodes.contains(where: \.stopped))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Another reading, the same lab: inspect --json is the rendering (no FRR here to ask).
+        let inspected = try LabInspector.inspect(lab: lab.name)
+        #expect(try encoder.encode(inspected) == (try encoder.encode(LabState(try ObservedLab.read(deployed: lab.name).lab))))
+        let json = sh("\(nslabBinary) inspect --json \(lab.name)").output
+        let cli = try JSONDecoder().decode(LabState.self, from: Data(json.utf8))
+        #expect(cli.nodes.first { $0.name == "router01" }?.routes.contains { $0.destination == "10.50.0.0/16" && $0.type == "blackhole" } == true)
+
+        let network = LabNetwork(observed: observed, topology: topology)
+        let model = network.model()
+        let routes = try #require(model.nodes.first { $0.name == "router01" }).routes
+        #expect(routes.first { $0.destination.description == "10.50.0.0/16" }?.kind == .blackhole)
+        #expect(routes.first { $0.destination.description == "10.51.0.0/16" }?.protocolName == "ospf")
+        #expect(routes.first { $0.destination.description == "10.0.0.0/24" }?.protocolName == nil, "nslab's own route")
+        let neighbours = try #require(model.nodes.first { $0.name == "router01" }).neighbours
+        #expect(neighbours.first { $0.address.description == "172.16.0.9" }?.isFailed == true, "\(neighbours.map(\.state))")
+        let explained = try Explainer.explain(lab: lab.name, from: "ns01", to: "10.50.0.1")
+        #expect(explained.explanation.problem?.node == "router01" && explained.explanation.problem?.cause == .rejectRoute,
+                "\(Explainer.render(explained))")
+        #expect(network.addresses(of: "ns02") == [IPAddress("10.0.0.1")!])
+        #expect(network.owner(of: IPAddress("172.16.0.2")!)?.description == "router02:gw02-veth0")
+
+        // `nslab link` names ends by the kernel's link kinds: lo is not one.
+        #expect(throws: LabError.self) { _ = try LinkControl.ends(lab: lab.name, target: "ns01:lo") }
+        let ends = try LinkControl.ends(lab: lab.name, target: "router01:gw01-veth1").ends
+        #expect(ends.map(\.id) == ["router01:gw01-veth1", "router02:gw02-veth0"])
     }
 }

@@ -245,6 +245,117 @@ struct RoutingLabTests {
         #expect(!FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("r"))"))
     }
 
+    /// A changed `frr:` line is a change `diff` lists (exit 1) and `deploy` prints and applies;
+    /// a daemon killed by hand is one too; a node that stops running FRR, or is removed, loses
+    /// its FRR directories, and the lab then matches its file.
+    @Test func frrChangesAreListedByDiffAndAppliedByDeploy() throws {
+        let lab = TestLab("frrdiff")
+        let file = "/tmp/\(lab.name).yaml"
+        defer { lab.cleanUpFRR(); unlink(file) }
+        func body(_ route: String?, extra: Bool = false) -> String {
+            let frr = route.map { ", frr: \"ip route \($0) blackhole\\n\"" } ?? ""
+            return "name: \(lab.name)\nprefix: \(lab.prefix)\nnodes:\n  r: { kind: router\(frr) }\n  s: { kind: router }\n"
+                + (extra ? "  q: { kind: router, frr: \"!\\n\" }\n" : "")
+                + "links: [{ endpoints: [r, s], addresses: [10.63.0.1/30, 10.63.0.2/30] }"
+                + (extra ? ", { endpoints: [q, s], addresses: [10.63.0.5/30, 10.63.0.6/30] }" : "") + "]\n"
+        }
+        func diff(_ text: String) throws -> (status: Int32, output: String) {
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            return sh("\(nslabBinary) diff \(file)")
+        }
+        let r = lab.namespace("r")
+        func zebra() -> String { sh("pgrep -f '^/usr/lib/frr/zebra' | while read p; do [ \"$(ip netns identify $p)\" = \(r) ] && echo $p; done").output }
+
+        let plan = try diff(body("10.63.9.0/24"))
+        #expect(plan.status == 1 && plan.output.contains("+ frr r (zebra, staticd)"), "\(plan.output)")
+        #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.9.0/24").output.contains("blackhole") })
+        #expect(try diff(body("10.63.9.0/24")).status == 0)
+        let firstZebra = zebra()
+
+        let changed = try diff(body("10.63.8.0/24"))
+        #expect(changed.status == 1 && changed.output.contains("~ frr r frr.conf"), "\(changed.output)")
+        let json = sh("\(nslabBinary) diff --json \(file)")
+        let records = try JSONDecoder().decode([ChangeRecord].self, from: Data(json.output.utf8))
+        #expect(records == [ChangeRecord(operation: .change, object: "frr", node: "r", text: "frr r frr.conf")], "\(json.output)")
+        let deploy = sh("\(nslabBinary) deploy -q \(file)")
+        #expect(deploy.status == 0 && deploy.output.contains("~ frr r frr.conf"), "\(deploy.output)")
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.8.0/24").output.contains("blackhole") })
+        #expect(zebra() != firstZebra && !zebra().isEmpty, "r's FRR was started again")
+        #expect(try diff(body("10.63.8.0/24")).status == 0)
+
+        // staticd killed by hand: named, and started again by deploy.
+        sh("for p in $(ip netns pids \(r)); do grep -q staticd /proc/$p/cmdline && kill $p; done")
+        #expect(waitUntil { try! diff(body("10.63.8.0/24")).output.contains("~ frr r running zebra → zebra staticd") })
+        #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
+        #expect(try diff(body("10.63.8.0/24")).status == 0)
+
+        // A router with FRR added, then removed with its node; r's own frr: removed too.
+        let grown = try diff(body("10.63.8.0/24", extra: true))
+        #expect(grown.output.contains("+ frr q (zebra, staticd)"), "\(grown.output)")
+        #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
+        #expect(FileManager.default.fileExists(atPath: "/etc/frr/\(lab.namespace("q"))/frr.conf"))
+        let shrunk = try diff(body(nil))
+        #expect(shrunk.output.contains("- frr r") && shrunk.output.contains("- node q"), "\(shrunk.output)")
+        #expect(!shrunk.output.contains("frr q"), "q's FRR goes with q: \(shrunk.output)")
+        #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
+        for gone in ["/etc/frr/\(r)", "/var/run/frr/\(r)", "/etc/frr/\(lab.namespace("q"))", "/var/run/frr/\(lab.namespace("q"))"] {
+            #expect(!FileManager.default.fileExists(atPath: gone), "\(gone) removed")
+        }
+        #expect(zebra().isEmpty)
+        #expect(try diff(body(nil)).status == 0, "nothing pending once r's FRR is gone")
+        // And back: its directories are made again.
+        #expect(try diff(body("10.63.7.0/24")).output.contains("+ frr r (zebra, staticd)"))
+        #expect(sh("\(nslabBinary) deploy -q \(file)").status == 0)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.7.0/24").output.contains("blackhole") })
+        #expect(try diff(body("10.63.7.0/24")).status == 0)
+
+        // A stopped node's FRR is left as it is (not running), and comes back with the node.
+        #expect(sh("\(nslabBinary) node \(lab.name) r stop").status == 0)
+        #expect(zebra().isEmpty)
+        let stopped = try diff(body("10.63.7.0/24"))
+        #expect(stopped.status == 0, "\(stopped.output)")
+        #expect(sh("\(nslabBinary) node \(lab.name) r start").status == 0)
+        #expect(!zebra().isEmpty)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.7.0/24").output.contains("blackhole") })
+        #expect(try diff(body("10.63.7.0/24")).status == 0)
+    }
+
+    /// A converge that restarted a router's FRR with a new configuration and then failed (a
+    /// command whose program is gone by the time it starts) puts the old configuration back and
+    /// runs it again.
+    @Test func aFailedConvergeStartsTheFormerFRRAgain() throws {
+        let lab = TestLab("frrundo")
+        defer { lab.cleanUpFRR() }
+        let body = { (route: String, command: String) in
+            "name: \(lab.name)\nprefix: \(lab.prefix)\nnodes:\n  r: { kind: router, frr: \"ip route \(route) blackhole\\n\" }\n"
+                + "  s: { kind: router\(command) }\nlinks: [{ endpoints: [r, s], addresses: [10.63.0.1/30, 10.63.0.2/30] }]\n"
+        }
+        let before = body("10.63.9.0/24", "")
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: before, file: "\(lab.name).yaml"), sourceText: before)
+        let r = lab.namespace("r")
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.9.0/24").output.contains("blackhole") })
+        let config = "/etc/frr/\(r)/frr.conf"
+        let oldConfig = try String(contentsOfFile: config, encoding: .utf8)
+
+        // Deploy checks the programs of commands before it changes anything; converging alone
+        // meets the missing one only when it starts it, after FRR.
+        let after = body("10.63.8.0/24", ", commands: [[/nonexistent/\(lab.name)]]")
+        let topology = try Topology.parse(yaml: after, file: "\(lab.name).yaml")
+        let planned = try LabConverger.difference(topology).changes.map(\.line)
+        #expect(planned.contains("~ frr r frr.conf") && planned.contains("+ command s: /nonexistent/\(lab.name)"), "\(planned)")
+        #expect(throws: LabError.self) {
+            _ = try LabConverger.converge(topology, sourceText: after, record: try LabRecord(lab: lab.name, create: false),
+                                          options: ConvergeOptions(), progress: { _ in })
+        }
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == oldConfig)
+        #expect(waitUntil(seconds: 10) { sh("ip -n \(r) route show 10.63.9.0/24").output.contains("blackhole") },
+                "the former configuration runs")
+        #expect(!sh("ip -n \(r) route show 10.63.8.0/24").output.contains("blackhole"))
+        let back = try LabConverger.difference(try Topology.parse(yaml: before, file: "\(lab.name).yaml"))
+        #expect(back.isEmpty, "\(back.changes.map(\.line))")
+    }
+
     /// FRR files of a node whose lab's record is gone (a crash, a removed /run): doctor finds
     /// them by the daemons file nslab writes, and removes them with the node's run directory.
     @Test func doctorFindsAndRemovesFRRFilesNoRecordLists() throws {

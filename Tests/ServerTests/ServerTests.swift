@@ -4,6 +4,7 @@ import Lab
 import NetAddress
 import Netlink
 @testable import Server
+import Topology
 import Testing
 
 @Suite("serve: who may look and who may act")
@@ -55,26 +56,34 @@ struct SecurityTests {
 
 @Suite("serve: a lab kept current by netlink events")
 struct LiveLabTests {
-    /// Two hosts on one link, as `nslab inspect --json` would read them.
+    /// Two hosts on one link, as ObservedLab reads them from the kernel: lo and a veth end each,
+    /// made from the netlink messages the kernel sends.
     static func lab() throws -> LiveLab {
-        func interface(_ name: String, _ index: Int, _ address: String, peer: (String, String)) -> String {
-            """
-            {"name": "\(name)", "index": \(index), "state": "UP", "up": true, "carrier": true, "kind": "veth",
-             "addresses": ["\(address)", "fe80::1/64"], "peer": {"node": "\(peer.0)", "interface": "\(peer.1)"}}
-            """
+        func link(_ index: Int32, _ name: String, kind: String?) throws -> LinkInfo {
+            let flags = InterfaceFlags.up | InterfaceFlags.lowerUp | (kind == nil ? InterfaceFlags.loopback : 0)
+            let message = NetlinkMessage(type: RTM_NEWLINK, flags: 0, header: IfInfoMessage(index: index, flags: flags), summary: "") { a in
+                a.put(IFLA_IFNAME, string: name)
+                if let kind {
+                    a.put(IFLA_OPERSTATE, u8: UInt8(IF_OPER_UP))
+                    a.nest(IFLA_LINKINFO) { $0.put(IFLA_INFO_KIND, string: kind) }
+                }
+            }
+            return try LinkInfo(received(message))
         }
-        func node(_ name: String, _ interfaces: String) -> String {
-            """
-            {"name": "\(name)", "namespace": "t-\(name)", "present": true, "forwarding": {}, "routes": [],
-             "interfaces": [{"name": "lo", "index": 1, "state": "UNKNOWN", "up": true, "carrier": true, "addresses": ["127.0.0.1/8"]}, \(interfaces)]}
-            """
+        func address(_ text: String, _ index: Int32) throws -> AddressInfo {
+            let prefix = try #require(IPPrefix(text))
+            return try #require(try AddressInfo(received(AddressRequest.add(prefix, index: UInt32(index), interface: "eth0"))))
         }
-        let json = """
-            {"lab": "two", "complete": true, "nodes": [
-              \(node("b", interface("eth0", 3, "10.0.0.2/30", peer: ("a", "eth0")))),
-              \(node("a", interface("eth0", 2, "10.0.0.1/30", peer: ("b", "eth0"))))]}
-            """
-        return LiveLab(try JSONDecoder().decode(LabState.self, from: Data(json.utf8)))
+        func node(_ name: String, _ index: Int32, _ own: String, peer: String) throws -> ObservedNode {
+            let kernel = ObservedKernelState(links: [try link(1, "lo", kind: nil), try link(index, "eth0", kind: "veth")],
+                                             addresses: [try address("127.0.0.1/8", 1), try address(own, index),
+                                                         try address("fe80::1/64", index)])
+            var node = ObservedNode(name: name, namespace: "t-\(name)", kernel: kernel)
+            node.peers["eth0"] = InterfaceRef(node: peer, interface: "eth0")
+            return node
+        }
+        return LiveLab(ObservedLab(lab: "two", nodes: [try node("b", 3, "10.0.0.2/30", peer: "a"),
+                                                       try node("a", 2, "10.0.0.1/30", peer: "b")]))
     }
 
     static func received(_ message: NetlinkMessage) throws -> ReceivedMessage {

@@ -149,7 +149,7 @@ struct PathModelTests {
         var model = routersModel()
         model.change("ns01") { node in
             node.routes[0].gateway = ip("192.168.0.99")
-            node.neighbours = [ModelNeighbour(interface: "ns01-veth0", address: ip("192.168.0.99"), state: "FAILED")]
+            node.neighbours = [ModelNeighbour(interface: "ns01-veth0", address: ip("192.168.0.99"), state: "FAILED", isFailed: true)]
         }
         let explanation = model.explain(from: "ns01", to: ip("10.0.0.1"))
         #expect(explanation.problem?.node == "ns01")

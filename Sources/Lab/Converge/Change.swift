@@ -1,6 +1,7 @@
 import Foundation
 import NetAddress
 import Netlink
+import Routing
 import Topology
 
 /// One step between what a lab is and what its topology asks for. Computed by LabDifference,
@@ -35,6 +36,17 @@ public enum LabChange: Sendable {
     case removeFile(node: String, name: String)
     case startCommand(node: String, argv: [String])
     case endCommand(node: String, RecordedProcess)
+    /// A node's FRR started with the plan's files and daemons: new, or restarted because its
+    /// files differ or its daemons do not all run (`previous`, as found).
+    case startFRR(node: String, FRRNodeConfig, previous: ObservedFRR?)
+    /// A node that no longer runs FRR: its daemons end, its FRR directories go.
+    case removeFRR(node: String, ObservedFRR)
+    /// A link's `flap:` schedule started in its first end's node.
+    case startFlap(PlannedFlap)
+    /// A link's schedule changed: the one recorded (`previous`) ends if it runs, the new one starts.
+    case restartFlap(PlannedFlap, previous: RecordedProcess)
+    /// A schedule no link asks for any more: it ends (its link is left up).
+    case endFlap(node: String, RecordedProcess)
 
     public enum Operation: String, Codable, Sendable {
         case add, change, remove
@@ -50,11 +62,13 @@ public enum LabChange: Sendable {
 
     public var operation: Operation {
         switch self {
-        case .addNode, .addLink, .addInterface, .addAddress, .addNeighbour, .addRoute, .startCommand: return .add
+        case .addNode, .addLink, .addInterface, .addAddress, .addNeighbour, .addRoute, .startCommand, .startFlap: return .add
         case .removeNode, .removeLink, .removeInterface, .removeAddress, .removeNeighbour, .removeRoute, .removeFile,
-             .endCommand: return .remove
+             .endCommand, .removeFRR, .endFlap: return .remove
         case .writeFile(_, _, let previous): return previous == nil ? .add : .change
-        case .setForwarding, .setMTU, .setMAC, .setMaster, .setUp, .setImpairment, .setPortVLANs, .replaceRoute: return .change
+        case .startFRR(_, _, let previous): return previous == nil ? .add : .change
+        case .setForwarding, .setMTU, .setMAC, .setMaster, .setUp, .setImpairment, .setPortVLANs, .replaceRoute, .restartFlap:
+            return .change
         }
     }
 
@@ -69,6 +83,8 @@ public enum LabChange: Sendable {
         case .addRoute, .replaceRoute, .removeRoute: return "route"
         case .writeFile, .removeFile: return "file"
         case .startCommand, .endCommand: return "command"
+        case .startFRR, .removeFRR: return "frr"
+        case .startFlap, .restartFlap, .endFlap: return "flap"
         }
     }
 
@@ -85,8 +101,9 @@ public enum LabChange: Sendable {
             return end.node
         case .setForwarding(let node, _), .addInterface(let node, _), .addRoute(let node, _), .replaceRoute(let node, _, _),
              .removeRoute(let node, _, _), .writeFile(let node, _, _), .removeFile(let node, _), .startCommand(let node, _),
-             .endCommand(let node, _):
+             .endCommand(let node, _), .startFRR(let node, _, _), .removeFRR(let node, _), .endFlap(let node, _):
             return node
+        case .startFlap(let flap), .restartFlap(let flap, _): return flap.end.node
         }
     }
 
@@ -118,6 +135,14 @@ public enum LabChange: Sendable {
         case .removeFile(let node, let name): return "file \(node):/etc/\(name)"
         case .startCommand(let node, let argv): return "command \(node): \(commandText(argv))"
         case .endCommand(let node, let process): return "command \(node): \(commandText(process.command)) (pid \(process.pid))"
+        case .startFRR(let node, let config, let previous):
+            guard let previous else { return "frr \(node) (\(config.daemons.joined(separator: ", ")))" }
+            return "frr \(node) " + previous.differences(from: config).joined(separator: ", ")
+        case .removeFRR(let node, _): return "frr \(node)"
+        case .startFlap(let flap): return "flap \(flap.end) \(flap.schedule.text)"
+        case .restartFlap(let flap, _): return "flap \(flap.end) schedule → \(flap.schedule.text)"
+        case .endFlap(let node, let process):
+            return "flap \(node): \(commandText(["nslab"] + process.command.dropFirst())) (pid \(process.pid))"
         }
     }
 

@@ -63,6 +63,10 @@ public enum LabConverger {
                          progress: (ProgressStep) -> Void) throws -> ConvergeResult {
         let start = Date()
         let (difference, observed, plan) = try difference(topology, record: record, options: options)
+        // FRR judges the configurations it is given before anything changes.
+        let frr = difference.changes.compactMap { if case .startFRR(_, let config, _) = $0 { config } else { nil } }
+        try FRRNodes.checkInstalled(frr)
+        try FRRNodes.checkOwnConfigurations(frr, topology: topology)
         let run = ConvergeRun(topology: topology, plan: plan, observed: observed, record: record)
         defer { run.finish() }
         if !difference.isEmpty {
@@ -77,8 +81,6 @@ public enum LabConverger {
                                        + "\n  run `nslab deploy` again to converge it from where it is")
             }
         }
-        // FRR follows the new topology: its configuration is not kernel state the difference sees.
-        try FRRNodes.synchronize(topology, record: record, progress: progress)
         try record.saveTopology(sourceText)
         try record.append([RecordEntry(event: .converged, file: LabDeployer.absolutePath(topology.file),
                                        hash: contentHash(sourceText), time: Date().timeIntervalSince1970,
@@ -106,6 +108,7 @@ extension LabPlan {
         for n in nodes.indices where stopped.contains(nodes[n].name) {
             for i in nodes[n].interfaces.indices where nodes[n].interfaces[i].name != "lo" { nodes[n].interfaces[i].up = false }
             nodes[n].commands = []
+            nodes[n].stopped = true
         }
     }
 }
@@ -217,6 +220,10 @@ final class ConvergeRun {
                 return FileWrite(node: node, file: file, previous: previous, line: change.line)
             }
             if !files.isEmpty { try writeFiles(files); continue }
+            let frr = consecutive(changes, from: &position) { change -> (FRRNodeConfig, ObservedFRR?)? in
+                if case .startFRR(_, let config, let previous) = change { (config, previous) } else { nil }
+            }
+            if !frr.isEmpty { try startFRR(frr); continue }
             try apply(changes[position])
             position += 1
         }
@@ -391,7 +398,54 @@ final class ConvergeRun {
         case .endCommand(_, let process):
             _ = NodeProcesses.endRunning([process])
             irreversible(change.line)
+
+        case .startFRR:
+            preconditionFailure("FRR nodes are started in batches")
+
+        case .removeFRR(let node, let previous):
+            try FRRNodes.remove(node: node, record: record)
+            if !previous.daemons.isEmpty {
+                onFailure(change.line) { [self] in
+                    try FRRNodes.restart([previous.configuration(node: node)], topology: topology, record: record)
+                }
+            }
+
+        case .startFlap(let flap):
+            let process = try LinkFlap.start(flap, namespace: try target(flap.end.node).namespace, record: record)
+            onFailure(change.line) { _ = NodeProcesses.endRunning([process]) }
+
+        case .restartFlap(let flap, let previous):
+            let target = try target(flap.end.node)
+            let wasRunning = NodeProcesses.endRunning([previous]) > 0
+            if wasRunning { onFailure(change.line) { [self] in try restartProcess(previous, in: target) } }
+            let process = try LinkFlap.start(flap, namespace: try target.namespace, record: record)
+            onFailure(change.line) { _ = NodeProcesses.endRunning([process]) }
+
+        case .endFlap(let node, let process):
+            let target = try target(node)
+            if NodeProcesses.endRunning([process]) > 0 {
+                onFailure(change.line) { [self] in try restartProcess(process, in: target) }
+            }
         }
+    }
+
+    /// A schedule ended by this run, started again from its beginning on a rollback (where it
+    /// was in its schedule is not known).
+    private func restartProcess(_ process: RecordedProcess, in target: ConvergeTarget) throws {
+        _ = try NodeProcesses.start(process.command, origin: process.origin, node: process.node, namespace: target.namespace,
+                                    utsFD: nil, record: record)
+    }
+
+    /// FRR nodes (re)started together, as deploy starts them. Undone by ending what started and
+    /// starting again, with their files, what ran before.
+    private func startFRR(_ nodes: [(config: FRRNodeConfig, previous: ObservedFRR?)]) throws {
+        onFailure("+ frr " + nodes.map(\.config.node).joined(separator: ", ")) { [self] in
+            try FRRNodes.end(nodes: Set(nodes.map(\.config.node)), record: record)
+            let previous = nodes.compactMap { node in node.previous.map { $0.configuration(node: node.config.node) } }
+            try FRRNodes.write(previous.filter(\.daemons.isEmpty), topology: topology, record: record)
+            try FRRNodes.restart(previous.filter { !$0.daemons.isEmpty }, topology: topology, record: record)
+        }
+        try FRRNodes.restart(nodes.map(\.config), topology: topology, record: record)
     }
 
     /// Each file written whole (see NodeFiles.replace), its directory made and recorded first
@@ -569,8 +623,8 @@ final class ConvergeRun {
             let summary = RecordSummary(lab: record.lab, entries: entries)
             let environment = NodeEnvironmentRecord(entries: entries)
             let made = summary.namespaces.filter { names.contains($0.node) }.map { entry in
-                ObservedNode(name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: nil, files: [:],
-                             processes: environment.processes.filter { $0.node == entry.node })
+                ObservedNode(name: entry.node, namespace: entry.name, inode: summary.inodes[entry.name], kernel: nil,
+                             recordedProcesses: environment.processes.filter { $0.node == entry.node })
             }
             try removeNodes(made)
         }
@@ -603,7 +657,7 @@ final class ConvergeRun {
             }
         }
         NamespaceProcesses.terminateAll(inNamespacesWithInodes: Set(doomed.map(\.inode)))
-        _ = NodeProcesses.endRunning(nodes.flatMap(\.processes))
+        _ = NodeProcesses.endRunning(nodes.flatMap(\.recordedProcesses))
         do {
             for (node, _) in doomed { try NamedNamespaces.delete(node.namespace) }
         } catch let error as NamespaceError {
@@ -613,6 +667,10 @@ final class ConvergeRun {
         for node in nodes {
             if let uts = environment.uts(of: node.name) { UTSNamespace.remove(at: uts.path) }
             NodeFiles.remove(environment.directories.filter { $0.path == NodeFiles.directory(of: node.namespace) })
+            // Its FRR directories, once its daemons have ended with its namespace's processes.
+            FRRNodes.remove(environment.frrDirectories.filter {
+                $0.path == FRRPaths.configDirectory(node.namespace) || $0.path == FRRPaths.runDirectory(node.namespace)
+            })
         }
         try record.append(nodes.map { RecordEntry(event: .nodeRemoved, name: $0.namespace, node: $0.name) })
         irreversible("- \(nodeList(nodes.map(\.name)))")

@@ -49,7 +49,7 @@ public struct LabDifference: Sendable {
 enum ChangePhase: Int, Comparable {
     case endCommands, removeRoutes, removeNeighbours, removeSubinterfaces, removeLinks, removeBridges, removeNodes
     case addNodes, forwarding, addBridges, addLinks, addSubinterfaces, interfaceSettings, linksUp, addresses
-    case neighbours, impairments, routes, linksDown, files, startCommands
+    case neighbours, impairments, routes, linksDown, files, frr, startCommands
 
     static func < (a: ChangePhase, b: ChangePhase) -> Bool { a.rawValue < b.rawValue }
 }
@@ -268,6 +268,10 @@ private struct DifferenceBuilder {
         compareRoutes(node, kernel: kernel, down: downInterfaces, disturbed: disturbed)
         compareFiles(node)
         compareCommands(node)
+        if !node.stopped {
+            compareFRR(node)
+            compareFlaps(node)
+        }
     }
 
     mutating func compareRoutes(_ node: PlannedNode, kernel: ObservedKernelState?, down: Set<String>, disturbed: Set<String>) {
@@ -339,6 +343,39 @@ private struct DifferenceBuilder {
             }
         }
         for process in running { add(.endCommands, .endCommand(node: node.name, process)) }
+    }
+
+    /// A node's FRR runs the plan's files and daemons, all of them; one whose files differ or
+    /// whose daemons do not all run is started again (FRRNodes.restart); one that no longer
+    /// runs FRR has it removed. A removed node's FRR goes with the node.
+    mutating func compareFRR(_ node: PlannedNode) {
+        let current = newNodes.contains(node.name) ? nil : observed.node(node.name)?.frr
+        guard let wanted = node.frr else {
+            if let current { add(.frr, .removeFRR(node: node.name, current)) }
+            return
+        }
+        if let current, current.differences(from: wanted).isEmpty { return }
+        add(.frr, .startFRR(node: node.name, wanted, previous: current))
+    }
+
+    /// A schedule is a one-off run: one recorded with the same settings stays as it is, running
+    /// or done. A new one starts, a changed one starts again, one no link asks for ends.
+    mutating func compareFlaps(_ node: PlannedNode) {
+        let recorded = newNodes.contains(node.name) ? [] : observed.node(node.name)?.flaps ?? []
+        var kept: [RecordedProcess] = []
+        for flap in node.flaps {
+            guard let latest = recorded.last(where: flap.isOnSameLink) else {
+                add(.startCommands, .startFlap(flap))
+                continue
+            }
+            if flap.isRunBy(latest) { kept.append(latest) } else { add(.startCommands, .restartFlap(flap, previous: latest)) }
+        }
+        let replaced = Set(steps.compactMap { step -> Int32? in
+            if case .restartFlap(_, let previous) = step.change { return previous.pid } else { return nil }
+        })
+        for process in recorded where !kept.contains(process) && !replaced.contains(process.pid) && NodeProcesses.isRunning(process) {
+            add(.endCommands, .endFlap(node: node.name, process))
+        }
     }
 
     func routeText(_ route: RouteInfo, kernel: ObservedKernelState?) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import NetAddress
 import Netlink
+import Routing
 import Topology
 
 /// The desired state of a lab: every kernel object and file the topology asks for, computed once.
@@ -68,6 +69,10 @@ public struct LabPlan: Sendable {
                 return PlannedFile(name: name, content: NodeFiles.content(of: name, node: node, lab: topology.name, hosts: hosts))
             }
         }
+        // RoutedLab walks the lab's segments: only for a lab where some node runs FRR.
+        let frr = topology.nodes.contains { RoutedLab.runsFRR($0, in: topology) } ? FRRConfig.make(RoutedLab(topology)) : []
+        let frrByNode = Dictionary(frr.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let flaps = Dictionary(grouping: PlannedFlap.all(topology), by: \.end.node)
         nodes = topology.nodes.map { node in
             var own = interfaces[node.name] ?? []
             if node.kind == .bridge {
@@ -79,7 +84,9 @@ public struct LabPlan: Sendable {
                 interfaces: own,
                 routes: node.routes.map(PlannedRoute.init),
                 files: files(node),
-                commands: node.commands.map(\.argv))
+                commands: node.commands.map(\.argv),
+                frr: frrByNode[node.name],
+                flaps: flaps[node.name] ?? [])
         }
         nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -103,6 +110,13 @@ public struct PlannedNode: Sendable {
     public var files: [PlannedFile]
     /// Argument vectors, in file order.
     public var commands: [[String]]
+    /// The FRR the node runs (a router under `routing: ospf|bgp`, a node with its own `frr:`):
+    /// its files and daemons. nil: none.
+    public var frr: FRRNodeConfig? = nil
+    /// The `flap:` schedules of the links whose first end is on this node (they run there).
+    public var flaps: [PlannedFlap] = []
+    /// Stopped with `nslab node … stop`: its FRR and flap schedules are left as they are.
+    public var stopped = false
 
     public var forwards: Bool { kind.forwards }
 
@@ -175,6 +189,41 @@ extension PlannedRoute {
         RouteRequest.add(RouteInfo(destination: destination, gateway: gateway,
                                    outputIndex: device.flatMap { indexes[$0] }.map(UInt32.init), metric: metric),
                          describedAs: text)
+    }
+}
+
+/// A link's `flap:` schedule: a background `nslab link LAB END flap …` in the node of the link's
+/// first end, recorded as a process of origin "flap" (LinkFlap.swift).
+public struct PlannedFlap: Sendable, Equatable {
+    public var lab: String
+    /// The link's first end, which names the link to `nslab link`.
+    public var end: InterfaceRef
+    public var schedule: FlapSchedule
+
+    /// Every link's, in file order.
+    static func all(_ topology: Topology) -> [PlannedFlap] {
+        topology.links.compactMap { link in
+            guard let schedule = link.flap, let first = link.endpoints.first else { return nil }
+            return PlannedFlap(lab: topology.name, end: InterfaceRef(node: first.node, interface: first.interface), schedule: schedule)
+        }
+    }
+
+    /// The arguments after the nslab executable: what a recorded flap is compared by.
+    var arguments: [String] {
+        var argv = ["link", lab, end.description, "flap",
+                    "--down-after", "\(schedule.downAfter)", "--down-for", "\(schedule.downFor)", "--times", "\(schedule.times)"]
+        if let upFor = schedule.upFor { argv += ["--up-for", "\(upFor)"] }
+        return argv
+    }
+
+    /// The recorded process runs this link's schedule (this one or another).
+    func isOnSameLink(_ process: RecordedProcess) -> Bool {
+        process.origin == "flap" && Array(process.command.dropFirst().prefix(4)) == Array(arguments.prefix(4))
+    }
+
+    /// The recorded process runs exactly this schedule.
+    func isRunBy(_ process: RecordedProcess) -> Bool {
+        process.origin == "flap" && Array(process.command.dropFirst()) == arguments
     }
 }
 
