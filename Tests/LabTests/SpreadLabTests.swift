@@ -156,17 +156,18 @@ struct SpreadLabTests {
         for k in 1...3 { #expect(hosts.leftovers(k) == "", "host \(k) keeps: \(hosts.leftovers(k))") }
         sh("\(Self.script) start-sshd \(hosts.host(3))")
 
-        // Host 3's nslab ends every sshd of host 3 as the deploy reaches it: the controller loses the
-        // host mid-deploy, after this machine and host 2 have their parts.
+        // Host 3's nslab deploys its part, then ends every sshd of host 3 before answering: the
+        // controller loses the host mid-deploy, after this machine and host 2 have their parts.
         let anchor = "/tmp/nslab-sim/\(hosts.name)/\(hosts.host(3))/anchor"
         try hosts.write("lose-host", """
             #!/bin/sh
             if [ "$1" = deploy ]; then
+              nslab "$@" >/dev/null 2>&1
               anchor=$(cat \(anchor))
               for p in $(pgrep -x sshd); do
                 [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/$anchor/ns/net)" ] && kill -9 $p
               done
-              sleep 1
+              exit 1
             fi
             exec nslab "$@"
             """)
@@ -179,7 +180,8 @@ struct SpreadLabTests {
         #expect(lost.output.contains("could not be cleaned"), "\(lost.output)")
         #expect(hosts.leftovers(1).split(separator: "\n") == [Substring(name)], "only the record naming host 3 stays: \(hosts.leftovers(1))")
         #expect(hosts.leftovers(2) == "")
-        // Host 3 is back: destroy finishes the job.
+        // Host 3 kept its part; once it is back, destroy finishes the job.
+        #expect(hosts.run(3, "ip netns list").output.contains("r2"))
         sh("\(Self.script) start-sshd \(hosts.host(3))")
         hosts.destroyLeavingNothing(name)
     }
