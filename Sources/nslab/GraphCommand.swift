@@ -74,6 +74,8 @@ struct Graph: ParsableCommand {
             return Picture(try TopologyFile.load(argument).topology)
         }
         if (try? LabRecord.validate(lab: argument)) != nil, LabRecord.exists(lab: argument) {
+            // A lab over several hosts: the whole lab as deployed (this machine sees its own part only).
+            if SpreadLab.isSpread(lab: argument) { return Picture(try SpreadLab.recorded(lab: argument)) }
             return try LabPicture.read(lab: argument)
         }
         let labs = LabRecord.labs()
