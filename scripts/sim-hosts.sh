@@ -39,7 +39,7 @@ start_sshd() {
   nsenter -t "$(anchor_of "$host")" -m -n -- /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/sshd"
   # Listening before anyone connects.
-  for _ in $(seq 100); do
+  for _ in $(seq 400); do
     run_on "$host" ss -Htln 'sport = :22' | grep -q . && return 0
     sleep 0.05
   done

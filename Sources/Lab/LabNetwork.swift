@@ -169,6 +169,12 @@ public struct LabNetwork: Sendable {
         return (target, addresses)
     }
 
+    /// "r2:eth0", and for a node of a spread lab on another host "r2:eth0 on h2".
+    public func hopName(_ end: InterfaceRef) -> String {
+        guard let remote = topology?.remoteNodes.first(where: { $0.name == end.node }) else { return end.description }
+        return "\(end) on \(remote.host.isEmpty ? "the controller" : remote.host)"
+    }
+
     /// Which node and interface hold `address` now (or were given it by the topology).
     public func owner(of address: IPAddress) -> InterfaceRef? { owners[address] }
 

@@ -87,7 +87,7 @@ public enum Tracer {
                 }
                 let reached = answers.contains { $0.isEcho }
                 hops.append(TraceHop(ttl: ttl, address: responder?.description,
-                                     name: responder.flatMap(network.owner(of:))?.description,
+                                     name: responder.flatMap(network.owner(of:)).map(network.hopName),
                                      milliseconds: answers.map { $0.seconds.map { $0 * 1000 } }, reached: reached, note: note))
                 if reached || note != nil { break }
             }

@@ -118,7 +118,7 @@ struct SpreadLabTests {
         // Commands on a node of another host run there.
         #expect(hosts.run(1, "nslab exec d hostname").output.trimmingCharacters(in: .whitespacesAndNewlines) == "d")
         let trace = hosts.run(1, "nslab trace a d")
-        #expect(trace.output.contains("(r2:eth0)") && trace.output.contains("(d:eth0)"), "\(trace.output)")
+        #expect(trace.output.contains("(r2:eth0 on h3)") && trace.output.contains("(d:eth0 on h3)"), "\(trace.output)")
 
         // A link between hosts fails at both ends, and comes back.
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
@@ -155,6 +155,16 @@ struct SpreadLabTests {
         #expect(refused.output.contains("host h3 (root@192.0.2.3) cannot be reached"), "\(refused.output)")
         for k in 1...3 { #expect(hosts.leftovers(k) == "", "host \(k) keeps: \(hosts.leftovers(k))") }
         sh("\(Self.script) start-sshd \(hosts.host(3))")
+
+        // Another version of nslab on a host: refused before anything changes, both versions named.
+        try hosts.write("old-nslab", "#!/bin/sh\n[ \"$1\" = --version ] && { echo '0.0.9 (commit 0123abcd)'; exit 0; }\nexec nslab \"$@\"\n")
+        chmod("\(hosts.directory)/old-nslab", 0o755)
+        try hosts.write("old.yaml", Self.lab(name: name).replacingOccurrences(
+            of: "h3: { ssh: root@192.0.2.3 }", with: "h3: { ssh: root@192.0.2.3, nslab: \(hosts.directory)/old-nslab }"))
+        let old = hosts.run(1, "nslab deploy --quiet old.yaml")
+        #expect(old.status != 0)
+        #expect(old.output.contains("host h3 runs nslab 0.0.9 (commit 0123abcd), this machine 0.1.0"), "\(old.output)")
+        for k in 1...3 { #expect(hosts.leftovers(k) == "", "host \(k) keeps: \(hosts.leftovers(k))") }
 
         // Host 3's nslab deploys its part, then ends every sshd of host 3 before answering: the
         // controller loses the host mid-deploy, after this machine and host 2 have their parts.
