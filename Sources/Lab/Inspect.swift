@@ -80,11 +80,27 @@ public struct InterfaceState: Codable, Sendable {
     /// A bridge port's spanning tree state (`bridge link show`): "forwarding" (always, with STP
     /// off, once up), or "listening", "learning", "blocking", "disabled".
     public var portState: String?
+    /// A VXLAN end (a link to another machine): its VNI and underlay addresses.
+    public var vxlan: TunnelState?
 
     public struct PeerRef: Codable, Sendable, Equatable {
         public var node: String
         public var interface: String
     }
+}
+
+public struct TunnelState: Codable, Sendable, Equatable {
+    public var vni: UInt32
+    public var local: String?
+    public var remote: String?
+    public var port: UInt16?
+
+    init(_ info: VXLANInfo) {
+        vni = info.vni; local = info.local?.description; remote = info.remote?.description; port = info.port
+    }
+
+    /// "vxlan 10000 → 192.0.2.2".
+    public var text: String { "vxlan \(vni) → \(remote ?? "?")" }
 }
 
 public struct BridgeState: Codable, Sendable, Equatable {
@@ -187,7 +203,7 @@ extension NodeState {
                                   bridge: link.isBridge
                                       ? BridgeState(stp: (link.stpState ?? 0) != 0, vlanFiltering: link.vlanFiltering ?? false) : nil,
                                   vlans: kernel?.filtersVLANs(master: link.master) == true ? port.map { PortVLANState($0.vlans) } : nil,
-                                  portState: port?.stateName)
+                                  portState: port?.stateName, vxlan: link.vxlan.map(TunnelState.init))
         }
         let routes = (kernel?.routes ?? []).filter { !$0.destination.address.isMulticast }.map { route in
             RouteState(family: route.family == .ipv4 ? "ipv4" : "ipv6",

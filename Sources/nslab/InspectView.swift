@@ -24,7 +24,7 @@ struct InspectView {
             let hasLayer2 = node.interfaces.contains { layer2($0) != nil }
             let rows = node.interfaces.map { interface -> [String] in
                 var row: [String] = [interface.name, interface.state, interface.mtu.map(String.init) ?? "-", interface.mac ?? "-",
-                                     interface.peer.map { "\($0.node):\($0.interface)" } ?? "-"]
+                                     interface.peer.map { "\($0.node):\($0.interface)" } ?? interface.vxlan?.text ?? "-"]
                 if hasLayer2 { row.append(layer2(interface) ?? "-") }
                 row.append(interface.addresses.filter { !$0.hasPrefix("fe80:") }.joined(separator: " "))
                 return row

@@ -108,6 +108,9 @@ struct SpreadLabTests {
         // The links between hosts are VXLAN interfaces in the nodes, MTU lowered by the encapsulation.
         let tunnel = hosts.run(1, "ip -n r1 -d link show eth1").output
         #expect(tunnel.contains("vxlan id") && tunnel.contains("remote 192.0.2.2") && tunnel.contains("mtu 1450"), "\(tunnel)")
+        // inspect shows each host's part, the tunnel ends with their VNI and the other host.
+        let inspect = hosts.run(1, "nslab inspect \(name)").output
+        #expect(inspect.contains("== host h2") && inspect.contains("== host h3") && inspect.contains("vxlan 10000 → 192.0.2.2"), "\(inspect)")
 
         // Every node reaches every address of every other node, from every host, both families.
         let verify = hosts.run(1, "nslab verify --quiet \(name)")
