@@ -9,6 +9,9 @@ import Topology
 /// each node's loopback, the record under /run/nslab, and a host name per node.
 public enum LabScript {
     public static func text(for topology: Topology) -> String {
+        // Every kernel object from the plan deploy and converge work from; only the order (the
+        // tutorials': namespaces, links, addresses, routes, files) is the script's own.
+        let plan = LabPlan(topology)
         var out = ScriptWriter()
         let ns = { (node: String) in shellWord(topology.namespaceName(of: node)) }
         out.header(topology)
@@ -22,66 +25,78 @@ public enum LabScript {
             out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
                      "on for routers, off for hosts (a new namespace copies the host's IPv4 setting).")
         }
-        for node in topology.nodes {
-            let on = node.kind.forwards ? 1 : 0
-            out.line("ip netns add \(ns(node.name))")
-            out.line("ip netns exec \(ns(node.name)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
+        for node in plan.nodes {
+            let on = node.forwards ? 1 : 0
+            out.line("ip netns add \(shellWord(node.namespace))")
+            out.line("ip netns exec \(shellWord(node.namespace)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
                      + (instantIPv6 ? " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0" : ""))
-            out.line("ip netns exec \(ns(node.name)) ip link set lo up")
+            out.line("ip netns exec \(shellWord(node.namespace)) ip link set lo up")
         }
 
-        if !topology.links.isEmpty {
+        if !plan.links.isEmpty {
             out.step("2. Links: a veth pair each, its two ends created directly in their namespaces (the tutorials",
                      "create both in the host and move them with `ip link set NAME netns NODE`: same result, but",
-                     "the names must then be free in the host too).")
-            for link in topology.links {
-                if let tunnel = link.tunnel, let end = link.endpoints.first {
+                     "the names must then be free in the host too); a link to another machine, a VXLAN end.")
+            let end = { (ref: InterfaceRef) in plan.node(ref.node)?.interface(ref.interface) }
+            for link in plan.links {
+                guard let a = end(link.ends[0]) else { continue }
+                switch link.kind {
+                case .veth:
+                    guard let b = end(link.ends[1]) else { continue }
+                    out.line("ip link add \(shellWord(a.name)) netns \(ns(link.ends[0].node))\(linkOptions(a)) type veth"
+                             + " peer name \(shellWord(b.name)) netns \(ns(link.ends[1].node))\(linkOptions(b))")
+                case .vxlan(let tunnel):
                     // Sent from the machine's own namespace: the tunnel's UDP socket stays there.
-                    out.line("ip link add \(shellWord(end.interface)) netns \(ns(end.node))\(linkOptions(end)) "
+                    out.line("ip link add \(shellWord(a.name)) netns \(ns(link.ends[0].node))\(linkOptions(a)) "
                              + LinkKind.tunnelCommand(tunnel))
-                    continue
                 }
-                guard link.endpoints.count == 2 else { continue }
-                let (a, b) = (link.endpoints[0], link.endpoints[1])
-                out.line("ip link add \(shellWord(a.interface)) netns \(ns(a.node))\(linkOptions(a)) type veth"
-                         + " peer name \(shellWord(b.interface)) netns \(ns(b.node))\(linkOptions(b))")
             }
-            let bridges = topology.nodes.filter { $0.kind == .bridge }
+            let bridges = plan.nodes.compactMap { node -> (PlannedNode, stp: Bool, filtering: Bool)? in
+                guard case .bridge(let stp, let filtering)? = node.interfaces.first?.kind else { return nil }
+                return (node, stp, filtering)
+            }
             if !bridges.isEmpty {
                 out.comment("Switches: a bridge br0 in each, spanning tree \(bridges.contains(where: \.stp) ? "as declared" : "off")"
-                            + (bridges.contains(where: \.vlanFiltering) ? ", VLAN filtering where ports have VLANs." : "."))
+                            + (bridges.contains(where: \.filtering) ? ", VLAN filtering where ports have VLANs." : "."))
             }
-            for node in bridges {
-                let filtering = node.vlanFiltering ? " vlan_filtering 1" : ""
-                out.line("ip netns exec \(ns(node.name)) ip link add \(LabDeployer.bridgeName) type bridge stp_state \(node.stp ? 1 : 0)\(filtering)")
+            for (node, stp, filtering) in bridges {
+                out.line("ip netns exec \(ns(node.name)) ip link add \(LabDeployer.bridgeName) type bridge stp_state \(stp ? 1 : 0)"
+                         + (filtering ? " vlan_filtering 1" : ""))
                 out.line("ip netns exec \(ns(node.name)) ip link set \(LabDeployer.bridgeName) up")
             }
 
             out.step("3. Addresses on each end, then each end up (a switch's ends first join its bridge, then get their",
-                     "VLANs: the kernel puts a new port in VLAN 1 untagged); 802.1Q sub-interfaces on their ends.")
-            let kinds = Dictionary(topology.nodes.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
-            for endpoint in topology.links.flatMap(\.endpoints) {
-                let inNode = "ip netns exec \(ns(endpoint.node))"
-                let interface = shellWord(endpoint.interface)
-                addresses(endpoint.addresses, of: interface, inNode: inNode, into: &out)
-                if kinds[endpoint.node] == .bridge { out.line("\(inNode) ip link set \(interface) master \(LabDeployer.bridgeName)") }
-                out.line("\(inNode) ip link set \(interface) up")
-                if let vlans = endpoint.portVLANs {
-                    for vlan in vlans.additions {
-                        out.line("\(inNode) bridge vlan add dev \(interface) vid \(vlan.vid)\(vlan.pvid ? " pvid" : "")\(vlan.untagged ? " untagged" : "")")
+                     "VLANs: the kernel puts a new port in VLAN 1 untagged); 802.1Q sub-interfaces on their ends;",
+                     "with `neighbours: static`, each end's permanent entry for the other end.")
+            for node in plan.nodes {
+                let inNode = "ip netns exec \(ns(node.name))"
+                for interface in node.interfaces {
+                    let name = shellWord(interface.name)
+                    switch interface.kind {
+                    case .bridge:
+                        continue
+                    case .vlan(let parent, let id):
+                        out.line("\(inNode) ip link add link \(shellWord(parent)) name \(name) type vlan id \(id)")
+                    case .linkEnd:
+                        break
                     }
-                    if vlans.removesDefaultVLAN { out.line("\(inNode) bridge vlan del dev \(interface) vid 1") }
-                }
-                for sub in endpoint.subinterfaces {
-                    let name = shellWord(sub.name)
-                    out.line("\(inNode) ip link add link \(interface) name \(name) type vlan id \(sub.vlan)")
-                    addresses(sub.addresses, of: name, inNode: inNode, into: &out)
+                    addresses(interface.addresses, of: name, inNode: inNode, into: &out)
+                    if let master = interface.master { out.line("\(inNode) ip link set \(name) master \(shellWord(master))") }
                     out.line("\(inNode) ip link set \(name) up")
+                    if let vlans = interface.portVLANs {
+                        for vlan in vlans.additions {
+                            out.line("\(inNode) bridge vlan add dev \(name) vid \(vlan.vid)\(vlan.pvid ? " pvid" : "")\(vlan.untagged ? " untagged" : "")")
+                        }
+                        if vlans.removesDefaultVLAN { out.line("\(inNode) bridge vlan del dev \(name) vid 1") }
+                    }
+                    for entry in interface.permanentNeighbours {
+                        out.line("\(inNode) ip neigh replace \(entry.address) lladdr \(formatMAC(entry.mac)) dev \(name) nud permanent")
+                    }
                 }
             }
         }
 
-        let routed = topology.nodes.filter { !$0.routes.isEmpty }
+        let routed = plan.nodes.filter { !$0.routes.isEmpty }
         if !routed.isEmpty {
             out.step("4. Static routes, once every address is in place.")
             for node in routed {
@@ -92,27 +107,23 @@ public enum LabScript {
             }
         }
 
-        let downLinks = topology.links.filter(\.isDown)
-        if !downLinks.isEmpty {
+        let down = plan.nodes.flatMap { node in
+            node.interfaces.filter { if case .linkEnd = $0.kind { return !$0.up } else { return false } }.map { (node, $0) }
+        }
+        if !down.isEmpty {
             out.step("4b. Links declared `state: down`: both ends down, once the routes are in (the kernel",
                      "refuses a route through a link that is down, and drops those through it when it goes down).")
-            for link in downLinks {
-                for endpoint in link.endpoints {
-                    out.line("ip netns exec \(ns(endpoint.node)) ip link set \(shellWord(endpoint.interface)) down")
-                }
+            for (node, interface) in down {
+                out.line("ip netns exec \(ns(node.name)) ip link set \(shellWord(interface.name)) down")
             }
         }
 
         out.step("5. Per-node /etc files: `ip netns exec NODE` binds /etc/netns/NODE/* over /etc/*, so each",
                  "node resolves the others by name (`ping ns02`, `ping router01-gw01-veth1`).")
-        let hosts = HostsFile.Table(topology)
-        let hostHasResolvConf = FileManager.default.fileExists(atPath: "/etc/resolv.conf")
-        for node in topology.nodes {
-            let directory = "/etc/netns/\(topology.namespaceName(of: node.name))"
+        for node in plan.nodes {
+            let directory = "/etc/netns/\(node.namespace)"
             out.line("mkdir -p \(shellWord(directory))")
-            for file in NodeFiles.files(of: node, in: topology, hostHasResolvConf: hostHasResolvConf, hosts: hosts) {
-                out.heredoc(to: "\(directory)/\(file.name)", file.content)
-            }
+            for file in node.files { out.heredoc(to: "\(directory)/\(file.name)", file.content) }
         }
 
         let frr = FRRConfig.make(RoutedLab(topology))
@@ -137,13 +148,13 @@ public enum LabScript {
             }
         }
 
-        let commands = topology.nodes.filter { !$0.commands.isEmpty }
+        let commands = plan.nodes.filter { !$0.commands.isEmpty }
         if !commands.isEmpty {
             out.step("6. Commands started inside nodes once the network is complete, in the background.")
             for node in commands {
-                for (number, command) in node.commands.enumerated() {
+                for (number, argv) in node.commands.enumerated() {
                     let log = "/tmp/\(topology.name)-\(node.name)-\(number + 1).log"
-                    out.line("ip netns exec \(ns(node.name)) \(command.argv.map(shellWord).joined(separator: " "))"
+                    out.line("ip netns exec \(ns(node.name)) \(argv.map(shellWord).joined(separator: " "))"
                              + " < /dev/null > \(shellWord(log)) 2>&1 &")
                 }
             }
@@ -151,8 +162,8 @@ public enum LabScript {
 
         out.blank()
         out.comment("To remove the lab: end what runs inside (ip netns pids NODE), then")
-        for node in topology.nodes {
-            out.comment("  ip netns delete \(topology.namespaceName(of: node.name)); rm -r /etc/netns/\(topology.namespaceName(of: node.name))")
+        for node in plan.nodes {
+            out.comment("  ip netns delete \(node.namespace); rm -r /etc/netns/\(node.namespace)")
         }
         for config in frr {
             let namespace = topology.namespaceName(of: config.node)
@@ -167,12 +178,10 @@ public enum LabScript {
         }
     }
 
-    private static func linkOptions(_ endpoint: Endpoint) -> String {
+    private static func linkOptions(_ end: PlannedInterface) -> String {
         var words = ""
-        if let mtu = endpoint.mtu { words += " mtu \(mtu)" }
-        if let mac = endpoint.mac {
-            words += " address " + mac.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined(separator: ":")
-        }
+        if let mtu = end.mtu { words += " mtu \(mtu)" }
+        if let mac = end.mac { words += " address " + formatMAC(mac) }
         return words
     }
 
