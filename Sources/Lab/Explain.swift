@@ -25,6 +25,11 @@ public struct ExplainReport: Encodable, Sendable {
     public var routingDown: [String] = []
 }
 
+extension PathExplanation {
+    /// The walk left this machine by a link to another host of a spread lab.
+    var leavesThisHost: Bool { problem?.cause == .otherHost }
+}
+
 public enum Explainer {
     public static func explain(lab: String?, from source: String, to target: String, sourceAddress: String? = nil,
                                family: IPAddress.Family? = nil) throws -> ExplainReport {
@@ -62,7 +67,7 @@ public enum Explainer {
         }
         var report = ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
                                    observed: describe(reply, network: network), observedReply: reply.isEcho,
-                                   agrees: reply.isEcho == explanation.reaches, routeReasons: reasons)
+                                   agrees: reply.isEcho == explanation.reaches || explanation.leavesThisHost, routeReasons: reasons)
         if let problem = explanation.problem, problem.cause == .noRoute, let topology = network.topology {
             report.routingDown = routingDown(at: problem.node, topology: topology)
         }
@@ -131,10 +136,15 @@ public enum Explainer {
         }
         section("request", forward)
         if let reply = explanation.reply { section("reply", reply) }
-        lines.append((explanation.reaches ? "verdict: ✓ " : "verdict: ✗ ") + explanation.summary)
+        if explanation.leavesThisHost, let problem = explanation.problem {
+            lines.append("verdict: ? \(problem.detail); this machine reads its own part of the lab only: "
+                         + "`nslab explain` from a node on that host walks the rest")
+        } else {
+            lines.append((explanation.reaches ? "verdict: ✓ " : "verdict: ✗ ") + explanation.summary)
+        }
         for down in report.routingDown { lines.append("routing: \(down): the routes it would bring are missing") }
         lines.append("echo from \(report.from): \(report.observed)"
-                     + (report.agrees ? " (as the model says)" : " — DISAGREES with the model: something the model does not read (firewall, rp_filter, a neighbour that does not answer) is in the way"))
+                     + (explanation.leavesThisHost ? "" : report.agrees ? " (as the model says)" : " — DISAGREES with the model: something the model does not read (firewall, rp_filter, a neighbour that does not answer) is in the way"))
         return lines.joined(separator: "\n")
     }
 }

@@ -218,7 +218,15 @@ public struct LabNetwork: Sendable {
         for declared in topology?.interfacesWithRemote ?? [] {
             declaredAddresses[InterfaceRef(node: declared.node, interface: declared.interface), default: []] += declared.addresses
         }
-        return NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)
+        // The links of a spread lab to nodes on other hosts: the model stops there.
+        var model = NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)
+        for link in topology?.links ?? [] {
+            guard let tunnel = link.tunnel, let end = link.endpoints.first else { continue }
+            let farNode = tunnel.peer.map { String($0.prefix { $0 != ":" }) }
+            let host = topology?.remoteNodes.first { $0.name == farNode }.map { $0.host.isEmpty ? "the controller" : $0.host }
+            model.markOtherHost(InterfaceRef(node: end.node, interface: end.interface), host: host ?? "\(tunnel.remote)")
+        }
+        return model
     }
 }
 

@@ -31,6 +31,8 @@ public struct ModelInterface: Sendable {
     /// A switch port's spanning tree state, when it is not "forwarding" ("listening", "learning",
     /// "blocking", "disabled"): frames do not cross it.
     public var portState: String?
+    /// A VXLAN end of a lab spread over hosts: the host across it (its far side is not in the model).
+    public var otherHost: String?
 
     public init(name: String, up: Bool = true, carrier: Bool = true, addresses: [IPPrefix] = [], peer: InterfaceRef? = nil,
                 vlan: UInt16? = nil, parent: String? = nil, portVLANs: PortVLANs? = nil, portState: String? = nil) {
@@ -209,6 +211,9 @@ public enum PathCause: String, Sendable, Codable {
     case loop = "routing-loop"
     case portNotForwarding = "port-not-forwarding"
     case unknownNode = "unknown-node"
+    /// The packet leaves this machine by a VXLAN link of a lab spread over hosts: the rest of its
+    /// path is on another machine, which this one does not read.
+    case otherHost = "other-host"
 }
 
 public struct PathProblem: Sendable, Codable, CustomStringConvertible {
@@ -304,6 +309,13 @@ public struct NetworkModel: Sendable {
     /// The addresses the topology file gives each interface: to say which address is missing,
     /// and which subnet a downed interface (whose IPv6 addresses the kernel removed) was on.
     public var declaredAddresses: [InterfaceRef: [IPPrefix]] { didSet { indexDeclaredAddresses() } }
+
+    /// Marks `end` as a link to another host (a spread lab's VXLAN end).
+    public mutating func markOtherHost(_ end: InterfaceRef, host: String) {
+        guard let position = positions[end.node],
+              let index = nodes[position].interfaces.firstIndex(where: { $0.name == end.interface }) else { return }
+        nodes[position].interfaces[index].otherHost = host
+    }
 
     // Built once, when the nodes are set (and again whenever they change), not per walk: verify
     // explains every failed probe, and a walk that rebuilt layer 2 and searched the nodes by name
@@ -432,6 +444,9 @@ public struct NetworkModel: Sendable {
             let wire = device.parent.flatMap(node.interface(named:)) ?? device
             guard wire.up else {
                 return stop(current, .linkDown, "\(current):\(wire.name), which \(deviceName) sends on, is down (ip link set dev \(wire.name) up)")
+            }
+            if let host = wire.otherHost {
+                return stop(current, .otherHost, "\(place) is a link to host \(host): the rest of the path is there")
             }
             guard let peer = wire.peer, let peerNode = self.node(named: peer.node),
                   let peerInterface = peerNode.interface(named: peer.interface) else {

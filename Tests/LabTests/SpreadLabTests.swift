@@ -123,6 +123,10 @@ struct SpreadLabTests {
         let trace = hosts.run(1, "nslab trace a d")
         #expect(trace.output.contains("(r2:eth0 on h3)") && trace.output.contains("(d:eth0 on h3)"), "\(trace.output)")
 
+        // explain walks this machine's part and says where the path leaves it; the echo decides.
+        let explain = hosts.run(1, "nslab explain a d")
+        #expect(explain.status == 0 && explain.output.contains("other-host: r1:eth1 is a link to host h2"), "\(explain.output)")
+
         // A link between hosts fails at both ends, and comes back.
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
         #expect(hosts.run(2, "ip -n sw -br link show eth0").output.contains("DOWN"))
