@@ -74,9 +74,7 @@ public struct LabNetwork: Sendable {
     public var nodeNames: [String] { state.nodes.map(\.name) }
 
     public static func read(lab: String) throws -> LabNetwork {
-        let state = try LabInspector.inspect(lab: lab)
-        let text = try LabRecord.read(lab: lab).topology
-        let topology = text.flatMap { try? Topology.parse(yaml: $0, file: state.file ?? "topology.yaml") }
+        let (state, topology) = try LabInspector.read(lab: lab)
         return LabNetwork(state: state, topology: topology)
     }
 
