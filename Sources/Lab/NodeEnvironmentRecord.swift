@@ -49,7 +49,7 @@ struct NodeEnvironmentRecord {
     static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .nodeRemoved,
                                                  .frrDirectory, .frrDirectoryCreated]
 
-    init(entries: [RecordEntry]) {
+    init(entries: some Sequence<RecordEntry>) {
         // Positions by path: a 10,000-node lab's 20,000 directory and UTS entries each searched
         // the lists made so far.
         var directoryAt: [String: Int] = [:], frrAt: [String: Int] = [:], utsAt: [String: Int] = [:]
@@ -108,7 +108,7 @@ struct NodeEnvironmentRecord {
     }
 
     init(lab: String) {
-        self.init(entries: LabRecord.entries(atPath: "\(LabRecord.root)/\(lab)/\(LabRecord.journalName)", events: Self.events))
+        self.init(entries: JournalEntries(path: "\(LabRecord.root)/\(lab)/\(LabRecord.journalName)", events: Self.events))
     }
 
     func uts(of node: String) -> UTS? { utsNamespaces.first { $0.node == node } }
