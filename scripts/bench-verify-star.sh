@@ -9,20 +9,10 @@
 # NSLAB: the binary to measure (default: this tree's release build, built first), e.g. a copy of
 # main's to compare. TIMEOUT (seconds, default 900): a verify still running then is stopped
 # and reported as such. The lab is destroyed at the end, whatever happens.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/bench-common.sh"
 leaves=${1:-1000}
-nslab=${2:-}
 timeout_seconds=${TIMEOUT:-900}
-if [[ -z "$nslab" ]]; then
-  swift build -c release >/dev/null
-  nslab="$(swift build -c release --show-bin-path)/nslab"
-fi
-lab="bvs$$"
-prefix="bvs$$-"
-file=$(mktemp --suffix=.yaml)
-out=$(mktemp)
-trap '"$nslab" destroy "$lab" >/dev/null 2>&1 || true; rm -f "$file" "$out" "$out.time"' EXIT
+bench_setup bvs "${2:-}"
 
 # Permanent neighbour entries, written out: the binaries before automatic ones need them for
 # 2,000 link ends, and the comparison is then of verify alone.
@@ -40,12 +30,16 @@ measure() {
   if [[ $status -eq 124 ]]; then
     echo "stopped after ${timeout_seconds} s (timeout), peak memory so far: $((rss / 1024)) MiB"
   else
-    echo "exit $status, time: $wall (m:ss), peak memory: $((rss / 1024)) MiB"
+    echo "exit $status, time: $wall (m:ss), peak memory: $((rss / 1024)) MiB, CPU: $(grep 'User time' "$out.time" | awk '{print $NF}') s user, $(grep 'System time' "$out.time" | awk '{print $NF}') s system (the kernel's ICMP work)"
   fi
+  # Seconds, for the ratio at the end.
+  last_seconds=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
 }
 
 echo "== $leaves-leaf star, every probe answering: $nslab"
 measure
 ip netns exec "${prefix}hub" sysctl -qw net.ipv4.ip_forward=0
 echo "== the same, hub forwarding off"
+passing=$last_seconds
 measure
+echo "every leaf-to-leaf probe failing takes $(awk -v a="$last_seconds" -v b="$passing" 'BEGIN { printf "%.2f", a / b }')x the time of every probe answering"

@@ -239,28 +239,10 @@ public final class LabRecord: @unchecked Sendable {
     }
 
     static func entries(atPath path: String, events: Set<RecordEntry.Event>? = nil) -> [RecordEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let decoder = JSONDecoder()
-        var lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
-        if let events {
-            // Each line starts {"event":"…" (keys sorted): the rest of a line is decoded only if
-            // its event is wanted. A line of another shape is decoded and sorted out afterwards.
-            lines = lines.filter { line in eventPrefix(of: line).map(events.contains) ?? true }
-        }
-        // All lines as one JSON array: one decoder call instead of one per line, which at 5,000
-        // lines (a 1,000-node lab) took destroy 70 ms before it could unmount anything.
-        var array = Data("[".utf8)
-        for (number, line) in lines.enumerated() {
-            if number > 0 { array.append(UInt8(ascii: ",")) }
-            array.append(contentsOf: line)
-        }
-        array.append(UInt8(ascii: "]"))
-        let entries = (try? decoder.decode([RecordEntry].self, from: array))
-            // A line cut short by a crash mid-write is the only one that can be damaged: skip it.
-            ?? lines.compactMap { try? decoder.decode(RecordEntry.self, from: Data($0)) }
-        guard let events else { return entries }
-        return entries.filter { events.contains($0.event) }
+        Array(JournalEntries(path: path, events: events))
     }
+
+    static let linesPerDecode = 1024
 
     private static let eventKey = Array(#"{"event":""#.utf8)
 
@@ -318,4 +300,49 @@ func contentHash(_ text: String) -> String {
     }
     let hex = String(hash, radix: 16)
     return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
+/// A journal's entries, or only those of the given events, decoded as they are iterated,
+/// `LabRecord.linesPerDecode` lines per decoder call: one call per line took destroy 70 ms at
+/// 5,000 lines (a 1,000-node lab), and one call for all of them made a 10,000-node lab's 60,000
+/// lines a 37 MB parse for a moment, at inspect's and verify's peak. What folds the journal
+/// (NodeEnvironmentRecord) keeps only what it folds.
+struct JournalEntries: Sequence, IteratorProtocol {
+    private let lines: [Data]
+    private let events: Set<RecordEntry.Event>?
+    private let decoder = JSONDecoder()
+    private var nextLine = 0
+    private var decoded: [RecordEntry] = []
+    private var position = 0
+
+    init(path: String, events: Set<RecordEntry.Event>?) {
+        self.events = events
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        // Each line starts {"event":"…" (keys sorted): the rest of a line is decoded only if
+        // its event is wanted. A line of another shape is decoded and sorted out afterwards.
+        lines = data.split(separator: UInt8(ascii: "\n")).filter { line in
+            !line.isEmpty && (events == nil || LabRecord.eventPrefix(of: line).map { events?.contains($0) == true } ?? true)
+        }
+    }
+
+    mutating func next() -> RecordEntry? {
+        while position == decoded.count {
+            guard nextLine < lines.count else { return nil }
+            let chunk = lines[nextLine..<Swift.min(nextLine + LabRecord.linesPerDecode, lines.count)]
+            nextLine += chunk.count
+            var array = Data("[".utf8)
+            for (number, line) in chunk.enumerated() {
+                if number > 0 { array.append(UInt8(ascii: ",")) }
+                array.append(contentsOf: line)
+            }
+            array.append(UInt8(ascii: "]"))
+            decoded = (try? decoder.decode([RecordEntry].self, from: array))
+                // A line cut short by a crash mid-write is the only one that can be damaged: skip it.
+                ?? chunk.compactMap { try? decoder.decode(RecordEntry.self, from: $0) }
+            if let events { decoded.removeAll { !events.contains($0.event) } }
+            position = 0
+        }
+        position += 1
+        return decoded[position - 1]
+    }
 }

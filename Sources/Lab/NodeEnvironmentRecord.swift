@@ -49,32 +49,45 @@ struct NodeEnvironmentRecord {
     static let events: Set<RecordEntry.Event> = [.etcDirectory, .etcDirectoryCreated, .uts, .utsCreated, .process, .nodeRemoved,
                                                  .frrDirectory, .frrDirectoryCreated]
 
-    init(entries: [RecordEntry]) {
+    init(entries: some Sequence<RecordEntry>) {
+        // Positions by path: a 10,000-node lab's 20,000 directory and UTS entries each searched
+        // the lists made so far.
+        var directoryAt: [String: Int] = [:], frrAt: [String: Int] = [:], utsAt: [String: Int] = [:]
+        func reindex() {
+            directoryAt = Dictionary(directories.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
+            frrAt = Dictionary(frrDirectories.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
+            utsAt = Dictionary(utsNamespaces.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         for entry in entries {
             switch entry.event {
             case .etcDirectory:
                 guard let path = entry.path else { break }
-                if let index = directories.firstIndex(where: { $0.path == path }) {
+                if let index = directoryAt[path] {
                     // A converge that gives the node more files says so again: every name nslab
                     // ever wrote there is one destroy removes.
                     for name in entry.files ?? [] where !directories[index].files.contains(name) {
                         directories[index].files.append(name)
                     }
                 } else {
+                    directoryAt[path] = directories.count
                     directories.append(Directory(path: path, files: entry.files ?? []))
                 }
             case .etcDirectoryCreated:
-                if let index = directories.firstIndex(where: { $0.path == entry.path }) { directories[index].inode = entry.inode }
+                if let index = entry.path.flatMap({ directoryAt[$0] }) { directories[index].inode = entry.inode }
             case .frrDirectory:
-                if let path = entry.path, let node = entry.node, !frrDirectories.contains(where: { $0.path == path }) {
+                if let path = entry.path, let node = entry.node, frrAt[path] == nil {
+                    frrAt[path] = frrDirectories.count
                     frrDirectories.append(FRRDirectory(node: node, path: path))
                 }
             case .frrDirectoryCreated:
-                if let index = frrDirectories.firstIndex(where: { $0.path == entry.path }) { frrDirectories[index].inode = entry.inode }
+                if let index = entry.path.flatMap({ frrAt[$0] }) { frrDirectories[index].inode = entry.inode }
             case .uts:
-                if let path = entry.path, let node = entry.node { utsNamespaces.append(UTS(node: node, path: path)) }
+                if let path = entry.path, let node = entry.node {
+                    if utsAt[path] == nil { utsAt[path] = utsNamespaces.count }
+                    utsNamespaces.append(UTS(node: node, path: path))
+                }
             case .utsCreated:
-                if let index = utsNamespaces.firstIndex(where: { $0.path == entry.path }) { utsNamespaces[index].inode = entry.inode }
+                if let index = entry.path.flatMap({ utsAt[$0] }) { utsNamespaces[index].inode = entry.inode }
             case .process:
                 if let node = entry.node, let pid = entry.pid, let ticks = entry.startTicks {
                     processes.append(RecordedProcess(origin: entry.name ?? "exec", node: node, pid: pid, startTicks: ticks,
@@ -87,6 +100,7 @@ struct NodeEnvironmentRecord {
                 processes.removeAll { $0.node == entry.node }
                 frrDirectories.removeAll { $0.node == entry.node }
                 if let namespace = entry.name { directories.removeAll { $0.path == NodeFiles.directory(of: namespace) } }
+                reindex()
             case .lab, .namespace, .namespaceCreated, .links, .deployed, .converged, .linkState, .nodeState:
                 break
             }
@@ -94,7 +108,7 @@ struct NodeEnvironmentRecord {
     }
 
     init(lab: String) {
-        self.init(entries: LabRecord.entries(atPath: "\(LabRecord.root)/\(lab)/\(LabRecord.journalName)"))
+        self.init(entries: JournalEntries(path: "\(LabRecord.root)/\(lab)/\(LabRecord.journalName)", events: Self.events))
     }
 
     func uts(of node: String) -> UTS? { utsNamespaces.first { $0.node == node } }

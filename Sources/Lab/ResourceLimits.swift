@@ -1,3 +1,4 @@
+import CShims
 import Netlink
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,15 @@ public enum ResourceLimits {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// One malloc arena for every thread. glibc gives each thread that allocates its own
+    /// arena (up to 8 per core), and memory freed in one is kept for that arena's later use:
+    /// deploy's namespace threads and verify's probing threads each held freed pages of their own,
+    /// which made a 10,000-node deploy's peak resident set 135 MiB for a 63 MiB heap. nslab's
+    /// threads allocate little once running, so sharing one arena costs no measurable time.
+    public static func shareMallocArena() {
+        _ = mallopt(M_ARENA_MAX, 1)
     }
 
     /// (soft, hard) RLIMIT_NOFILE now.

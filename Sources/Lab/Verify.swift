@@ -192,7 +192,9 @@ public enum Verifier {
         // The model is built once (layer 2, indexes by name and address) and every failure is
         // walked through it: cheap per walk, so a lab whose every probe fails is explained in
         // time in proportion to its failures.
-        let model = network.model()
+        // Built only when a pair fails or an expectation needs it: a run that passes at 10,000
+        // nodes peaked at 98 MiB of heap while building it for nothing.
+        lazy var model = network.model()
         var grouping = FailureGrouping()
         func result(_ done: VerifyTally.Finished) -> PairResult {
             let target = plan.targets[Int(done.probe.target)]

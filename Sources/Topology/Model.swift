@@ -205,14 +205,25 @@ public struct Route: Sendable {
     public var device: String?
     public var metric: UInt32?
     public var location: SourceLocation
+    /// Why `routing: static` chose this route, kept as the few facts it is worded from (no
+    /// text is made until explain asks: a 100×100 grid computes millions of routes).
+    var why: RouteReason?
+
     /// Why `routing: static` chose this route ("shortest path to r3, 2 hops, …"); nil for a
     /// route written in the file.
-    public var reason: String?
+    public var reason: String? {
+        get { why?.text }
+        set { why = newValue.map(RouteReason.text) }
+    }
 
     public init(destination: IPPrefix, gateway: IPAddress? = nil, device: String? = nil,
                 metric: UInt32? = nil, location: SourceLocation, reason: String? = nil) {
         self.destination = destination; self.gateway = gateway; self.device = device
-        self.metric = metric; self.location = location; self.reason = reason
+        self.metric = metric; self.location = location; self.why = reason.map(RouteReason.text)
+    }
+
+    init(destination: IPPrefix, gateway: IPAddress?, location: SourceLocation, why: RouteReason) {
+        self.destination = destination; self.gateway = gateway; self.location = location; self.why = why
     }
 
     public var isDefault: Bool { destination.length == 0 }

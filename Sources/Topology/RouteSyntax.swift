@@ -25,7 +25,9 @@ enum RouteSyntax {
         var current = String.UnicodeScalarView()
         var start = 0
         for (offset, scalar) in text.unicodeScalars.enumerated() {
-            if scalar.properties.isWhitespace {
+            // ASCII first (tab to carriage return, space: Unicode's White_Space below 0x80): the
+            // property lookup was 8 % of reading a file with a million routes.
+            if scalar.isASCII ? (scalar.value == 0x20 || (0x09...0x0d).contains(scalar.value)) : scalar.properties.isWhitespace {
                 if !current.isEmpty { out.append((String(current), start)); current = .init() }
             } else {
                 if current.isEmpty { start = offset }

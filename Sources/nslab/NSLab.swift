@@ -23,6 +23,7 @@ struct NSLab: ParsableCommand {
     /// kind of bad input, so usage errors are mapped to it.
     static func main() {
         ResourceLimits.raiseOpenFileLimit()  // soft to hard, as Go programs do: labs need a file per node or two
+        ResourceLimits.shareMallocArena()
         do {
             var command = try parseAsRoot()
             try command.run()

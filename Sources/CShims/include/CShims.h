@@ -9,6 +9,8 @@
 #include <signal.h>
 // setxattr/getxattr: Swift's Glibc module leaves them out.
 #include <sys/xattr.h>
+// mallopt: how many malloc arenas the process's threads share.
+#include <malloc.h>
 // glibc first: it tells the UAPI headers (libc-compat.h) not to define in6_addr again.
 #include <sys/socket.h>
 #include <netinet/in.h>
