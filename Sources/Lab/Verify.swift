@@ -107,14 +107,16 @@ public enum Verifier {
         let remote = (network.topology?.remoteNodes ?? []).filter { $0.kind != .bridge }.map(\.name)
         let nodes = local + remote
         let nodeIndexes = Dictionary(nodes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        func selected(_ name: String?, _ flag: String) throws -> Int? {
+        /// `among`: the nodes that may be named (a sender must be a node of this machine).
+        func selected(_ name: String?, _ flag: String, among allowed: Range<Int>) throws -> Int? {
             guard let name else { return nil }
-            if let index = nodeIndexes[name], flag != "--from" || index < local.count { return index }
+            if let index = nodeIndexes[name], allowed.contains(index) { return index }
             throw ProbeError.badSelection(flag: flag, node: name, lab: network.lab, nodes: nodes,
                                           isSwitch: network.observed.nodes.contains { $0.name == name })
         }
         let selection = VerifyPlan.Selection(pairs: !options.skipPairs, sample: options.sample,
-                                             from: try selected(options.from, "--from"), to: try selected(options.to, "--to"),
+                                             from: try selected(options.from, "--from", among: local.indices),
+                                             to: try selected(options.to, "--to", among: nodes.indices),
                                              senders: remote.isEmpty ? nil : 0..<local.count)
         var expectationTargets: [[IPAddress]] = []
         for expectation in expectations {

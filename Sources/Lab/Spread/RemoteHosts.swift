@@ -53,12 +53,7 @@ public enum RemoteHosts {
 
     /// `arguments` of the host's nslab, as one line for its shell, every word quoted.
     static func commandLine(_ host: RemoteHost, _ arguments: [String]) -> String {
-        ([host.command] + arguments).map(shellQuoted).joined(separator: " ")
-    }
-
-    static func shellQuoted(_ word: String) -> String {
-        if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:@,+".contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        ([host.command] + arguments).map(LabScript.shellWord).joined(separator: " ")
     }
 
     /// Runs a shell line on `host` (its own nslab, or a plain command), with `input` on its stdin.

@@ -56,7 +56,7 @@ extension SpreadLab {
         // before any other host is touched.
         progress("deploying this machine's part")
         let localPart = topology.part(for: nil, underlays: resolution.underlays)
-        let localText = partText(topology, host: nil, underlays: resolution.underlays)
+        let localText = partText(localPart, of: topology)
         var parts: [SpreadDeployResult.Part] = []
         let localHadPart = previous?.nodes.contains { $0.host == nil } == true
         if !localPart.nodes.isEmpty || localHadPart {
@@ -72,12 +72,12 @@ extension SpreadLab {
         progress("deploying the parts of \(counted(hosts.count, "host"))")
         let arguments = ["deploy", "--json", "--quiet", "--no-wait"] + (options.prune ? ["--prune"] : []) + (options.reset ? ["--reset"] : []) + ["-"]
         let outcomes = RemoteHosts.each(hosts) { host in
-            RemoteHosts.nslab(host, arguments, input: Data(partText(topology, host: host.name, underlays: resolution.underlays).utf8))
+            RemoteHosts.nslab(host, arguments, input: Data(partText(topology.part(for: host.name, underlays: resolution.underlays), of: topology).utf8))
         }
         let failed = outcomes.filter { !$0.succeeded }
         if !failed.isEmpty {
             let succeeded = zip(hosts, outcomes).filter { $0.1.succeeded }.map(\.0)
-            let undone = rollBack(topology, previous: previous, hosts: succeeded, failed: failed.compactMap { outcome in hosts.first { $0.name == outcome.host } },
+            let undone = rollBack(topology, previous: previous, changed: succeeded,
                                   localChanged: !localPart.nodes.isEmpty || localHadPart)
             var lines = failed.map { "host \($0.host ?? ""): \($0.unreachable ? "lost: " : "")\($0.reason)" }
             lines += undone
@@ -106,8 +106,10 @@ extension SpreadLab {
                                   seconds: Date().timeIntervalSince(started))
     }
 
-    /// Undoes a run that failed on `failed`: lines saying what was undone and what could not be.
-    private static func rollBack(_ topology: Topology, previous: Topology?, hosts: [RemoteHost], failed: [RemoteHost],
+    /// Undoes a run that failed on some host: a new lab is destroyed on every host of the record; a
+    /// converge puts back the hosts that `changed` (and this machine). Lines saying what was undone
+    /// and what could not be.
+    private static func rollBack(_ topology: Topology, previous: Topology?, changed hosts: [RemoteHost],
                                  localChanged: Bool) -> [String] {
         var lines: [String] = []
         guard let previous else {
@@ -126,7 +128,7 @@ extension SpreadLab {
         let previousUnderlays = underlays
         let outcomes = RemoteHosts.each(hosts) { host in
             previous.nodes.contains { $0.host == host.name }
-                ? RemoteHosts.nslab(host, ["deploy", "--quiet", "--no-wait", "-"], input: Data(partText(previous, host: host.name, underlays: previousUnderlays).utf8))
+                ? RemoteHosts.nslab(host, ["deploy", "--quiet", "--no-wait", "-"], input: Data(partText(previous.part(for: host.name, underlays: previousUnderlays), of: previous).utf8))
                 : RemoteHosts.nslab(host, ["destroy", "--quiet", topology.name])
         }
         for outcome in outcomes where !outcome.succeeded {
@@ -135,7 +137,7 @@ extension SpreadLab {
         if localChanged {
             let localPart = previous.part(for: nil, underlays: underlays)
             if !localPart.nodes.isEmpty {
-                _ = try? LabDeployer.deploy(localPart, sourceText: partText(previous, host: nil, underlays: underlays))
+                _ = try? LabDeployer.deploy(localPart, sourceText: partText(localPart, of: previous))
             }
         }
         try? write(previous)
@@ -210,7 +212,7 @@ extension SpreadLab {
         }
         let arguments = ["diff", "--json"] + (options.prune ? ["--prune"] : []) + (options.reset ? ["--reset"] : []) + ["-"]
         let outcomes = RemoteHosts.each(hosts) { host in
-            RemoteHosts.nslab(host, arguments, input: Data(partText(topology, host: host.name, underlays: resolution.underlays).utf8))
+            RemoteHosts.nslab(host, arguments, input: Data(partText(topology.part(for: host.name, underlays: resolution.underlays), of: topology).utf8))
         }
         var problems: [String] = []
         for (host, outcome) in zip(hosts, outcomes) {

@@ -127,9 +127,9 @@ public enum SpreadLab {
         return peers
     }
 
-    /// The text of `host`'s part (nil: the controller's).
-    static func partText(_ topology: Topology, host: String?, underlays: [String: IPAddress]) -> String {
-        let part = topology.part(for: host, underlays: underlays)
+    /// The file of `part`, a host's part of `topology` (`Topology.part`).
+    static func partText(_ part: Topology, of topology: Topology) -> String {
+        let host = part.placedOn.flatMap { $0.isEmpty ? nil : $0 }
         return YAMLWriter.yaml(of: part, header: [
             "Part \(host.map { "on host \($0)" } ?? "on the controller") of lab \(topology.name), spread over hosts: written by",
             "nslab from \(topology.file). Deploy, change and destroy the whole lab from the machine that deployed it.",
