@@ -148,11 +148,16 @@ public enum RoutingWait {
     /// router's daemons once its routes are complete.
     static func adjacenciesDown(_ routers: [RoutedNode], tables: [String: Table], topology: Topology) -> [String] {
         let states = RoutingState.read(routers, topology: topology)
+        // A router on another machine (a spread lab's part) is not read from here: its link's
+        // end here being up is all this machine can know of it.
+        let elsewhere = Set(topology.remoteNodes.map(\.name))
         var pending: [String] = []
         for router in routers {
             guard let own = tables[router.name], let state = states[router.name] else { continue }
             for interface in router.interfaces where own.upInterfaces.contains(interface.name) {
-                let peersUp = interface.peers.filter { tables[$0.node]?.upInterfaces.contains($0.interface) == true }
+                let peersUp = interface.peers.filter { peer in
+                    tables[peer.node].map { $0.upInterfaces.contains(peer.interface) } ?? elsewhere.contains(peer.node)
+                }
                 guard !peersUp.isEmpty else { continue }
                 for proto in router.protocols {
                     let up = state.neighbours.filter { neighbour in

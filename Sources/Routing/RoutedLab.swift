@@ -70,18 +70,13 @@ public struct RoutedLab: Sendable {
     public func node(_ name: String) -> RoutedNode? { nodes.first { $0.name == name } }
 
     /// Every router under `routing: ospf|bgp`, and every node with its own `frr:`.
-    public static func runsFRR(_ node: Node, in topology: Topology) -> Bool {
-        node.frr != nil || (topology.routing.isDynamic && node.kind == .router)
-    }
+    public static func runsFRR(_ node: Node, in topology: Topology) -> Bool { topology.runsFRR(node) }
 
     public init(_ topology: Topology) {
         lab = topology.name
         routing = topology.routing
-        let speakers = topology.nodes.filter { $0.kind == .router && topology.routing.isDynamic }
-        let speakerNames = Set(speakers.map(\.name))
-        let asNumbers = Dictionary(uniqueKeysWithValues: speakers.enumerated().map { index, node in
-            (node.name, node.asNumber ?? PrivateAS.number(forRouter: index, of: speakers.count))
-        })
+        let speakerNames = Set(topology.routingSpeakers.map(\.name))
+        let asNumbers = topology.asNumbers()
         let nodeAreas = Dictionary(topology.nodes.compactMap { node in node.area.map { (node.name, $0) } },
                                    uniquingKeysWith: { first, _ in first })
 
@@ -105,9 +100,12 @@ public struct RoutedLab: Sendable {
                     pointToPoint: members.count == 2, area: area, cost: member.end.cost))
             }
         }
+        for (node, interface) in Self.tunnelInterfaces(topology, speakers: speakerNames, asNumbers: asNumbers, areas: nodeAreas) {
+            interfaces[node, default: []].append(interface)
+        }
+        let routerIDs = topology.routerIDs()
         var routed: [RoutedNode] = []
-        var unnumbered = 0
-        for node in topology.nodes where Self.runsFRR(node, in: topology) {
+        for node in topology.nodes where topology.runsFRR(node) {
             let own = interfaces[node.name] ?? []
             let families = Set(own.flatMap { $0.addresses.map(\.family) })
             var protocols: [RoutingProtocol] = []
@@ -120,17 +118,34 @@ public struct RoutedLab: Sendable {
                 case .none, .static: break
                 }
             }
-            // The lowest IPv4 address is unique in the lab and stays put when others change;
-            // an IPv6-only router still needs a 32-bit ID (OSPFv3 and BGP both use one).
-            let ipv4 = own.flatMap(\.addresses).compactMap { prefix -> UInt32? in
-                if case .v4(let value) = prefix.address { return value }
-                return nil
-            }.min()
-            if ipv4 == nil { unnumbered += 1 }
-            let id = IPAddress.v4(ipv4 ?? UInt32(unnumbered))
-            routed.append(RoutedNode(name: node.name, protocols: protocols, routerID: id, asNumber: asNumbers[node.name],
-                                     interfaces: own, own: node.frr, lab: topology.name))
+            routed.append(RoutedNode(name: node.name, protocols: protocols, routerID: routerIDs[node.name] ?? .v4(0),
+                                     asNumber: asNumbers[node.name], interfaces: own, own: node.frr, lab: topology.name))
         }
         nodes = routed
+    }
+
+    /// The ends of links to another machine (a link's `vxlan:`), as interfaces of their nodes. The
+    /// far end is known by `peer:` and `remote:`: a router there is a peer on a segment of two (a
+    /// spread lab's links between hosts join routers or hosts, never a bridge), anything else
+    /// leaves the interface passive.
+    private static func tunnelInterfaces(_ topology: Topology, speakers: Set<String>, asNumbers: [String: UInt32],
+                                         areas: [String: OSPFArea]) -> [(String, RoutedInterface)] {
+        let remoteSpeakers = topology.routing.isDynamic
+            ? Dictionary(topology.remoteNodes.filter { $0.kind == .router }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            : [:]
+        return topology.links.compactMap { link in
+            guard let tunnel = link.tunnel, link.endpoints.count == 1 else { return nil }
+            let end = link.endpoints[0]
+            var peers: [RoutedPeer] = []
+            if speakers.contains(end.node), let peer = tunnel.peer, let colon = peer.firstIndex(of: ":"),
+               let remote = remoteSpeakers[String(peer[..<colon])] {
+                let interface = String(peer[peer.index(after: colon)...])
+                peers.append(RoutedPeer(node: remote.name, interface: interface,
+                                        addresses: remote.interfaces.first { $0.interface == interface }?.addresses ?? [],
+                                        asNumber: asNumbers[remote.name]))
+            }
+            return (end.node, RoutedInterface(name: end.interface, addresses: end.addresses, peers: peers, pointToPoint: true,
+                                              area: link.area ?? areas[end.node] ?? .backbone, cost: end.cost))
+        }
     }
 }

@@ -310,7 +310,6 @@ struct TopologyDecoder {
             hint: "'static' computes shortest-path routes on every router and a default route on every host; "
                 + "'ospf' and 'bgp' run FRR on every router") {
             lab.routing = mode
-            lab.routingLocation = location(entry.value)
         }
         if let entry = top["neighbours"], let mode = choice(entry, "neighbours", NeighbourMode.self,
             hint: "'static' installs permanent neighbour entries on every link, 'dynamic' leaves it to ARP and NDP; without the key, labs too big for the host's neighbour tables get permanent entries") {

@@ -9,7 +9,7 @@ public enum TopologyKeys {
     /// Inside `addressing:`.
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
-    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering", "as", "area", "frr", "host"]
+    public static let node = ["kind", "routes", "files", "commands", "stp", "vlan-filtering", "as", "area", "router-id", "frr", "host"]
     public static let link = ["endpoints", "addresses", "mtu", "state", "impair", "flap", "vlan", "vlans", "native", "cost", "area", "vni", "vxlan"]
     /// The mapping form of an endpoint; the string form is "node:interface" or "node".
     public static let endpoint = ["node", "interface", "addresses", "mtu", "mac", "impair", "vlan", "vlans", "native", "cost"]
@@ -20,7 +20,7 @@ public enum TopologyKeys {
     /// A link's `vxlan:` (one end here, the other on the machine at `remote`).
     public static let tunnel = ["vni", "remote", "local", "port", "peer"]
     /// One node under `remote:`.
-    public static let remoteNode = ["host", "kind", "interfaces"]
+    public static let remoteNode = ["host", "kind", "as", "interfaces"]
     /// The mapping form of a node's `frr:`; the string form is `config` alone.
     public static let frr = ["config", "replace", "daemons"]
     /// One sub-interface in the mapping form of an endpoint's `vlans: { 10: { … } }`.
@@ -59,7 +59,6 @@ struct DraftLab {
     var addressing: AddressPlan?
     var addressingLocation: SourceLocation?
     var routing: RoutingMode = .none
-    var routingLocation: SourceLocation?
     /// nil: not written (deploy chooses by the lab's size).
     var neighbours: NeighbourMode?
     var prefix = ""
@@ -88,9 +87,10 @@ struct DraftNode {
     /// As written; validation sets `vlanFiltering` from it and the ports.
     var vlanFilteringWritten: Located<Bool>?
     var vlanFiltering = false
-    /// `as:`, `area:` and `frr:` (RoutingSyntax.swift).
+    /// `as:`, `area:`, `router-id:` and `frr:` (RoutingSyntax.swift).
     var asNumber: Located<UInt32>?
     var area: Located<OSPFArea>?
+    var routerID: Located<IPAddress>?
     var frr: FRRSettings?
     var host: Located<String>?
 }

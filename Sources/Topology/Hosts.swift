@@ -60,10 +60,12 @@ public struct RemoteNode: Sendable {
     public var name: String
     public var host: String
     public var kind: NodeKind
+    /// Its AS under `routing: bgp`: what this machine's routers peer with.
+    public var asNumber: UInt32?
     public var interfaces: [DeclaredInterface]
 
-    public init(name: String, host: String, kind: NodeKind = .host, interfaces: [DeclaredInterface]) {
-        self.name = name; self.host = host; self.kind = kind; self.interfaces = interfaces
+    public init(name: String, host: String, kind: NodeKind = .host, asNumber: UInt32? = nil, interfaces: [DeclaredInterface]) {
+        self.name = name; self.host = host; self.kind = kind; self.asNumber = asNumber; self.interfaces = interfaces
     }
 }
 
@@ -139,12 +141,33 @@ extension Topology {
         }
         let elsewhere = nodes.filter { $0.host != host }
         let interfaces = Dictionary(grouping: declaredInterfaces, by: \.node)
+        let asNumbers = asNumbers()
         part.remoteNodes = remoteNodes + elsewhere.map {
-            RemoteNode(name: $0.name, host: $0.host ?? "", kind: $0.kind, interfaces: interfaces[$0.name] ?? [])
+            RemoteNode(name: $0.name, host: $0.host ?? "", kind: $0.kind, asNumber: asNumbers[$0.name], interfaces: interfaces[$0.name] ?? [])
         }
         let localNames = Set(part.nodes.map(\.name))
         part.expectations = expectations.filter { localNames.contains($0.from) }
         if part.routing == .static { part.routing = .none }
+        if routing.isDynamic { writeRoutingIdentities(into: &part, asNumbers: asNumbers) }
         return part
+    }
+
+    /// A part's routers configured as in the whole lab: their AS and router ID written (both
+    /// depend on the routers elsewhere), and the OSPF area of each link to another machine as
+    /// the router at either end would choose it.
+    private func writeRoutingIdentities(into part: inout Topology, asNumbers: [String: UInt32]) {
+        let routerIDs = routerIDs()
+        for index in part.nodes.indices where part.runsFRR(part.nodes[index]) {
+            let name = part.nodes[index].name
+            part.nodes[index].routerID = routerIDs[name]
+            if part.nodes[index].kind == .router { part.nodes[index].asNumber = asNumbers[name] ?? part.nodes[index].asNumber }
+        }
+        guard routing == .ospf else { return }
+        let areas = Dictionary(nodes.compactMap { node in node.area.map { (node.name, $0) } }, uniquingKeysWith: { first, _ in first })
+        for index in part.links.indices where part.links[index].tunnel != nil && part.links[index].area == nil {
+            let local = part.links[index].endpoints.first?.node ?? ""
+            let far = part.links[index].tunnel?.peer.map { String($0.prefix { $0 != ":" }) } ?? ""
+            part.links[index].area = areas[local] ?? areas[far]
+        }
     }
 }

@@ -97,6 +97,7 @@ extension TopologyDecoder {
                     error(location(kind.value), "unknown node kind \(Names.quoted(written))")
                 }
             }
+            if let entry = fields["as"], let value = integer(entry.value, "'as'", in: 1...4_294_967_294) { remote.asNumber = UInt32(value) }
             if let interfaces = fields["interfaces"], case .mapping(let list) = interfaces.value {
                 for interface in entries(list, what: "in 'interfaces'") {
                     let addresses = isNull(interface.value) ? [] : addressList(interface.value).map(\.value)
@@ -186,6 +187,7 @@ extension Validator {
             }
         }
         var vnis: [UInt32: SourceLocation] = [:]
+        let bridges = Set(lab.nodes.filter { $0.kind == .bridge }.map(\.name))
         for link in lab.links {
             let tunnel = link.tunnel
             if let tunnel {
@@ -211,6 +213,13 @@ extension Validator {
                 }
                 vnis[vni] = location
             }
+            if crossHost, lab.routing.isDynamic, let bridge = link.endpoints.first(where: { bridges.contains($0.node.value) }) {
+                // A host's part sees across a link to another host only the node at its far end:
+                // the routers behind a bridge there would be invisible to its FRR configuration.
+                error(link.location, "under routing: \(lab.routing.rawValue), a link between hosts must join routers or hosts, "
+                      + "not bridge \(Names.quoted(bridge.node.value))",
+                      hint: "place the bridge on the host of the routers it joins, or join the hosts by a router-to-router link")
+            }
             if crossHost, let mtu = link.mtu ?? link.endpoints.compactMap(\.mtu).first, mtu > 65_535 - 70 {
                 error(link.location, "MTU \(mtu) is too large for a link between hosts: VXLAN adds 50 bytes (70 over IPv6)",
                       hint: "give at most \(65_535 - 70)")
@@ -227,10 +236,6 @@ extension Validator {
             error(lab.vxlanLocation ?? SourceLocation(file: lab.links.first?.location.file ?? "", line: 1, column: 1),
                   "\(crossHostCount) links join nodes on different hosts but 'vxlan' gives only \(lab.vxlan.vnis.count) VNIs",
                   hint: "widen `vxlan: { vni: FIRST-LAST }`")
-        }
-        if !lab.hosts.isEmpty, lab.routing.isDynamic {
-            error(lab.routingLocation ?? lab.hosts[0].location, "routing: \(lab.routing.rawValue) across hosts is not supported yet",
-                  hint: "use `routing: static` (or routes of your own) for a lab spread over hosts, or keep its routers on one machine")
         }
     }
 }

@@ -146,6 +146,8 @@ public struct Node: Sendable {
     public var asNumber: UInt32?
     /// `area:`: the OSPF area of the router's links that do not say.
     public var area: OSPFArea?
+    /// `router-id:`: the router's OSPF and BGP router ID (nil: its lowest IPv4 address).
+    public var routerID: IPAddress?
     /// `frr:`: the node's own FRR configuration; a node with one runs FRR whatever the routing.
     public var frr: FRRSettings?
     /// `host:`: the machine (of `hosts:`) the node runs on; nil: the one nslab runs on.
@@ -153,15 +155,16 @@ public struct Node: Sendable {
 
     public init(name: String, kind: NodeKind = .host, routes: [Route] = [], location: SourceLocation,
                 files: [NodeFile] = [], commands: [NodeCommand] = [], stp: Bool = false, vlanFiltering: Bool = false,
-                asNumber: UInt32? = nil, area: OSPFArea? = nil, frr: FRRSettings? = nil, host: String? = nil) {
+                asNumber: UInt32? = nil, area: OSPFArea? = nil, routerID: IPAddress? = nil, frr: FRRSettings? = nil,
+                host: String? = nil) {
         self.name = name; self.kind = kind; self.routes = routes; self.location = location
         self.files = files; self.commands = commands; self.stp = stp; self.vlanFiltering = vlanFiltering
-        self.asNumber = asNumber; self.area = area; self.frr = frr; self.host = host
+        self.asNumber = asNumber; self.area = area; self.routerID = routerID; self.frr = frr; self.host = host
     }
 }
 
 /// The VLANs of a port of a VLAN-filtering bridge (`vlan:` or `vlans:` on a link end on a bridge).
-public struct PortVLANs: Sendable, Hashable {
+public struct PortVLANs: Sendable, Hashable, Codable {
     /// The port's PVID, sent and received untagged: an access port's VLAN, a trunk's native VLAN.
     /// nil: untagged frames arriving on the port are dropped.
     public var untagged: UInt16?

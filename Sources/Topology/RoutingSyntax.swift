@@ -60,12 +60,24 @@ extension TopologyDecoder {
             node.asNumber = Located(value: UInt32(value), location: location(entry.value))
         }
         if let entry = fields["area"] { node.area = area(entry.value) }
+        if let entry = fields["router-id"] { node.routerID = routerID(entry.value) }
         if let entry = fields["frr"], !isNull(entry.value) { node.frr = frrSettings(entry.value, node: node.name) }
     }
 
     /// OSPF cost: 1 to 65535, as FRR takes it.
     mutating func cost(_ node: YAMLNode) -> Located<UInt32>? {
         integer(node, "'cost'", in: 1...65535).map { Located(value: UInt32($0), location: location(node)) }
+    }
+
+    /// A router ID: four dotted numbers, as OSPF and BGP write it, not 0.0.0.0.
+    mutating func routerID(_ node: YAMLNode) -> Located<IPAddress>? {
+        guard let text = text(node, "'router-id'", expected: "a router ID such as 10.255.0.1") else { return nil }
+        guard case .v4(let value)? = IPAddress(text), value != 0, text.split(separator: ".").count == 4 else {
+            error(location(node), "'router-id' must be four dotted numbers other than 0.0.0.0, as OSPF and BGP write it, found \(Names.quoted(text))",
+                  hint: "e.g. `router-id: 10.255.0.1`")
+            return nil
+        }
+        return Located(value: .v4(value), location: location(node))
     }
 
     mutating func area(_ node: YAMLNode) -> Located<OSPFArea>? {
@@ -136,6 +148,10 @@ extension Validator {
                 error(written.location, "'area' on node \(Names.quoted(node.name)) is unused: \(why)ospf",
                       hint: "add `routing: ospf` at the top level, or remove it")
             }
+            if let written = node.routerID, !routing.isDynamic {
+                error(written.location, "'router-id' on node \(Names.quoted(node.name)) is unused: \(why)ospf or bgp",
+                      hint: "add `routing: ospf` or `routing: bgp` at the top level, or remove it")
+            }
             if let frr = node.frr, node.kind == .bridge {
                 error(frr.location, "bridge \(Names.quoted(node.name)) cannot run FRR: it is a switch, with no addresses",
                       hint: "give `frr:` to a router plugged into it")
@@ -149,6 +165,16 @@ extension Validator {
             }
         }
         guard routing == .ospf || routing == .bgp else { return }
+        var routerIDs: [IPAddress: String] = [:]
+        for node in lab.nodes {
+            guard let written = node.routerID else { continue }
+            if let other = routerIDs[written.value] {
+                error(written.location, "routers \(Names.quoted(other)) and \(Names.quoted(node.name)) have the same router-id \(written.value): "
+                      + "OSPF and BGP tell routers apart by it", hint: "give each router its own 'router-id'")
+            } else {
+                routerIDs[written.value] = node.name
+            }
+        }
         let nodes = Dictionary(lab.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let routers = Set(lab.nodes.filter { $0.kind == .router }.map(\.name))
         for link in lab.links where link.endpoints.count == 2 {

@@ -211,7 +211,7 @@ extension DraftLab {
                            metric: $0.metric, location: $0.location)
                  },
                  location: node.location, files: node.files, commands: node.commands, stp: node.stp?.value ?? false,
-                 vlanFiltering: node.vlanFiltering, asNumber: node.asNumber?.value, area: node.area?.value, frr: node.frr,
+                 vlanFiltering: node.vlanFiltering, asNumber: node.asNumber?.value, area: node.area?.value, routerID: node.routerID?.value, frr: node.frr,
                  host: node.host?.value)
         }
         let links = links.map { link in

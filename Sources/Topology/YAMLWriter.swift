@@ -29,7 +29,8 @@ public enum YAMLWriter {
             lines.append("remote:")
             for node in topology.remoteNodes {
                 let interfaces = node.interfaces.map { "\(scalar($0.interface)): \(addressList($0.addresses))" }
-                lines.append("  \(scalar(node.name)): { host: \(scalar(node.host)), kind: \(node.kind.rawValue), "
+                let asNumber = node.asNumber.map { "as: \($0), " } ?? ""
+                lines.append("  \(scalar(node.name)): { host: \(scalar(node.host)), kind: \(node.kind.rawValue), \(asNumber)"
                              + "interfaces: { \(interfaces.joined(separator: ", ")) } }")
             }
         }
@@ -74,6 +75,7 @@ public enum YAMLWriter {
         }
         if let asNumber = node.asNumber { fields.append("as: \(asNumber)") }
         if let area = node.area { fields.append("area: \(area.value)") }
+        if let routerID = node.routerID { fields.append("router-id: \(routerID)") }
         if let frr = node.frr {
             var settings = ["config: " + quoted(frr.config)]
             if frr.replacesGenerated { settings.append("replace: true") }

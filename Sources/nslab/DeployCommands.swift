@@ -48,7 +48,13 @@ struct Deploy: ParsableCommand {
         defer { if !converged { Foundation.exit(1) } }
         try reportingErrors {
             let (text, topology) = try flags.load()
-            if topology.isSpread { return try SpreadCommands.deploy(topology, flags: flags, quiet: quiet) }
+            if topology.isSpread {
+                try SpreadCommands.deploy(topology, flags: flags, quiet: quiet)
+                if topology.routing.isDynamic && !noWait {
+                    converged = SpreadCommands.waitForRouting(lab: topology.name, waitFlags: waitFlags, quiet: quiet, json: flags.json)
+                }
+                return
+            }
             if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
             Interruption.catchSignals()
             let progress = Progress(enabled: !quiet)

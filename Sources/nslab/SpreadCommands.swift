@@ -70,6 +70,41 @@ enum SpreadCommands {
         if status != 0 { throw ExitCode(status) }
     }
 
+    /// Waits for the routing of every host's part: this machine's here, then the others' by their
+    /// own `nslab wait`, all at once. Each part waits for its routers' routes, and for the
+    /// adjacencies over its links to other hosts once its end is up; by the time this machine's
+    /// part has those, the hosts it reaches have theirs. One line per host; false when a part did
+    /// not converge or a host could not be asked (said on stderr).
+    static func waitForRouting(lab: String, waitFlags: RoutingWaitFlags, quiet: Bool, json: Bool) -> Bool {
+        var results: [(host: String?, report: WaitReport?)] = []
+        if hasLocalNodes(lab: lab) {
+            do {
+                results.append((nil, WaitReport(lab: lab, result: try waitFlags.wait(lab: lab, quiet: quiet, json: true).result)))
+            } catch {
+                note("nslab: this machine: \(error)")
+                results.append((nil, nil))
+            }
+        }
+        let arguments = ["wait", "--json", "--quiet", "--timeout", String(waitFlags.timeout), lab]
+        for outcome in (try? SpreadLab.onEveryHost(lab: lab, arguments)) ?? [] {
+            let report = try? JSONDecoder().decode(WaitReport.self, from: Data(outcome.output.utf8))
+            if report == nil { note("nslab: host \(outcome.host ?? ""): \(outcome.unreachable ? "cannot be reached: " : "")\(outcome.reason)") }
+            results.append((outcome.host, report))
+        }
+        var converged = true
+        for (host, report) in results {
+            guard let report else { converged = false; continue }
+            if report.converged {
+                if !json, report.routing { print("\(hostLabel(host)): routing converged in \(String(format: "%.1f", report.seconds ?? 0)) s") }
+            } else {
+                converged = false
+                note("nslab: \(hostLabel(host)): routing has not converged after \(Int(waitFlags.timeout)) s:")
+                for line in report.pending.prefix(10) { note("  - \(line)") }
+            }
+        }
+        return converged
+    }
+
     static func hasLocalNodes(lab: String) -> Bool {
         (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
     }

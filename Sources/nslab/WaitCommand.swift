@@ -52,6 +52,10 @@ struct WaitCommand: ParsableCommand {
     func run() throws {
         var converged = true
         try reportingErrors {
+            if SpreadLab.isSpread(lab: lab) {
+                converged = SpreadCommands.waitForRouting(lab: lab, waitFlags: waitFlags, quiet: quiet, json: json)
+                return
+            }
             let outcome = try waitFlags.wait(lab: lab, quiet: quiet, json: json)
             converged = outcome.converged
             if json { try printJSON(WaitReport(lab: lab, result: outcome.result)) }
@@ -61,7 +65,7 @@ struct WaitCommand: ParsableCommand {
     }
 }
 
-struct WaitReport: Encodable {
+struct WaitReport: Codable {
     var lab: String
     var routing: Bool
     var converged: Bool

@@ -103,8 +103,12 @@ struct HostsTests {
         ("hosts: { h2: { underlay: 192.0.2.2 } }\nnodes: { a: {} }", "t.yaml:2:14: host 'h2' is missing required key 'ssh'"),
         ("hosts: { h2: x }\nvxlan: { vni: 7-7 }\nnodes: { a: {}, b: { host: h2 }, c: { host: h2 } }\nlinks: [ { endpoints: [a, b] }, { endpoints: [a, c] } ]",
          "t.yaml:3:8: 2 links join nodes on different hosts but 'vxlan' gives only 1 VNIs"),
-        ("hosts: { h2: x }\nrouting: ospf\nnodes: { a: { kind: router }, b: { kind: router, host: h2 } }\nlinks: [ { endpoints: [a, b], addresses: [10.0.0.1/24, 10.0.0.2/24] } ]",
-         "t.yaml:3:10: routing: ospf across hosts is not supported yet"),
+        ("hosts: { h2: x }\nrouting: ospf\nnodes: { a: { kind: router }, b: { kind: bridge, host: h2 } }\nlinks: [ { endpoints: [a, b], addresses: [10.0.0.1/24, ~] } ]",
+         "t.yaml:5:10: under routing: ospf, a link between hosts must join routers or hosts, not bridge 'b'"),
+        ("routing: ospf\nnodes: { a: { kind: router, router-id: 10.0.0.9 }, b: { kind: router, router-id: 10.0.0.9 } }",
+         "t.yaml:3:82: routers 'a' and 'b' have the same router-id 10.0.0.9"),
+        ("nodes: { a: { kind: router, router-id: 1.2.3 } }", "t.yaml:2:40: 'router-id' must be four dotted numbers"),
+        ("nodes: { a: { kind: router, router-id: 1.2.3.4 } }", "t.yaml:2:40: 'router-id' on node 'a' is unused"),
     ])
     func refused(_ body: String, _ expected: String) {
         do {
