@@ -23,6 +23,10 @@ public struct ExplainReport: Encodable, Sendable {
     /// adjacencies and sessions that are down, as its FRR says ("ospf on r1:eth0: no neighbour
     /// up (r2)").
     public var routingDown: [String] = []
+    /// A spread lab: the host of each node of the walks on another machine.
+    public var hosts: [String: String] = [:]
+    /// A spread lab: hosts whose part could not be read (the walk stops at the links to them).
+    public var unreadHosts: [String] = []
 }
 
 extension PathExplanation {
@@ -31,10 +35,15 @@ extension PathExplanation {
 }
 
 public enum Explainer {
+    /// A spread lab's paths are walked across every host's part from the machine that deployed
+    /// it, whichever host `source` is on; elsewhere, through this machine's part alone.
     public static func explain(lab: String?, from source: String, to target: String, sourceAddress: String? = nil,
                                family: IPAddress.Family? = nil) throws -> ExplainReport {
-        let network = try LabNetwork.read(lab: try LabNetwork.locate(node: source, lab: lab))
-        _ = try network.node(source)
+        let remoteSource = SpreadLab.remoteNode(source, lab: lab)
+        let labName = try remoteSource?.lab ?? LabNetwork.locate(node: source, lab: lab)
+        let network = try LabNetwork.read(lab: labName)
+        if remoteSource == nil { _ = try network.node(source) }
+        let spread = SpreadLab.isSpread(lab: labName) ? try SpreadLab.model(lab: labName, local: network) : nil
         let resolved = try network.resolve(target)
         guard let destination = resolved.addresses.first(where: { family == nil || $0.family == family }) else {
             throw ProbeError.unknownTarget(target, lab: network.lab, hint: "it has no \(family?.description ?? "") address")
@@ -46,29 +55,39 @@ public enum Explainer {
             }
             chosen = address
         }
-        let explanation = network.model().explain(from: source, to: destination, sourceAddress: chosen)
-        // The real thing, from a socket inside the source node bound like the model's source.
-        var reply = ProbeReply.timeout
-        do {
-            let sockets = try ICMPSocket.open(in: try network.namespace(of: source), families: [destination.family], source: chosen)
-            reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination)], timeout: 0.5, retries: 2)[0]
-        } catch let error as SystemCallError {
-            reply = .notSent(errno: error.code)
+        let explanation = (spread?.model ?? network.model()).explain(from: source, to: destination, sourceAddress: chosen)
+        // The real thing, from a socket inside the source node bound like the model's source, or
+        // from ping on the source's host.
+        let observed: (text: String, reply: Bool)
+        if let remoteSource {
+            observed = SpreadLab.echo(from: source, on: remoteSource.host, lab: labName, to: destination, sourceAddress: chosen)
+        } else {
+            var reply = ProbeReply.timeout
+            do {
+                let sockets = try ICMPSocket.open(in: try network.namespace(of: source), families: [destination.family], source: chosen)
+                reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination)], timeout: 0.5, retries: 2)[0]
+            } catch let error as SystemCallError {
+                reply = .notSent(errno: error.code)
+            }
+            observed = (describe(reply, network: network), reply.isEcho)
         }
         // Only the routes the walks take: a lab's every route (two million in a 32x32 grid) would
         // be built into the report, and into --json, for the handful a path uses.
         var reasons: [String: [String: String]] = [:]
         for hop in explanation.forward.hops + (explanation.reply?.hops ?? []) {
             guard let used = hop.route.map(Self.destinationWord),
-                  let route = network.topology?.node(named: hop.node)?.routes.first(where: {
+                  let route = (spread?.topology ?? network.topology)?.node(named: hop.node)?.routes.first(where: {
                       ($0.isDefault ? "default" : $0.destination.network.description) == used
                   }), let reason = route.reason else { continue }
             reasons[hop.node, default: [:]][used] = reason
         }
         var report = ExplainReport(lab: network.lab, from: source, target: target, explanation: explanation,
-                                   observed: describe(reply, network: network), observedReply: reply.isEcho,
-                                   agrees: reply.isEcho == explanation.reaches || explanation.leavesThisHost, routeReasons: reasons)
-        if let problem = explanation.problem, problem.cause == .noRoute, let topology = network.topology {
+                                   observed: observed.text, observedReply: observed.reply,
+                                   agrees: observed.reply == explanation.reaches || explanation.leavesThisHost, routeReasons: reasons,
+                                   hosts: spread?.hosts ?? [:], unreadHosts: spread?.unread ?? [])
+        // FRR is asked on this machine only: a router elsewhere says nothing here.
+        if let problem = explanation.problem, problem.cause == .noRoute, let topology = network.topology,
+           report.hosts[problem.node] == nil {
             report.routingDown = routingDown(at: problem.node, topology: topology)
         }
         return report
@@ -115,7 +134,8 @@ public enum Explainer {
                      + (forward.source.map { ", from \($0)" } ?? "")]
         func section(_ title: String, _ walk: PathWalk) {
             lines.append("\(title) (\(walk.source.map(\.description) ?? "?") → \(walk.destination)):")
-            let width = walk.hops.map(\.node.count).max() ?? 0
+            func name(_ node: String) -> String { report.hosts[node].map { "\(node) on \($0)" } ?? node }
+            let width = walk.hops.map { name($0.node).count }.max() ?? 0
             for (index, hop) in walk.hops.enumerated() {
                 var words: [String] = []
                 if let incoming = hop.inInterface { words.append("in \(incoming)") }
@@ -130,15 +150,16 @@ public enum Explainer {
                     }
                     if isLast, let problem = walk.problem { words.append("✗ \(problem.cause.rawValue): \(problem.detail)") }
                 }
-                lines.append("  " + hop.node.padding(toLength: width + 2, withPad: " ", startingAt: 0) + words.joined(separator: "  "))
+                lines.append("  " + name(hop.node).padding(toLength: width + 2, withPad: " ", startingAt: 0) + words.joined(separator: "  "))
             }
             if walk.hops.isEmpty, let problem = walk.problem { lines.append("  ✗ \(problem.cause.rawValue): \(problem.detail)") }
         }
         section("request", forward)
         if let reply = explanation.reply { section("reply", reply) }
         if explanation.leavesThisHost, let problem = explanation.problem {
-            lines.append("verdict: ? \(problem.detail); this machine reads its own part of the lab only: "
-                         + "`nslab explain` from a node on that host walks the rest")
+            lines.append("verdict: ? \(problem.detail); " + (report.unreadHosts.isEmpty
+                ? "this machine reads its own part of the lab only: `nslab explain` on the machine that deployed the lab walks the rest"
+                : "its part could not be read (\(report.unreadHosts.joined(separator: "; ")))"))
         } else {
             lines.append((explanation.reaches ? "verdict: ✓ " : "verdict: ✗ ") + explanation.summary)
         }

@@ -16,7 +16,7 @@ struct NSLab: ParsableCommand {
         version: NSLabVersion.line,
         subcommands: [Deploy.self, Diff.self, ValidateCommand.self, Destroy.self, List.self, Inspect.self, Exec.self, Ping.self, Trace.self,
                       Explain.self, Verify.self, Generate.self, Script.self, Doctor.self, LinkCommand.self,
-                      Capture.self, Graph.self, Serve.self, Events.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self, VersionCommand.self]
+                      Capture.self, Graph.self, Serve.self, Events.self, NodeCommand.self, WaitCommand.self, Adopt.self, Export.self, VersionCommand.self, Model.self]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a bad flag or value; nslab promises 2 for every

@@ -101,12 +101,30 @@ struct Explain: ParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() throws {
-        SpreadCommands.forward(node: source, lab: labOption.lab)
+        // A spread lab's path is walked from here across every host, wherever the source is.
         try reportingProbeErrors {
             let report = try Explainer.explain(lab: labOption.lab, from: source, to: destination, sourceAddress: sourceAddress,
                                                family: familyOption(ipv4, ipv6))
             if json { try printJSON(report) } else { print(Explainer.render(report)) }
             if !report.observedReply { throw ExitCode(1) }
+        }
+    }
+}
+
+/// The path model of this machine's part of a lab, as JSON: what the machine that deployed a
+/// spread lab reads from each host to explain a path across all of them. Not for people.
+struct Model: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This machine's part of a lab as explain's path model, in JSON (used between nslabs of a spread lab).",
+        shouldDisplay: false)
+
+    @Argument(help: "The lab.") var lab: String
+
+    func run() throws {
+        try reportingProbeErrors {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(try LabNetwork.read(lab: lab).model().nodes))
         }
     }
 }

@@ -123,9 +123,16 @@ struct SpreadLabTests {
         let trace = hosts.run(1, "nslab trace a d")
         #expect(trace.output.contains("(r2:eth0 on h3)") && trace.output.contains("(d:eth0 on h3)"), "\(trace.output)")
 
-        // explain walks this machine's part and says where the path leaves it; the echo decides.
+        // explain walks every host's part, there and back, naming the host of each hop.
         let explain = hosts.run(1, "nslab explain a d")
-        #expect(explain.status == 0 && explain.output.contains("other-host: r1:eth1 is a link to host h2"), "\(explain.output)")
+        #expect(explain.status == 0 && explain.output.contains("r2 on h3  in eth0") && explain.output.contains("✓ delivered: 10.3.0.2 is on d:eth0")
+                && explain.output.contains("(as the model says)"), "\(explain.output)")
+        // A host that cannot be read: the walk stops at the link to it, and says so.
+        sh("\(Self.script) stop-sshd \(hosts.host(2))")
+        let blind = hosts.run(1, "nslab explain a d")
+        #expect(blind.output.contains("other-host: r1:eth1 is a link to host h2") && blind.output.contains("could not be read (host h2"),
+                "\(blind.output)")
+        sh("\(Self.script) start-sshd \(hosts.host(2))")
 
         // A link between hosts fails at both ends, and comes back.
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
@@ -147,6 +154,78 @@ struct SpreadLabTests {
         #expect(hosts.run(1, "nslab deploy --quiet moved.yaml").output.contains("nothing to do"))
 
         hosts.destroyLeavingNothing(name)
+    }
+
+    /// Three routers in a ring over three hosts, a host behind each, dual-stack, under `routing`.
+    static func routedLab(name: String, routing: String) -> String {
+        """
+        name: \(name)
+        hosts: { h2: root@192.0.2.2, h3: root@192.0.2.3 }
+        routing: \(routing)
+        addressing: { ipv4: 10.9.0.0/16, ipv6: "fd00:9::/48" }
+        nodes:
+          a: {}
+          r1: { kind: router }
+          r2: { kind: router, host: h2 }
+          b: { host: h2 }
+          r3: { kind: router, host: h3 }
+          c: { host: h3 }
+        links:
+          - endpoints: [a, r1]
+          - endpoints: [r1, r2]
+          - endpoints: [r2, r3]
+          - endpoints: [r3, r1]
+          - endpoints: [r2, b]
+          - endpoints: [r3, c]
+        """
+    }
+
+    @Test("OSPF and BGP run across hosts: adjacencies over the links between hosts, routes around a failed one, nothing left")
+    func routingAcrossHosts() throws {
+        let hosts = try Hosts()
+        defer { hosts.remove() }
+        let name = "\(hosts.name)-ospf"
+        try hosts.write("ospf.yaml", Self.routedLab(name: name, routing: "ospf"))
+        let frrBefore = (1...3).map { hosts.run($0, "ls /etc/frr").output }
+
+        // deploy waits for every host's routing.
+        let deploy = hosts.run(1, "nslab deploy --quiet ospf.yaml")
+        try #require(deploy.status == 0, "\(deploy.output)")
+        #expect(deploy.output.contains("h2: routing converged") && deploy.output.contains("h3: routing converged"), "\(deploy.output)")
+        // r2 on host 2 is Full with r1 (this machine) and r3 (host 3), over VXLAN, in both families.
+        let neighbours = hosts.run(2, "vtysh -N r2 -c 'show ip ospf neighbor'").output
+        #expect(neighbours.components(separatedBy: "Full").count - 1 == 2, "\(neighbours)")
+        let neighbours6 = hosts.run(2, "vtysh -N r2 -c 'show ipv6 ospf6 neighbor'").output
+        #expect(neighbours6.components(separatedBy: "Full").count - 1 == 2, "\(neighbours6)")
+        let verify = hosts.run(1, "nslab verify --quiet \(name)")
+        #expect(verify.status == 0, "\(verify.output)")
+
+        // The link between r1 and r2 fails: OSPF routes a to b through r3 on host 3.
+        #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
+        let wait = hosts.run(1, "nslab wait --quiet \(name)")
+        #expect(wait.status == 0, "\(wait.output)")
+        let detour = hosts.run(1, "nslab trace a b")
+        #expect(detour.status == 0 && detour.output.contains("on h3"), "\(detour.output)")
+        #expect(hosts.run(1, "nslab exec a ping -6 -c1 -W2 b").status == 0)
+        // explain from a node of host 2 walks the detour through hosts 3 and 1, and pings from b.
+        let explain = hosts.run(1, "nslab explain b a")
+        #expect(explain.status == 0 && explain.output.contains("r3 on h3") && explain.output.contains("echo from b: reply from 10.9.0.0 (ping on h2)"),
+                "\(explain.output)")
+        #expect(hosts.run(1, "nslab link \(name) r1:eth1 up").status == 0)
+        hosts.destroyLeavingNothing(name)
+
+        // The same ring under BGP: one AS per router, sessions over the links between hosts.
+        let bgp = "\(hosts.name)-bgp"
+        try hosts.write("bgp.yaml", Self.routedLab(name: bgp, routing: "bgp"))
+        let deployBGP = hosts.run(1, "nslab deploy --quiet bgp.yaml")
+        try #require(deployBGP.status == 0, "\(deployBGP.output)")
+        let sessions = hosts.run(3, "vtysh -N r3 -c 'show bgp summary'").output
+        #expect(sessions.contains("65001") && sessions.contains("65002"), "\(sessions)")
+        let verifyBGP = hosts.run(1, "nslab verify --quiet \(bgp)")
+        #expect(verifyBGP.status == 0, "\(verifyBGP.output)")
+        hosts.destroyLeavingNothing(bgp)
+        // FRR's files for the nodes are gone from every host.
+        #expect((1...3).map { hosts.run($0, "ls /etc/frr").output } == frrBefore)
     }
 
     @Test("a host that cannot be reached stops the deploy before anything changes; a host lost mid-deploy rolls the others back")

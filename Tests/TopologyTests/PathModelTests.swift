@@ -1,3 +1,4 @@
+import Foundation
 import NetAddress
 import Testing
 @testable import Topology
@@ -263,5 +264,46 @@ struct PathModelScaleTests {
         #expect(node.lookup(ip("192.0.2.1"))?.gateway == ip("10.0.0.1"))
         #expect(node.lookup(ip("fd00::5"))?.device == "c")
         #expect(node.lookup(ip("fd01::5")) == nil, "no IPv6 default route")
+    }
+}
+
+/// A spread lab's model: each host's part read as JSON, joined across the links between hosts.
+@Suite("Path model of a lab spread over hosts")
+struct SpreadPathModelTests {
+    /// The routers lab cut between router01 (here) and router02 (another host), as each host's
+    /// `nslab model` gives its part: the link between them a VXLAN end on each side.
+    static func parts() throws -> (here: NetworkModel, there: [ModelNode]) {
+        var here = routersModel()
+        let there = here.nodes.filter { ["router02", "ns02"].contains($0.name) }
+        here.nodes.removeAll { ["router02", "ns02"].contains($0.name) }
+        here.markOtherHost(InterfaceRef(node: "router01", interface: "gw01-veth1"), host: "h2")
+        // Through JSON, as it travels over ssh.
+        let encoder = JSONEncoder()
+        let decoded = try JSONDecoder().decode([ModelNode].self, from: try encoder.encode(there))
+        return (here, decoded)
+    }
+
+    @Test func aPartAloneStopsAtTheLinkToAnotherHost() throws {
+        let (here, _) = try Self.parts()
+        let walk = here.walk(from: "ns01", to: ip("10.0.0.1"))
+        #expect(walk.problem?.cause == .otherHost && walk.problem?.node == "router01")
+    }
+
+    @Test func joinedPartsWalkTheWholePathAsOneLabDoes() throws {
+        let (here, there) = try Self.parts()
+        let joined = here.joined(with: there, across: [(InterfaceRef(node: "router01", interface: "gw01-veth1"),
+                                                       InterfaceRef(node: "router02", interface: "gw02-veth0"))])
+        let whole = routersModel().explain(from: "ns01", to: ip("10.0.0.1"))
+        let spread = joined.explain(from: "ns01", to: ip("10.0.0.1"))
+        #expect(spread.reaches)
+        #expect(spread.forward.hops.map(\.node) == whole.forward.hops.map(\.node))
+        #expect(spread.reply?.hops.map(\.route) == whole.reply?.hops.map(\.route))
+        // A route lost on the far host is found there.
+        var broken = there
+        broken[0].routes.removeAll { $0.destination == net("192.168.0.0/24") }
+        let lost = here.joined(with: broken, across: [(InterfaceRef(node: "router01", interface: "gw01-veth1"),
+                                                      InterfaceRef(node: "router02", interface: "gw02-veth0"))])
+            .explain(from: "ns01", to: ip("10.0.0.1"))
+        #expect(lost.brokenDirection == .reply && lost.problem?.node == "router02" && lost.problem?.cause == .noRoute)
     }
 }
