@@ -156,6 +156,7 @@ enum FRRNodes {
         for config in configs {
             guard let namespace = byName[config.node] else { continue }
             started.append((config, namespace, []))
+            removeStaleSockets(of: namespace.name)
         }
         func launch(_ daemon: String, _ index: Int) throws {
             let (config, namespace, _) = started[index]
@@ -178,6 +179,16 @@ enum FRRNodes {
         })
         try Interruption.check()
         try applyConfigurations(started.map { ($0.config, $0.namespace) }, lab: topology.name, recorded: recorded)
+    }
+
+    /// The sockets daemons that ended left in a node's run directory (FRR removes them only when
+    /// it exits by itself): the start waits for each socket to appear, and an old one would let
+    /// `vtysh -b` run before the new daemons listen. It then configures nothing and exits 0
+    /// (seen here: a node stopped and started again came back with FRR running unconfigured).
+    private static func removeStaleSockets(of namespace: String) {
+        for name in ["zserv.api"] + FRRDaemons.all.map({ "\($0).vty" }) {
+            _ = unlink("\(FRRPaths.runDirectory(namespace))/\(name)")
+        }
     }
 
     /// Waits until every listed socket exists in each node's run directory; a daemon that

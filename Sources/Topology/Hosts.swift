@@ -79,6 +79,12 @@ extension Topology {
     /// True when some node is placed on another machine: deploy goes through SSH.
     public var isSpread: Bool { !hosts.isEmpty }
 
+    /// The hosts some node is placed on: declared ones without nodes have no part.
+    public var hostsWithNodes: [LabHost] {
+        let used = Set(nodes.compactMap(\.host))
+        return hosts.filter { used.contains($0.name) }
+    }
+
     /// The host a node runs on: nil for the machine nslab runs on.
     public func host(of node: String) -> String? { self.node(named: node)?.host }
 

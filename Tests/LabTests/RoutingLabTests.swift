@@ -147,6 +147,10 @@ struct RoutingLabTests {
         _ = try NodeLifecycle.stop(lab: lab.name, node: "r2")
         #expect(!ping(lab, "h1", address(lab, "h3")))
         _ = try NodeLifecycle.start(lab: lab.name, node: "r2")
+        // Configured as soon as start returns: the sockets the ended daemons left are not
+        // taken for the new ones' (vtysh -b ran too early and configured nothing).
+        let running = sh("vtysh -N \(lab.namespace("r2")) -c 'show running-config'").output
+        #expect(running.contains("router ospf") && running.contains("ip ospf area"), "\(running)")
         #expect(try RoutingWait.wait(lab: lab.name, timeout: 90)?.converged == true)
         #expect(ping(lab, "h1", address(lab, "h3")))
     }

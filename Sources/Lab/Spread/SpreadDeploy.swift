@@ -34,11 +34,10 @@ extension SpreadLab {
             throw LabError.refused("lab \(topology.name) is deployed on this machine alone; destroy it first "
                                    + "(`nslab destroy \(topology.name)`) to deploy it over hosts")
         }
-        let used = Set(topology.nodes.compactMap(\.host))
-        let hosts = topology.hosts.filter { used.contains($0.name) }.map(RemoteHost.init)
+        let hosts = topology.hostsWithNodes.map(RemoteHost.init)
         // Hosts the previous version had nodes on and this one has not: their parts go.
-        let previousHosts = (previous?.hosts ?? []).filter { host in previous?.nodes.contains { $0.host == host.name } == true }
-        let released = previousHosts.filter { !used.contains($0.name) }.map(RemoteHost.init)
+        let previousHosts = previous?.hostsWithNodes ?? []
+        let released = previousHosts.filter { host in !hosts.contains { $0.name == host.name } }.map(RemoteHost.init)
         defer { RemoteHosts.closeConnections(hosts + released) }
 
         progress("reaching \(counted(hosts.count + released.count, "host"))")
@@ -201,8 +200,7 @@ extension SpreadLab {
     /// What deploying `topology` would change on each machine (nil: this one), changing nothing.
     public static func difference(_ topology: Topology, version: String, options: ConvergeOptions = ConvergeOptions())
         throws -> [(host: String?, changes: [ChangeRecord])] {
-        let used = Set(topology.nodes.compactMap(\.host))
-        let hosts = topology.hosts.filter { used.contains($0.name) }.map(RemoteHost.init)
+        let hosts = topology.hostsWithNodes.map(RemoteHost.init)
         defer { RemoteHosts.closeConnections(hosts) }
         let resolution = try resolve(topology, hosts: hosts, version: version)
         var result: [(host: String?, changes: [ChangeRecord])] = []

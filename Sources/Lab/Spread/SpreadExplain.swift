@@ -18,7 +18,7 @@ extension SpreadLab {
     /// The whole lab's model, from this machine's part (`local`) and every host's.
     static func model(lab: String, local: LabNetwork) throws -> SpreadModel {
         let whole = try recorded(lab: lab)
-        let hosts = whole.hosts.map(RemoteHost.init)
+        let hosts = whole.hostsWithNodes.map(RemoteHost.init)
         defer { RemoteHosts.closeConnections(hosts) }
         let outcomes = RemoteHosts.each(hosts) { RemoteHosts.nslab($0, ["model", lab]) }
         var others: [ModelNode] = []

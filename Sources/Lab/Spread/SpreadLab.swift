@@ -21,8 +21,8 @@ public enum SpreadLab {
         return try Topology.parse(yaml: String(decoding: data, as: UTF8.self), file: file)
     }
 
-    /// The hosts of a recorded spread lab.
-    public static func hosts(lab: String) throws -> [RemoteHost] { try recorded(lab: lab).hosts.map(RemoteHost.init) }
+    /// The hosts of a recorded spread lab that hold a part of it.
+    public static func hosts(lab: String) throws -> [RemoteHost] { try recorded(lab: lab).hostsWithNodes.map(RemoteHost.init) }
 
     /// The host a node of a spread lab runs on: nil when on this machine (or the lab is not spread).
     public static func host(of node: String, lab: String) -> RemoteHost? {
