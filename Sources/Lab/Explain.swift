@@ -99,14 +99,8 @@ public enum Explainer {
         guard let router = RoutedLab(topology).node(node), !router.protocols.isEmpty else { return [] }
         let state = RoutingState.read(router, namespace: topology.namespaceName(of: node))
         var down: [String] = []
-        for interface in router.interfaces where !interface.peers.isEmpty {
-            for proto in router.protocols {
-                if proto == .ospf6 && !interface.addresses.contains(where: { $0.family == .ipv6 }) { continue }
-                if proto == .ospf && !interface.addresses.contains(where: { $0.family == .ipv4 }) { continue }
-                guard !state.neighbours.contains(where: { $0.protocolName == proto && $0.interface == interface.name && $0.isUp })
-                else { continue }
-                down.append("\(proto.rawValue) on \(node):\(interface.name): no neighbour up (\(interface.peers.map(\.node).joined(separator: ", ")))")
-            }
+        for count in state.adjacencies(of: router, peers: \.peers) where count.expected > 0 && count.up == 0 {
+            down.append("\(count.protocolName.rawValue) on \(node):\(count.interface): no neighbour up (\(count.peers.joined(separator: ", ")))")
         }
         return down
     }

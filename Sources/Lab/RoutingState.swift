@@ -105,3 +105,45 @@ public enum RoutingState {
         return result
     }
 }
+
+/// A router's adjacencies or sessions of one protocol on one interface: how many FRR has up,
+/// and how many the lab's routing makes there with the peers given.
+struct AdjacencyCount: Sendable, Equatable {
+    var protocolName: RoutingProtocol
+    var interface: String
+    var up: Int
+    var expected: Int
+    var peers: [String]
+}
+
+extension RouterRoutingState {
+    /// For every interface of `router` with peers (`peers` chooses which count: all, or those
+    /// whose link is up) and every protocol it speaks there: the adjacencies expected and up.
+    /// A BGP session counts once it has been up `settledAfter` ms (nil: at once).
+    func adjacencies(of router: RoutedNode, peers: (RoutedInterface) -> [RoutedPeer], settledAfter: Int? = nil) -> [AdjacencyCount] {
+        var counts: [AdjacencyCount] = []
+        for interface in router.interfaces {
+            let chosen = peers(interface)
+            guard !chosen.isEmpty else { continue }
+            for proto in router.protocols {
+                let expected: Int
+                switch proto {
+                case .bgp:
+                    let names = Set(chosen.map(\.node))
+                    expected = FRRConfig.sessions(of: router).filter { $0.interface == interface.name && names.contains($0.peer) }.count
+                case .ospf, .ospf6:
+                    let family: IPAddress.Family = proto == .ospf ? .ipv4 : .ipv6
+                    guard interface.addresses.contains(where: { $0.family == family }) else { continue }
+                    expected = chosen.filter { $0.addresses.contains { $0.family == family } }.count
+                }
+                let up = neighbours.filter { neighbour in
+                    neighbour.protocolName == proto && neighbour.interface == interface.name && neighbour.isUp
+                        && (neighbour.upForMilliseconds ?? Int.max) >= (settledAfter ?? 0)
+                }.count
+                counts.append(AdjacencyCount(protocolName: proto, interface: interface.name, up: up, expected: expected,
+                                             peers: chosen.map(\.node)))
+            }
+        }
+        return counts
+    }
+}

@@ -154,30 +154,14 @@ public enum RoutingWait {
         var pending: [String] = []
         for router in routers {
             guard let own = tables[router.name], let state = states[router.name] else { continue }
-            for interface in router.interfaces where own.upInterfaces.contains(interface.name) {
-                let peersUp = interface.peers.filter { peer in
+            let counts = state.adjacencies(of: router, peers: { interface in
+                guard own.upInterfaces.contains(interface.name) else { return [] }
+                return interface.peers.filter { peer in
                     tables[peer.node].map { $0.upInterfaces.contains(peer.interface) } ?? elsewhere.contains(peer.node)
                 }
-                guard !peersUp.isEmpty else { continue }
-                for proto in router.protocols {
-                    let up = state.neighbours.filter { neighbour in
-                        neighbour.protocolName == proto && neighbour.interface == interface.name && neighbour.isUp
-                            && (neighbour.upForMilliseconds ?? Int.max) >= Self.bgpSettle
-                    }.count
-                    let expected: Int
-                    switch proto {
-                    case .bgp:
-                        let up = Set(peersUp.map(\.node))
-                        expected = FRRConfig.sessions(of: router).filter { $0.interface == interface.name && up.contains($0.peer) }.count
-                    case .ospf, .ospf6:
-                        let family: IPAddress.Family = proto == .ospf ? .ipv4 : .ipv6
-                        guard interface.addresses.contains(where: { $0.family == family }) else { continue }
-                        expected = peersUp.filter { $0.addresses.contains { $0.family == family } }.count
-                    }
-                    if up < expected {
-                        pending.append("\(router.name): \(proto.rawValue) on \(interface.name) has \(up) of \(counted(expected, "neighbour")) up")
-                    }
-                }
+            }, settledAfter: Self.bgpSettle)
+            for count in counts where count.up < count.expected {
+                pending.append("\(router.name): \(count.protocolName.rawValue) on \(count.interface) has \(count.up) of \(counted(count.expected, "neighbour")) up")
             }
         }
         return pending
