@@ -35,7 +35,7 @@ public enum LinkControl {
             throw LabError.refused("node \(parts[0]) of lab \(lab) has no interface \(parts[1]) (its links: \(names.joined(separator: ", ")))")
         }
         // A link end: a veth, or a VXLAN end of a link to another machine.
-        guard interface.isVeth || interface.kind == "vxlan" else {
+        guard interface.isVeth || interface.interfaceKind == .vxlan else {
             throw LabError.refused("\(target) is not a link end (\(interface.kind ?? "loopback")); name one of the node's veth interfaces")
         }
         var ends = [LinkEnd(node: node.name, interface: interface.name)]

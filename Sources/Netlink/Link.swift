@@ -28,6 +28,24 @@ public struct LinkCounters: Sendable, Equatable, Codable {
     }
 }
 
+/// The kinds of interface nslab makes or meets, from IFLA_INFO_KIND (the kernel's own name,
+/// a string on the wire): decided on once, here, when a link is read.
+public enum InterfaceKind: Sendable, Equatable {
+    case veth, vxlan, bridge, vlan
+    /// Any other kind, by the kernel's name ("dummy", "macvlan", …).
+    case other(String)
+
+    public init(_ name: String) {
+        switch name {
+        case "veth": self = .veth
+        case "vxlan": self = .vxlan
+        case "bridge": self = .bridge
+        case "vlan": self = .vlan
+        default: self = .other(name)
+        }
+    }
+}
+
 /// A network interface as the kernel reports it (RTM_NEWLINK).
 public struct LinkInfo: Sendable, Equatable {
     public var index: Int32
@@ -36,7 +54,9 @@ public struct LinkInfo: Sendable, Equatable {
     public var mtu: UInt32?
     public var mac: [UInt8]?
     public var alias: String?
+    /// IFLA_INFO_KIND as the kernel names it (nil: none, as for lo); `interfaceKind` to decide on.
     public var kind: String?
+    public var interfaceKind: InterfaceKind? { kind.map(InterfaceKind.init) }
     /// IFLA_LINK: for a veth, the peer's index in the peer's namespace.
     public var peerIndex: Int32?
     /// IFLA_LINK_NETNSID: the peer namespace's id as this namespace knows it.
@@ -57,9 +77,9 @@ public struct LinkInfo: Sendable, Equatable {
     public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
     public var isLoopback: Bool { flags & InterfaceFlags.loopback != 0 }
     /// One end of a veth pair (IFLA_INFO_KIND "veth").
-    public var isVeth: Bool { kind == "veth" }
+    public var isVeth: Bool { interfaceKind == .veth }
     /// A Linux bridge (IFLA_INFO_KIND "bridge").
-    public var isBridge: Bool { kind == "bridge" }
+    public var isBridge: Bool { interfaceKind == .bridge }
 
     public var operationalStateName: String {
         switch operationalState.map(Int.init) ?? -1 {
@@ -89,13 +109,13 @@ public struct LinkInfo: Sendable, Equatable {
         if let info = try attributes[IFLA_LINKINFO]?.nested() {
             kind = info[IFLA_INFO_KIND]?.string
             let data = try info[IFLA_INFO_DATA]?.nested()
-            switch kind {
-            case "vlan":
+            switch kind.map(InterfaceKind.init) {
+            case .vlan?:
                 vlanID = data?[IFLA_VLAN_ID]?.u16
-            case "bridge":
+            case .bridge?:
                 stpState = data?[IFLA_BR_STP_STATE]?.u32
                 vlanFiltering = data?[IFLA_BR_VLAN_FILTERING]?.u8.map { $0 != 0 }
-            case "vxlan":
+            case .vxlan?:
                 vxlan = data.map(VXLANInfo.init)
             default:
                 break

@@ -99,7 +99,7 @@ struct AdoptionBuilder {
                 case "vlan":
                     // Written with its parent, when that is a link end of a host or router.
                     let parent = link.peerIndex.flatMap { kernel.name(ofIndex: $0) }.flatMap { kernel.link(named: $0) }
-                    if parent?.kind != "veth" || bridgeNodes.contains(node.name) {
+                    if parent?.interfaceKind != .veth || bridgeNodes.contains(node.name) {
                         note("\(ref) is an 802.1Q sub-interface of \(parent?.name ?? "an interface outside the namespace"): "
                              + "a topology has them on the veth ends of hosts and routers only; left out")
                     }
@@ -136,9 +136,9 @@ struct AdoptionBuilder {
     /// or route: nslab's switch node.
     func isSwitch(_ node: ObservedNode) -> Bool {
         guard let kernel = node.kernel else { return false }
-        let bridges = kernel.links.filter { $0.kind == "bridge" }
+        let bridges = kernel.links.filter { $0.interfaceKind == .bridge }
         guard bridges.count == 1, bridges[0].name == LabDeployer.bridgeName else { return false }
-        let veths = kernel.links.filter { $0.kind == "veth" }
+        let veths = kernel.links.filter { $0.interfaceKind == .veth }
         return !veths.isEmpty && veths.allSatisfy { $0.master == bridges[0].index }
             && kernel.links.filter { !$0.isLoopback }.allSatisfy { kernel.declarableAddresses(of: $0.index).isEmpty }
             && kernel.staticRoutes.isEmpty
@@ -155,7 +155,7 @@ struct AdoptionBuilder {
                 note("\(name) forwards IP packets; as a switch (bridge br0) nslab turns its forwarding off")
             }
         } else {
-            for bridge in kernel.links where bridge.kind == "bridge" {
+            for bridge in kernel.links where bridge.interfaceKind == .bridge {
                 note("\(name):\(bridge.name) is a bridge in a namespace that also has addresses, routes, other interfaces "
                      + "or another name than br0: nslab's switch is a node of its own whose only bridge is br0 and whose "
                      + "every veth is a port; left out, its ports written as plain link ends")
@@ -173,7 +173,7 @@ struct AdoptionBuilder {
         switch (kernel.forwardingIPv4 ?? false, kernel.forwardingIPv6 ?? false) {
         case (true, true): return .router
         case (false, false):
-            if !kernel.staticRoutes.isEmpty && kernel.links.filter({ $0.kind == "veth" }).count > 1 {
+            if !kernel.staticRoutes.isEmpty && kernel.links.filter({ $0.interfaceKind == .veth }).count > 1 {
                 note("\(name) has several links and routes but forwards nothing (a namespace takes IPv4 forwarding from "
                      + "the host's when it is made): written as a host, as it is; `kind: router` makes it forward")
             }
@@ -324,7 +324,7 @@ struct AdoptionBuilder {
     }
 
     private mutating func subinterfaces(of parent: LinkInfo, kernel: ObservedKernelState, node: String) -> [Subinterface] {
-        kernel.links.filter { $0.kind == "vlan" && $0.peerIndex == parent.index }.compactMap { sub in
+        kernel.links.filter { $0.interfaceKind == .vlan && $0.peerIndex == parent.index }.compactMap { sub in
             guard let id = sub.vlanID else { return nil }
             if !sub.isUp { note("\(node):\(sub.name) is down; nslab brings sub-interfaces up") }
             return Subinterface(vlan: id, name: sub.name, addresses: kernel.declarableAddresses(of: sub.index), location: here)

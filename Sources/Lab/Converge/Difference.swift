@@ -147,12 +147,12 @@ private struct DifferenceBuilder {
                 }
                 let foreign = !(previous?.node(node.name)?.interface(link.name) != nil || wanted != nil)
                 removedInterfaces.insert(ref)
-                if link.kind == "veth" || link.kind == "vxlan" {
+                if link.interfaceKind == .veth || link.interfaceKind == .vxlan {
                     let peer = node.peers[link.name]
                     if let peer { removedPairs.insert(peer); removedInterfaces.insert(peer) }
                     add(.removeLinks, .removeLink(ref, peer: peer), foreign: foreign)
                 } else {
-                    let phase: ChangePhase = link.kind == "bridge" ? .removeBridges : .removeSubinterfaces
+                    let phase: ChangePhase = link.interfaceKind == .bridge ? .removeBridges : .removeSubinterfaces
                     add(phase, .removeInterface(ref, kind: link.kind), foreign: foreign)
                 }
             }
@@ -165,9 +165,9 @@ private struct DifferenceBuilder {
         case .linkEnd:
             return false
         case .vlan(let parent, let id):
-            return link.kind == "vlan" && link.vlanID == id && link.peerIndex.flatMap(kernel.name(ofIndex:)) == parent
+            return link.interfaceKind == .vlan && link.vlanID == id && link.peerIndex.flatMap(kernel.name(ofIndex:)) == parent
         case .bridge(let stp, let vlanFiltering):
-            return link.kind == "bridge" && ((link.stpState ?? 0) != 0) == stp && (link.vlanFiltering ?? false) == vlanFiltering
+            return link.interfaceKind == .bridge && ((link.stpState ?? 0) != 0) == stp && (link.vlanFiltering ?? false) == vlanFiltering
         }
     }
 

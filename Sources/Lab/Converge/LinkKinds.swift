@@ -34,9 +34,9 @@ public enum LinkKind: Sendable, Equatable {
     func matches(_ link: LinkInfo) -> Bool {
         switch self {
         case .veth:
-            return link.kind == "veth"
+            return link.interfaceKind == .veth
         case .vxlan(let tunnel):
-            guard link.kind == "vxlan", let info = link.vxlan else { return false }
+            guard link.interfaceKind == .vxlan, let info = link.vxlan else { return false }
             return info.vni == tunnel.vni && info.remote == tunnel.remote && (info.port ?? VXLANPlan.defaultPort) == tunnel.port
                 && (tunnel.local == nil || info.local == tunnel.local)
         }
