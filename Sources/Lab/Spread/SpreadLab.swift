@@ -24,6 +24,14 @@ public enum SpreadLab {
     /// The hosts of a recorded spread lab.
     public static func hosts(lab: String) throws -> [RemoteHost] { try recorded(lab: lab).hosts.map(RemoteHost.init) }
 
+    /// The hosts that hold nodes of a recorded spread lab (one listed under `hosts:` without nodes
+    /// has no part of it).
+    public static func partHosts(lab: String) -> [RemoteHost] {
+        guard isSpread(lab: lab), let topology = try? recorded(lab: lab) else { return [] }
+        let used = Set(topology.nodes.compactMap(\.host))
+        return topology.hosts.filter { used.contains($0.name) }.map(RemoteHost.init)
+    }
+
     /// The host a node of a spread lab runs on: nil when on this machine (or the lab is not spread).
     public static func host(of node: String, lab: String) -> RemoteHost? {
         guard isSpread(lab: lab), let topology = try? recorded(lab: lab), let name = topology.host(of: node) else { return nil }
