@@ -47,7 +47,8 @@ struct Serve: ParsableCommand {
         // Without root every lab's namespaces are closed to it: say so, not serve an empty page.
         try reportingErrors { try Privileges.check(for: "watch the labs' namespaces") }
         let security = ServeSecurity(allowActions: allowActions, token: allowActions ? (token ?? ServeSecurity.randomToken()) : nil)
-        let options = ServeOptions(host: host, port: port, security: security)
+        // Spread labs deployed from here are shown whole: their hosts are read over ssh.
+        let options = ServeOptions(host: host, port: port, security: security, parts: SpreadParts())
         let printedToken = token == nil ? security.token : nil
         try runBlocking {
             try await LabServer.run(options) { host, port in

@@ -59,6 +59,15 @@ public enum SpreadLab {
         return nil
     }
 
+    /// Where `nslab link LAB END down|up` acts on a spread lab: END on its node's host, and for a
+    /// link between hosts its far end on the other host (a nil host: this machine). nil when END's
+    /// node is here and its link does not leave this machine: LinkControl does it all here.
+    public static func linkEnds(lab: String, end: String) -> [(end: String, host: RemoteHost?)]? {
+        let host = remoteNode(String(end.prefix { $0 != ":" }), lab: lab)?.host
+        if let far = farEnd(of: end, lab: lab) { return [(end, host), (far.end, far.host)] }
+        return host.map { [(end, $0)] }
+    }
+
     // MARK: reaching the hosts
 
     /// What the controller learnt of the hosts before changing anything.
