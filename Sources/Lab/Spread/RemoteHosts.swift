@@ -46,10 +46,19 @@ public struct SSHConnections: Sendable, Hashable {
     /// The control socket's name in `RemoteHosts.controlDirectory` (ssh expands %C per destination).
     let socketName: String
 
-    public static let commands = SSHConnections(socketName: "%C")
+    public static let commands = SSHConnections(socketName: "%C-\(networkNamespace)")
 
     /// Connections of this process alone, closed by it with `RemoteHosts.closeConnections`.
-    public static func owned() -> SSHConnections { SSHConnections(socketName: "%C-\(getpid())") }
+    public static func owned() -> SSHConnections { SSHConnections(socketName: "%C-\(networkNamespace)-\(getpid())") }
+
+    /// The network namespace nslab runs in, by inode. %C names a destination by this machine's
+    /// host name, the address and the user; simulated hosts (scripts/sim-hosts.sh) share /tmp and
+    /// the host name, and every simulation has its hosts at the same addresses: without it, a
+    /// command on one simulated machine would use another's connection, to another's host.
+    static let networkNamespace: UInt64 = {
+        var info = stat()
+        return stat("/proc/self/ns/net", &info) == 0 ? UInt64(info.st_ino) : 0
+    }()
 }
 
 /// Runs nslab on other machines over ssh: in parallel, one connection per host shared by every
