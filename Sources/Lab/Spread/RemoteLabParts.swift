@@ -8,6 +8,10 @@ public struct SpreadLayout: Sendable, Equatable {
         public var name: String
         public var host: String
         public var kind: NodeKind
+
+        public init(name: String, host: String, kind: NodeKind) {
+            self.name = name; self.host = host; self.kind = kind
+        }
     }
 
     public var lab: String
