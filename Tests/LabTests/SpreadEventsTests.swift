@@ -79,7 +79,10 @@ struct SpreadEventsTests {
         defer { json.end() }
         let text = try Background(hosts, "nslab events \(name)", tag: "text")
         defer { text.end() }
-        for follower in [json, text] {
+        // With no LAB: every lab recorded here, a spread one on its hosts too.
+        let every = try Background(hosts, "nslab events --json", tag: "every")
+        defer { every.end() }
+        for follower in [json, text, every] {
             #expect(waitUntil(seconds: 20) { ["h2", "h3"].allSatisfy { follower.stderr.contains("following lab \(name) on host \($0)") } },
                     "\(follower.stderr)")
         }
@@ -90,6 +93,8 @@ struct SpreadEventsTests {
                 "\(json.text)\n\(json.stderr)")
         #expect(waitUntil(seconds: 10) { json.events.contains { $0.type == .linkDown && $0.interface?.hasPrefix("sw:") == true && $0.host == "h2" } })
         #expect(waitUntil(seconds: 10) { text.text.contains("\(name) link-down b:eth0 on h2") }, "\(text.text)")
+        #expect(waitUntil(seconds: 10) { every.events.contains { $0.type == .linkDown && $0.interface == "b:eth0" && $0.host == "h2" } },
+                "\(every.text)\n\(every.stderr)")
         // A link between hosts: this machine's end (no host) and host 2's end.
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
         #expect(waitUntil(seconds: 10) {
@@ -101,9 +106,9 @@ struct SpreadEventsTests {
         // SIGTERM ends the text follower and everything it started: its ssh here, its nslab there.
         #expect(text.end())
         #expect(waitUntil(seconds: 10) {
-            sh("pgrep -f 'nslab-ssh-0/[%]C-\(text.pid)'").output.isEmpty
-                && (2...3).allSatisfy { Self.processes("nslab", on: hosts, $0).count == 1 }  // the JSON follower's
-        }, "left by the follower ended: \(sh("pgrep -af 'nslab-ssh-0/[%]C-\(text.pid)'").output) \((2...3).map { Self.processes("nslab", on: hosts, $0) })")
+            sh("pgrep -f 'nslab-ssh-0/[%]C-[0-9]*-\(text.pid)'").output.isEmpty
+                && (2...3).allSatisfy { Self.processes("nslab", on: hosts, $0).count == 2 }  // the other two followers'
+        }, "left by the follower ended: \(sh("pgrep -af 'nslab-ssh-0/[%]C-[0-9]*-\(text.pid)'").output) \((2...3).map { Self.processes("nslab", on: hosts, $0) })")
 
         // Host 3 cannot be reached: a follower started now says so, and follows host 2.
         sh("\(SpreadLabTests.script) stop-sshd \(hosts.host(3))")
@@ -120,7 +125,8 @@ struct SpreadEventsTests {
 
         // The lab's destroy: every host's part goes, then this machine's, and the stream ends by itself.
         hosts.destroyLeavingNothing(name)
-        #expect(waitUntil(seconds: 20) { !isAlive(json.pid) }, "still following after the destroy: \(json.stderr)")
+        #expect(waitUntil(seconds: 20) { !isAlive(json.pid) && !isAlive(every.pid) },
+                "still following after the destroy: \(json.stderr)\n\(every.stderr)")
         let destroyed = json.events.filter { $0.type == .labDestroyed }.map { $0.host ?? "" }
         #expect(destroyed.sorted() == ["", "h2", "h3"], "\(json.text)")
         Self.nothingRunning(on: hosts)
@@ -139,6 +145,7 @@ struct SpreadEventsTests {
             var up: Bool
             var carrier: Bool
             var peer: String?
+            var impairment: String?
         }
         struct Link: Decodable { var id: String }
         var nodes: [Node]
@@ -193,6 +200,10 @@ struct SpreadEventsTests {
         #expect(waitUntil(seconds: 10) { page()?.interface("b:eth0")?.up == false }, "\(String(describing: page()?.interface("b:eth0")))")
         #expect(hosts.run(1, "nslab link \(name) b:eth0 up").status == 0)
         #expect(waitUntil(seconds: 10) { page()?.interface("b:eth0")?.up == true })
+        // An impairment set on host 2 is on the page too.
+        #expect(hosts.run(1, "nslab link \(name) c:eth0 set rate=10mbit").status == 0)
+        #expect(waitUntil(seconds: 10) { page()?.interface("c:eth0")?.impairment?.contains("rate=10mbit") == true },
+                "\(String(describing: page()?.interface("c:eth0")))")
 
         // A node on host 3, read there on demand.
         let node = request("GET", "/api/labs/\(name)/nodes/d")
