@@ -10,7 +10,9 @@ struct Serve: ParsableCommand {
         discussion: """
         Nodes and links of every lab, redrawn as links go down or up and impairments change \
         (netlink events pushed to the page), interface counters, a node's addresses, routes and \
-        neighbours on click, and `verify` on demand. Everything the page needs is inside nslab.
+        neighbours on click, and `verify` on demand. Everything the page needs is inside nslab. \
+        A lab spread over hosts (deployed from here) is shown whole: each host's part read and \
+        followed by the host's own nslab over ssh, its nodes labelled with their host.
         Listens on 127.0.0.1 only, unless --host names another address and --allow-remote is given. \
         Read-only unless --allow-actions: then links can be taken down and up from the page with \
         the token printed on stderr (or given with --token), sent as Authorization: Bearer TOKEN. \
