@@ -195,9 +195,28 @@ struct SpreadEventsTests {
         #expect(links.count == 6, "\(links)")
         #expect(lab?.interface("r1:eth1")?.peer == "sw:eth0")
 
+        // What a person sees, with a browser on host 1: every node with its host, the links between hosts.
+        let browser = ServeTests.canBrowse ? try Browser(through: [SpreadLabTests.script, "run", hosts.host(1)]) : nil
+        defer { browser?.close() }
+        let section = "document.querySelector('section.lab[data-lab=\"\(name)\"]')"
+        if let browser {
+            try browser.open("http://127.0.0.1:\(port)/", readyWhen: "\(section) && \(section).querySelectorAll('.node').length === 7")
+            let drawn = try browser.evaluate("""
+                [...\(section).querySelectorAll('.node')].map(n => n.dataset.node + ' ' + n.dataset.host + ' '
+                  + (n.querySelector('text.host')?.textContent ?? '-')).sort()
+                """) as? [String]
+            #expect(drawn == ["a  -", "b h2 on h2", "c h2 on h2", "d h3 on h3", "r1  -", "r2 h3 on h3", "sw h2 on h2"])
+            #expect(try browser.evaluate("Boolean(\(section).querySelector('[data-link=\"r1:eth1--sw:eth0\"] line'))") as? Bool == true)
+        }
+
         // A link inside host 2 taken down from the command line: the page has it down.
         #expect(hosts.run(1, "nslab link \(name) b:eth0 down").status == 0)
         #expect(waitUntil(seconds: 10) { page()?.interface("b:eth0")?.up == false }, "\(String(describing: page()?.interface("b:eth0")))")
+        if let browser {
+            #expect(try browser.wait(for: "\(section).querySelector('[data-link=\"b:eth0--sw:eth1\"]').classList.contains('down')", timeout: 5))
+            try browser.screenshot(to: "\(artefactsDirectory)/\(name)-spread-link-down.png")
+            print("serve: screenshot \(artefactsDirectory)/\(name)-spread-link-down.png")
+        }
         #expect(hosts.run(1, "nslab link \(name) b:eth0 up").status == 0)
         #expect(waitUntil(seconds: 10) { page()?.interface("b:eth0")?.up == true })
         // An impairment set on host 2 is on the page too.
