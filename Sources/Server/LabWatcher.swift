@@ -69,6 +69,8 @@ public final class LabWatcher: @unchecked Sendable {
     // Owned by the watcher thread.
     private var watches: [String: [NodeSubscription]] = [:]
     private var streams: [String: [RemoteEventStream]] = [:]
+    /// "lab host" of the hosts whose stream failed and has been reported: once, not per reload.
+    private var failuresNoted: Set<String> = []
     private var pendingDumps: [String: Int] = [:]
     private var recordStamps: [String: String] = [:]
     private var reloadAt: [String: Double] = [:]
@@ -334,8 +336,18 @@ public final class LabWatcher: @unchecked Sendable {
             }
         }
         if needsReload { reloadAt[stream.lab] = min(reloadAt[stream.lab] ?? .infinity, monotonicSeconds() + 0.1) }
-        if let note = stream.endNote { FileHandle.standardError.write(Data("nslab: \(note)\n".utf8)) }
-        if stream.ending != nil { streams[stream.lab]?.removeAll { $0 === stream } }
+        if stream.ending != nil {
+            noteEnd(of: stream)
+            streams[stream.lab]?.removeAll { $0 === stream }
+        }
+    }
+
+    /// Says on stderr why a host's part is no longer followed, once until it is followed again.
+    private func noteEnd(of stream: RemoteEventStream) {
+        let key = "\(stream.lab) \(stream.host.name)"
+        guard stream.ending != nil else { failuresNoted.remove(key); return }
+        guard let note = stream.endNote, failuresNoted.insert(key).inserted else { return }
+        FileHandle.standardError.write(Data("nslab: \(note)\n".utf8))
     }
 
     /// One link dump per node namespace: its answers carry every interface's counters. A lab
@@ -416,7 +428,10 @@ public final class LabWatcher: @unchecked Sendable {
             pendingDumps[result.lab] = nil
             // The new streams were started before the hosts' parts were read: they replace the old.
             streams.removeValue(forKey: result.lab)?.forEach { $0.stop() }
-            if !result.streams.isEmpty { streams[result.lab] = result.streams }
+            // A host that could not be reached ended its stream while the lab was read.
+            result.streams.forEach(noteEnd)
+            let running = result.streams.filter { $0.ending == nil }
+            if !running.isEmpty { streams[result.lab] = running }
             // A spread lab may have no node here: it stays while its record does.
             let shown = !kept.isEmpty || result.spread
             publish { shared in

@@ -2,6 +2,7 @@ import CShims
 import Foundation
 import Namespaces
 import Netlink
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,6 +36,8 @@ public final class RemoteEventStream: @unchecked Sendable {
     private var held: [RemoteEventLine] = []
     private var sawDestroyed = false
     public private(set) var ending: Ending?
+    /// Its ssh has been waited for: its pid may belong to another process from then on.
+    private let reaped = Atomic<Bool>(false)
 
     /// Starts following `lab` on `host`; nil with the reason when ssh cannot be started at all.
     public static func start(lab: String, host: RemoteHost, via connections: SSHConnections) -> Result<RemoteEventStream, LabError> {
@@ -82,7 +85,7 @@ public final class RemoteEventStream: @unchecked Sendable {
         if result.contains(where: { if case .event(let event) = $0 { event.type == .labDestroyed } else { false } }) {
             sawDestroyed = true
         }
-        if output < 0 && errors < 0 && ending == nil { ending = end(status: Spawn.wait(for: pid)) }
+        if output < 0 && errors < 0 && ending == nil { ending = end(status: reap()) }
         return result
     }
 
@@ -109,8 +112,20 @@ public final class RemoteEventStream: @unchecked Sendable {
         kill(pid, SIGKILL)
         for fd in [output, errors] where fd >= 0 { close(fd) }
         output = -1; errors = -1
-        _ = Spawn.wait(for: pid)
+        _ = reap()
         ending = .stopped
+    }
+
+    /// Ends its ssh from any thread, leaving the reading and reaping to the thread that owns the
+    /// stream (a process shutting down while a stream is being started elsewhere).
+    public func terminate() {
+        if !reaped.load(ordering: .acquiring) { kill(pid, SIGKILL) }
+    }
+
+    private func reap() -> Int32 {
+        let status = Spawn.wait(for: pid)
+        reaped.store(true, ordering: .releasing)
+        return status
     }
 
     /// One line for an end a person should hear of; nil while it runs, and for a destroy of the
@@ -129,7 +144,7 @@ public final class RemoteEventStream: @unchecked Sendable {
     /// The last line ssh or the host's nslab wrote on stderr, for a one-line message.
     public var reason: String {
         let text = String(decoding: errorText, as: UTF8.self)
-        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty } ?? ""
+        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.last { !$0.isEmpty } ?? ""
     }
 
     private func end(status: Int32) -> Ending {

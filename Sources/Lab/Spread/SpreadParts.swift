@@ -7,6 +7,13 @@ public final class SpreadParts: RemoteLabParts {
     private let connections = SSHConnections.owned()
     /// Every host reached, for closing the connections at the end.
     private let reached = Mutex(Set<RemoteHost>())
+    /// The streams started that someone still holds, for ending them at the end whoever holds
+    /// them then (weak: a stream let go of is gone).
+    private let started = Mutex([WeakStream]())
+
+    struct WeakStream: @unchecked Sendable {
+        weak var stream: RemoteEventStream?
+    }
     /// How long `follow` waits for the hosts to say they follow.
     static let startTimeout = 15.0
 
@@ -25,6 +32,7 @@ public final class SpreadParts: RemoteLabParts {
 
     public func follow(_ layout: SpreadLayout) -> [RemoteEventStream] {
         let streams = hosts(layout.lab).compactMap { try? RemoteEventStream.start(lab: layout.lab, host: $0, via: connections).get() }
+        started.withLock { $0 = $0.filter { $0.stream != nil } + streams.map(WeakStream.init) }
         // Each waits for its own host; they connect at the same time.
         _ = RemoteHosts.each(streams) { $0.waitForStart(timeout: SpreadParts.startTimeout) }
         return streams
@@ -79,6 +87,10 @@ public final class SpreadParts: RemoteLabParts {
     }
 
     public func close() {
+        started.withLock { streams in
+            streams.forEach { $0.stream?.terminate() }
+            streams = []
+        }
         let hosts = reached.withLock { hosts in
             defer { hosts = [] }
             return Array(hosts)
