@@ -118,12 +118,13 @@ public final class LabEventMonitor {
         fds += sockets.map { pollfd(fd: $0.1.socket.fd, events: Int16(POLLIN), revents: 0) }
         fds += processes.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
         fds += remote.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
-        // Asked for nothing: POLLERR (a pipe's reader closed it) and POLLHUP come anyway.
+        // Asked for nothing: POLLERR (a pipe's reader closed it), POLLHUP and POLLNVAL (no such
+        // descriptor: nothing can be written) come anyway.
         fds.append(pollfd(fd: output ?? -1, events: 0, revents: 0))
         // The timeout only lets a Ctrl-C delivered to another thread be seen; nothing is read on it.
         let ready = poll(&fds, nfds_t(fds.count), 250)
         guard ready > 0 else { return }
-        if fds[fds.count - 1].revents & Int16(POLLERR | POLLHUP) != 0 { outputClosed = true }
+        if fds[fds.count - 1].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { outputClosed = true }
         let remoteStart = 1 + sockets.count + processes.count
         var received = Set<ObjectIdentifier>()
         for (n, (stream, _)) in remote.enumerated() where fds[remoteStart + n].revents != 0 {
