@@ -207,6 +207,11 @@ struct SpreadEventsTests {
                 """) as? [String]
             #expect(drawn == ["a  -", "b h2 on h2", "c h2 on h2", "d h3 on h3", "r1  -", "r2 h3 on h3", "sw h2 on h2"])
             #expect(try browser.evaluate("Boolean(\(section).querySelector('[data-link=\"r1:eth1--sw:eth0\"] line'))") as? Bool == true)
+            // A node of host 3, clicked: read there, its host named.
+            try browser.click("section.lab[data-lab=\"\(name)\"] [data-node=\"d\"] .shape")
+            #expect(try browser.wait(for: "document.getElementById('panel-body').dataset.panelNode === '\(name)/d' && document.querySelector('[data-panel=\"routes\"]')", timeout: 10))
+            let panel = try browser.evaluate("document.getElementById('panel').innerText") as? String ?? ""
+            #expect(panel.contains("on host h3") && panel.contains("10.3.0.2/24") && panel.contains("10.3.0.1"), "\(panel)")
         }
 
         // A link inside host 2 taken down from the command line: the page has it down.
