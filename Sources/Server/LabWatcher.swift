@@ -68,7 +68,12 @@ public final class LabWatcher: @unchecked Sendable {
 
     // Owned by the watcher thread.
     private var watches: [String: [NodeSubscription]] = [:]
-    private var streams: [String: [RemoteEventStream]] = [:]
+    private var streams: [String: [RemoteEventStream]] = [:] {
+        didSet { following.withLock { $0 = streams.mapValues { Set($0.map(\.host.name)) } } }
+    }
+    /// The hosts each lab's streams follow, for the loader: a reload reads a host's part again
+    /// but keeps following it with the stream that runs.
+    private let following = Mutex([String: Set<String>]())
     /// "lab host" of the hosts whose stream failed and has been reported: once, not per reload.
     private var failuresNoted: Set<String> = []
     private var pendingDumps: [String: Int] = [:]
@@ -426,11 +431,15 @@ public final class LabWatcher: @unchecked Sendable {
             let kept = result.watches.filter { NamedNamespaces.exists($0.namespace) }
             watches[result.lab] = kept.isEmpty ? nil : kept
             pendingDumps[result.lab] = nil
-            // The new streams were started before the hosts' parts were read: they replace the old.
-            streams.removeValue(forKey: result.lab)?.forEach { $0.stop() }
+            // The streams started for this read join those that ran through it (those of hosts the
+            // lab no longer has, or of a lab that is gone, end).
+            let hosts = Set(result.live?.view.nodes.compactMap(\.host) ?? [])
+            var running = streams.removeValue(forKey: result.lab) ?? []
+            for stream in running where !hosts.contains(stream.host.name) { stream.stop() }
+            running.removeAll { $0.ending != nil }
             // A host that could not be reached ended its stream while the lab was read.
             result.streams.forEach(noteEnd)
-            let running = result.streams.filter { $0.ending == nil }
+            running += result.streams.filter { $0.ending == nil }
             if !running.isEmpty { streams[result.lab] = running }
             // A spread lab may have no node here: it stays while its record does.
             let shown = !kept.isEmpty || result.spread
@@ -461,8 +470,8 @@ public final class LabWatcher: @unchecked Sendable {
         }
     }
 
-    /// Reads a lab from scratch: its event sockets (and a spread lab's hosts' event streams)
-    /// first, so that no change between the reading and the subscription is lost, then the
+    /// Reads a lab from scratch: its event sockets (and a spread lab's hosts' event streams, for
+    /// the hosts not followed yet) first, so that no change between the reading and the subscription is lost, then the
     /// kernel's state of every node (and each host's part). A lab that is gone, not completely
     /// deployed, or without any namespace left (nor other hosts) has no `live` view.
     private func load(_ lab: String) -> Loaded {
@@ -471,7 +480,8 @@ public final class LabWatcher: @unchecked Sendable {
         }
         let layout = parts?.layout(of: lab)
         let watches = NodeSubscription.open(summary, groups: LabWatcher.groups)
-        let streams = layout.map { parts?.follow($0) ?? [] } ?? []
+        let followed = following.withLock { $0[lab] ?? [] }
+        let streams = layout.map { parts?.follow($0, except: followed) ?? [] } ?? []
         guard !watches.isEmpty || layout != nil, let observed = try? ObservedLab.read(deployed: lab).lab else {
             streams.forEach { $0.stop() }
             return Loaded(lab: lab, live: nil, watches: [])

@@ -234,6 +234,8 @@ struct SpreadEventsTests {
         #expect(node.status == 200 && node.body.contains("10.3.0.2/24") && node.body.contains("\"routes\""), "\(node)")
 
         // The link between this machine and host 2 taken down from the page: both ends, each on its host.
+        let followers = Self.processes("nslab", on: hosts, 2)
+        #expect(followers.count == 1, "the server's nslab events on host 2: \(followers)")
         let down = request("POST", "/api/labs/\(name)/links/sw:eth0/down", auth: true)
         #expect(down.status == 200, "\(down)")
         #expect(hosts.run(2, "ip -n sw -br link show eth0").output.contains("DOWN"))
@@ -242,6 +244,10 @@ struct SpreadEventsTests {
         let up = request("POST", "/api/labs/\(name)/links/r1:eth1/up", auth: true)
         #expect(up.status == 200, "\(up)")
         #expect(waitUntil(seconds: 10) { page().map { $0.interface("sw:eth0")?.up == true && $0.interface("r1:eth1")?.up == true } ?? false })
+        // This machine's record changed (the link's state is kept there): the lab was read again,
+        // and host 2 is still followed by the same stream (the reading's nslab inspect there ends).
+        #expect(waitUntil(seconds: 10) { Self.processes("nslab", on: hosts, 2) == followers },
+                "\(Self.processes("nslab", on: hosts, 2)), was \(followers)")
 
         // Verify from the page: every host probes from its nodes, one report of the whole lab.
         let verify = request("POST", "/api/labs/\(name)/verify")

@@ -44,9 +44,10 @@ public struct SpreadLayout: Sendable, Equatable {
 public protocol RemoteLabParts: AnyObject, Sendable {
     /// Where `lab`'s nodes are; nil when it is not spread over hosts.
     func layout(of lab: String) -> SpreadLayout?
-    /// Starts following every host's part, and waits (a few seconds at most) until each follows
-    /// or has failed: from then on no change is missed. The streams are the caller's to stop.
-    func follow(_ layout: SpreadLayout) -> [RemoteEventStream]
+    /// Starts following every host's part but those of `followed` (the caller follows them
+    /// already), and waits (a few seconds at most) until each follows or has failed: from then on
+    /// no change is missed. The streams are the caller's to stop.
+    func follow(_ layout: SpreadLayout, except followed: Set<String>) -> [RemoteEventStream]
     /// Each host's part as it is now, by host; a host that cannot be read, with why.
     func states(_ layout: SpreadLayout) -> [String: Result<LabState, LabError>]
     /// A node on another host, read there now; nil when `node` is not on another host.

@@ -30,8 +30,8 @@ public final class SpreadParts: RemoteLabParts {
         return hosts
     }
 
-    public func follow(_ layout: SpreadLayout) -> [RemoteEventStream] {
-        let streams = hosts(layout.lab).compactMap { try? RemoteEventStream.start(lab: layout.lab, host: $0, via: connections).get() }
+    public func follow(_ layout: SpreadLayout, except followed: Set<String>) -> [RemoteEventStream] {
+        let streams = hosts(layout.lab).filter { !followed.contains($0.name) }.compactMap { try? RemoteEventStream.start(lab: layout.lab, host: $0, via: connections).get() }
         started.withLock { $0 = $0.filter { $0.stream != nil } + streams.map(WeakStream.init) }
         // Each waits for its own host; they connect at the same time.
         _ = RemoteHosts.each(streams) { $0.waitForStart(timeout: SpreadParts.startTimeout) }
