@@ -24,16 +24,7 @@ struct HostProgram {
         guard nslab_pipe_cloexec(&outPipe) == 0, nslab_pipe_cloexec(&errPipe) == 0, nslab_pipe_cloexec(&inPipe) == 0 else {
             return HostProgram(status: 1, output: Data(), error: Data("pipe: \(String(cString: strerror(errno)))".utf8))
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, mergingErrors ? outPipe[1] : errPipe[1], 2)
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, cArgs, environ)
+        let (pid, spawned) = spawn(path, argv, input: inPipe[0], output: outPipe[1], error: mergingErrors ? outPipe[1] : errPipe[1])
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         guard spawned == 0 else {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
@@ -65,6 +56,22 @@ struct HostProgram {
         // Read to its end: the program closed its stderr, at the latest when it exited.
         errorsRead.wait()
         return HostProgram(status: status, output: output, error: errors.withLock { $0 })
+    }
+
+    /// Starts `argv` (its program at `path`) with the three descriptors as its stdin, stdout and
+    /// stderr: its pid, and 0 or the error number posix_spawn gave.
+    static func spawn(_ path: String, _ argv: [String], input: Int32, output: Int32, error: Int32) -> (pid: pid_t, error: Int32) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input, 0)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, error, 2)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, cArgs, environ)
+        return (pid, spawned)
     }
 
     private static func readAll(_ fd: Int32) -> Data {

@@ -21,6 +21,10 @@ import Glibc
 ///
 /// Reading a lab (its sockets, then the kernel's state of every node) happens on a second
 /// thread, so that a large lab being read never holds back the events of the others.
+///
+/// A lab spread over hosts (deployed from here) is shown whole: its other hosts' parts are read
+/// and followed through `RemoteLabParts` (each host's own `nslab inspect` and `nslab events`),
+/// their events polled with the sockets.
 public final class LabWatcher: @unchecked Sendable {
     /// What viewers and the HTTP handlers share with the threads.
     private struct Shared {
@@ -38,6 +42,9 @@ public final class LabWatcher: @unchecked Sendable {
         var lab: String
         var live: LiveLab?
         var watches: [NodeSubscription]
+        /// A spread lab's other hosts' parts, followed from before they were read.
+        var streams: [RemoteEventStream] = []
+        var spread = false
     }
 
     private struct Loads {
@@ -51,6 +58,7 @@ public final class LabWatcher: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wakeFDs: (read: Int32, write: Int32)
     private let actionsAllowed: Bool
+    private let parts: (any RemoteLabParts)?
     private let finished = DispatchSemaphore(value: 0)
     static let counterInterval = 1.0
     static let scanInterval = 0.5
@@ -60,6 +68,14 @@ public final class LabWatcher: @unchecked Sendable {
 
     // Owned by the watcher thread.
     private var watches: [String: [NodeSubscription]] = [:]
+    private var streams: [String: [RemoteEventStream]] = [:] {
+        didSet { following.withLock { $0 = streams.mapValues { Set($0.map(\.host.name)) } } }
+    }
+    /// The hosts each lab's streams follow, for the loader: a reload reads a host's part again
+    /// but keeps following it with the stream that runs.
+    private let following = Mutex([String: Set<String>]())
+    /// "lab host" of the hosts whose stream failed and has been reported: once, not per reload.
+    private var failuresNoted: Set<String> = []
     private var pendingDumps: [String: Int] = [:]
     private var recordStamps: [String: String] = [:]
     private var reloadAt: [String: Double] = [:]
@@ -67,12 +83,13 @@ public final class LabWatcher: @unchecked Sendable {
     private var netnsWatched = false
     private var buffer: [UInt8] = []
 
-    public init(actionsAllowed: Bool) throws {
+    public init(actionsAllowed: Bool, parts: (any RemoteLabParts)? = nil) throws {
         var fds: [Int32] = [-1, -1]
         guard nslab_pipe_cloexec(&fds) == 0 else { throw SystemCallError("pipe2") }
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         wakeFDs = (fds[0], fds[1])
         self.actionsAllowed = actionsAllowed
+        self.parts = parts
         inotify = try? Inotify()
         LabWatcher.raiseFileLimit()
     }
@@ -97,7 +114,7 @@ public final class LabWatcher: @unchecked Sendable {
                 scan(now: monotonicSeconds())
                 let labs = Array(reloadAt.keys)
                 reloadAt = [:]
-                let results = labs.map(LabWatcher.load)
+                let results = labs.map(load)
                 loads.withLock { $0.done = results }
                 takeLoadedLabs()
                 Thread.detachNewThread { [self] in
@@ -118,6 +135,7 @@ public final class LabWatcher: @unchecked Sendable {
         wake()
         loadRequested.signal()
         finished.wait()
+        parts?.close()
     }
 
     /// Ends every viewer's stream (their pages reconnect), as the server shuts down; new
@@ -226,9 +244,11 @@ public final class LabWatcher: @unchecked Sendable {
             var deadline = min(lastScan + LabWatcher.scanInterval, reloadAt.values.min() ?? .infinity)
             if viewerCount > 0 { deadline = min(deadline, lastTick + LabWatcher.counterInterval, lastKeepalive + LabWatcher.keepaliveInterval) }
             let polled = watches.values.flatMap { $0 }
+            let remote = streams.values.flatMap { $0 }.flatMap { stream in stream.descriptors.map { (stream, $0) } }
             var fds = [pollfd(fd: wakeFDs.read, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: inotify?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
             fds += polled.map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
+            fds += remote.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, min(deadline - now, 1)) * 1000))
             if ready < 0 && errno != EINTR { break }
             if ready <= 0 { continue }
@@ -242,8 +262,17 @@ public final class LabWatcher: @unchecked Sendable {
             for (watch, fd) in zip(polled, fds.dropFirst(2)) where fd.revents != 0 && current.contains(ObjectIdentifier(watch)) {
                 receive(from: watch)
             }
+            let following = Set(streams.values.flatMap { $0 }.map(ObjectIdentifier.init))
+            var received = Set<ObjectIdentifier>()
+            for ((stream, _), fd) in zip(remote, fds.dropFirst(2 + polled.count)) where fd.revents != 0 {
+                // Both its pipes may be ready: one read takes what each holds.
+                guard following.contains(ObjectIdentifier(stream)), received.insert(ObjectIdentifier(stream)).inserted else { continue }
+                receive(from: stream)
+            }
         }
         watches = [:]
+        streams.values.forEach { $0.forEach { $0.stop() } }
+        streams = [:]
     }
 
     private func drain(_ fd: Int32) {
@@ -288,6 +317,42 @@ public final class LabWatcher: @unchecked Sendable {
             return messages
         }
         if needsReload { reloadAt[watch.lab] = min(reloadAt[watch.lab] ?? .infinity, monotonicSeconds() + 0.1) }
+    }
+
+    /// Reads a host's stream and applies its events to its lab.
+    private func receive(from stream: RemoteEventStream) {
+        let events = stream.read().compactMap { line -> LabEvent? in
+            if case .event(let event) = line { return event } else { return nil }
+        }
+        var needsReload = false
+        if !events.isEmpty {
+            publish { shared in
+                guard var live = shared.labs[stream.lab] else { return [] }
+                var messages: [Message] = []
+                for event in events {
+                    switch live.apply(event) {
+                    case .none: break
+                    case .structure: needsReload = true
+                    case .interface(let node, let interface): messages.append(.interface(lab: stream.lab, node: node, interface))
+                    }
+                }
+                shared.labs[stream.lab] = live
+                return messages
+            }
+        }
+        if needsReload { reloadAt[stream.lab] = min(reloadAt[stream.lab] ?? .infinity, monotonicSeconds() + 0.1) }
+        if stream.ending != nil {
+            noteEnd(of: stream)
+            streams[stream.lab]?.removeAll { $0 === stream }
+        }
+    }
+
+    /// Says on stderr why a host's part is no longer followed, once until it is followed again.
+    private func noteEnd(of stream: RemoteEventStream) {
+        let key = "\(stream.lab) \(stream.host.name)"
+        guard stream.ending != nil else { failuresNoted.remove(key); return }
+        guard let note = stream.endNote, failuresNoted.insert(key).inserted else { return }
+        FileHandle.standardError.write(Data("nslab: \(note)\n".utf8))
     }
 
     /// One link dump per node namespace: its answers carry every interface's counters. A lab
@@ -366,10 +431,22 @@ public final class LabWatcher: @unchecked Sendable {
             let kept = result.watches.filter { NamedNamespaces.exists($0.namespace) }
             watches[result.lab] = kept.isEmpty ? nil : kept
             pendingDumps[result.lab] = nil
+            // The streams started for this read join those that ran through it (those of hosts the
+            // lab no longer has, or of a lab that is gone, end).
+            let hosts = Set(result.live?.view.nodes.compactMap(\.host) ?? [])
+            var running = streams.removeValue(forKey: result.lab) ?? []
+            for stream in running where !hosts.contains(stream.host.name) { stream.stop() }
+            running.removeAll { $0.ending != nil }
+            // A host that could not be reached ended its stream while the lab was read.
+            result.streams.forEach(noteEnd)
+            running += result.streams.filter { $0.ending == nil }
+            if !running.isEmpty { streams[result.lab] = running }
+            // A spread lab may have no node here: it stays while its record does.
+            let shown = !kept.isEmpty || result.spread
             publish { shared in
                 let had = shared.labs[result.lab] != nil
-                shared.labs[result.lab] = kept.isEmpty ? nil : result.live
-                if let live = result.live, !kept.isEmpty { return [.lab(live.view)] }
+                shared.labs[result.lab] = shown ? result.live : nil
+                if let live = result.live, shown { return [.lab(live.view)] }
                 return had ? [.labRemoved(result.lab)] : []
             }
         }
@@ -383,24 +460,34 @@ public final class LabWatcher: @unchecked Sendable {
             if stopping.load(ordering: .acquiring) { return }
             let next = loads.withLock { loads in loads.queue.isEmpty ? nil : loads.queue.removeFirst() }
             guard let lab = next else { continue }
-            let result = LabWatcher.load(lab)
-            if stopping.load(ordering: .acquiring) { return }
+            let result = load(lab)
+            if stopping.load(ordering: .acquiring) {
+                result.streams.forEach { $0.stop() }
+                return
+            }
             loads.withLock { $0.done.append(result) }
             wake()
         }
     }
 
-    /// Reads a lab from scratch: its event sockets first (so that no change between the reading
-    /// and the subscription is lost), then the kernel's state of every node. A lab that is gone,
-    /// not completely deployed, or without any namespace left has no `live` view.
-    private static func load(_ lab: String) -> Loaded {
+    /// Reads a lab from scratch: its event sockets (and a spread lab's hosts' event streams, for
+    /// the hosts not followed yet) first, so that no change between the reading and the subscription is lost, then the
+    /// kernel's state of every node (and each host's part). A lab that is gone, not completely
+    /// deployed, or without any namespace left (nor other hosts) has no `live` view.
+    private func load(_ lab: String) -> Loaded {
         guard let summary = try? LabRecord.read(lab: lab).summary, summary.isComplete else {
             return Loaded(lab: lab, live: nil, watches: [])
         }
-        let watches = NodeSubscription.open(summary, groups: groups)
-        guard !watches.isEmpty, let observed = try? ObservedLab.read(deployed: lab).lab else {
+        let layout = parts?.layout(of: lab)
+        let watches = NodeSubscription.open(summary, groups: LabWatcher.groups)
+        let followed = following.withLock { $0[lab] ?? [] }
+        let streams = layout.map { parts?.follow($0, except: followed) ?? [] } ?? []
+        guard !watches.isEmpty || layout != nil, let observed = try? ObservedLab.read(deployed: lab).lab else {
+            streams.forEach { $0.stop() }
             return Loaded(lab: lab, live: nil, watches: [])
         }
-        return Loaded(lab: lab, live: LiveLab(observed), watches: watches)
+        var live = LiveLab(observed)
+        if let layout, let parts { live.addParts(layout, states: parts.states(layout)) }
+        return Loaded(lab: lab, live: live, watches: watches, streams: streams, spread: layout != nil)
     }
 }

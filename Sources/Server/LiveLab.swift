@@ -24,6 +24,8 @@ public struct NodeView: Codable, Sendable {
     /// Stopped with `nslab node … stop`.
     public var stopped: Bool = false
     public var interfaces: [InterfaceView]
+    /// The host of a spread lab the node is on; nil: this machine.
+    public var host: String? = nil
 }
 
 /// An interface as the page shows it; a change to any field is pushed to the page.
@@ -71,6 +73,8 @@ struct LiveLab: Sendable {
     /// Counters as last pushed, so a push carries only what moved.
     var countersSent: [String: LinkCounters] = [:]
     private var positions: [String: [Int32: (node: Int, interface: Int)]] = [:]
+    /// The interfaces of nodes on other hosts by "node:interface": their events name them so.
+    var remoteInterfaces: [String: (node: Int, interface: Int)] = [:]
     /// Each interface's addresses as prefixes, by position: what address events change.
     private var prefixes: [[[IPPrefix]]] = []
 

@@ -10,9 +10,12 @@ public struct ServeOptions: Sendable {
     public var host: String
     public var port: Int
     public var security: ServeSecurity
+    /// How the other hosts' parts of spread labs are read, followed and acted on; nil: labs are
+    /// shown as this machine has them.
+    public var parts: (any RemoteLabParts)?
 
-    public init(host: String, port: Int, security: ServeSecurity) {
-        self.host = host; self.port = port; self.security = security
+    public init(host: String, port: Int, security: ServeSecurity, parts: (any RemoteLabParts)? = nil) {
+        self.host = host; self.port = port; self.security = security; self.parts = parts
     }
 }
 
@@ -29,13 +32,13 @@ public enum LabServer {
     /// Serves until SIGINT or SIGTERM. `onRunning` gets the address actually bound (port 0 asks
     /// the kernel for a free port).
     public static func run(_ options: ServeOptions, onRunning: @escaping @Sendable (_ host: String, _ port: Int) -> Void) async throws {
-        let watcher = try LabWatcher(actionsAllowed: options.security.allowActions)
+        let watcher = try LabWatcher(actionsAllowed: options.security.allowActions, parts: options.parts)
         await watcher.start()  // the labs deployed now are on the page before it can be opened
         defer { watcher.stop() }
         var logger = Logger(label: "nslab.serve")
         logger.logLevel = .warning
         let app = Application(
-            router: router(watcher: watcher, security: options.security),
+            router: router(watcher: watcher, security: options.security, parts: options.parts),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "nslab"),
             onServerRunning: { channel in
                 onRunning(options.host, channel.localAddress?.port ?? options.port)
@@ -57,7 +60,7 @@ public enum LabServer {
         }
     }
 
-    static func router(watcher: LabWatcher, security: ServeSecurity) -> Router<BasicRequestContext> {
+    static func router(watcher: LabWatcher, security: ServeSecurity, parts: (any RemoteLabParts)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: Guard(security: security))
 
@@ -86,6 +89,8 @@ public enum LabServer {
         router.get("/api/labs/:lab/nodes/:node") { _, context in
             let (lab, node) = (try parameter("lab", context), try parameter("node", context))
             return await answer {
+                // A node on another host is read there.
+                if let state = try parts?.node(lab: lab, node: node) { return state }
                 guard let state = try LabInspector.inspect(lab: lab, only: [node]).nodes.first else {
                     throw LabError.unknownNode(lab: lab, node: node, known: watcher.lab(lab)?.nodes.map(\.name) ?? [])
                 }
@@ -94,7 +99,11 @@ public enum LabServer {
         }
         router.post("/api/labs/:lab/verify") { _, context in
             let lab = try parameter("lab", context)
-            return await answer { try Verifier.verify(lab: lab) }
+            return await answer {
+                // A spread lab: every host probes from its own nodes, in one report.
+                if let parts, parts.layout(of: lab) != nil { return try parts.verify(lab: lab) }
+                return try Verifier.verify(lab: lab)
+            }
         }
         router.post("/api/labs/:lab/links/:end/:action") { request, context in
             let (lab, end, action) = (try parameter("lab", context), try parameter("end", context), try parameter("action", context))
@@ -107,8 +116,10 @@ public enum LabServer {
             }
             guard action == "down" || action == "up" else { return failure(400, "the action is down or up, not \(action)") }
             return await answer {
-                ActionResult(lab: lab, ends: try LinkControl.setState(lab: lab, target: end, up: action == "up").map(\.id),
-                             state: action)
+                // An end on another host, or a link between hosts: each end on its own host.
+                let ends = try parts?.setLinkState(lab: lab, end: end, up: action == "up")
+                    ?? LinkControl.setState(lab: lab, target: end, up: action == "up").map(\.id)
+                return ActionResult(lab: lab, ends: ends, state: action)
             }
         }
         return router

@@ -28,8 +28,10 @@ public final class Browser {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { access($0, X_OK) == 0 }
     }
 
-    /// Starts the browser with one blank page of `width`×`height` CSS pixels.
-    public init(width: Int = 1400, height: Int = 1000) throws {
+    /// Starts the browser with one blank page of `width`×`height` CSS pixels. `through`: a
+    /// command that runs the browser elsewhere and keeps its descriptors (a simulated host's
+    /// `sim-hosts.sh run HOST`), so that its 127.0.0.1 is that host's.
+    public init(width: Int = 1400, height: Int = 1000, through launcher: [String] = []) throws {
         guard let executable = Browser.executable else {
             throw BrowserError("chromium is not installed (scripts/install-deps.sh installs it)")
         }
@@ -60,10 +62,10 @@ public final class Browser {
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--hide-scrollbars", "--mute-audio", "about:blank",
         ]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = (launcher + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let spawned = posix_spawn(&child, launcher.first ?? executable, &actions, &attributes, argv, environ)
         Glibc.close(toBrowser[0])
         Glibc.close(fromBrowser[1])
         guard spawned == 0 else {

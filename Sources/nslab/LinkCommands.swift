@@ -66,9 +66,9 @@ struct LinkCommand: ParsableCommand {
 
     func run() throws {
         // A link between hosts goes down and up at both ends, each on its own host.
-        if ["down", "up"].contains(action), let far = SpreadLab.farEnd(of: end, lab: lab) {
+        if ["down", "up"].contains(action), let ends = SpreadLab.linkEnds(lab: lab, end: end) {
             var status: Int32 = 0
-            for (target, host) in [(end, SpreadLab.remoteNode(String(end.prefix { $0 != ":" }), lab: lab)?.host), (far.end, far.host)] {
+            for (target, host) in ends {
                 if let host {
                     status = max(status, RemoteHosts.attach(host, ["link", lab, target, action]))
                 } else {

@@ -10,7 +10,9 @@ struct Serve: ParsableCommand {
         discussion: """
         Nodes and links of every lab, redrawn as links go down or up and impairments change \
         (netlink events pushed to the page), interface counters, a node's addresses, routes and \
-        neighbours on click, and `verify` on demand. Everything the page needs is inside nslab.
+        neighbours on click, and `verify` on demand. Everything the page needs is inside nslab. \
+        A lab spread over hosts (deployed from here) is shown whole: each host's part read and \
+        followed by the host's own nslab over ssh, its nodes labelled with their host.
         Listens on 127.0.0.1 only, unless --host names another address and --allow-remote is given. \
         Read-only unless --allow-actions: then links can be taken down and up from the page with \
         the token printed on stderr (or given with --token), sent as Authorization: Bearer TOKEN. \
@@ -47,7 +49,8 @@ struct Serve: ParsableCommand {
         // Without root every lab's namespaces are closed to it: say so, not serve an empty page.
         try reportingErrors { try Privileges.check(for: "watch the labs' namespaces") }
         let security = ServeSecurity(allowActions: allowActions, token: allowActions ? (token ?? ServeSecurity.randomToken()) : nil)
-        let options = ServeOptions(host: host, port: port, security: security)
+        // Spread labs deployed from here are shown whole: their hosts are read over ssh.
+        let options = ServeOptions(host: host, port: port, security: security, parts: SpreadParts())
         let printedToken = token == nil ? security.token : nil
         try runBlocking {
             try await LabServer.run(options) { host, port in

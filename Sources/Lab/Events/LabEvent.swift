@@ -61,14 +61,18 @@ public struct LabEvent: Codable, Sendable, Equatable {
     public var command: [String]?
     /// The topology file a lab was deployed or converged from.
     public var file: String?
+    /// The host of a spread lab whose part it happened in, as the controller follows it (nil:
+    /// this machine).
+    public var host: String?
 
     public init(time: String = LabEvent.now(), type: Kind, lab: String, node: String? = nil, interface: String? = nil,
                 address: String? = nil, destination: String? = nil, gateway: String? = nil, metric: UInt32? = nil,
                 protocol: String? = nil, impairment: String? = nil, pid: Int32? = nil, command: [String]? = nil,
-                file: String? = nil) {
+                file: String? = nil, host: String? = nil) {
         self.time = time; self.type = type; self.lab = lab; self.node = node; self.interface = interface
         self.address = address; self.destination = destination; self.gateway = gateway; self.metric = metric
         self.protocol = `protocol`; self.impairment = impairment; self.pid = pid; self.command = command; self.file = file
+        self.host = host
     }
 
     /// ISO 8601 with milliseconds, local time, as log files usually carry (and `link … flap` prints).
@@ -79,10 +83,10 @@ public struct LabEvent: Codable, Sendable, Equatable {
         return formatter.string(from: Date())
     }
 
-    /// One line: time, lab, what happened, where, and the details
-    /// (`2025-06-01T10:00:00.123+02:00 lab1 link-down r1:eth0`).
+    /// One line: time, lab, what happened, where, the details, and the host when it is another
+    /// (`2025-06-01T10:00:00.123+02:00 lab1 link-down r1:eth0 on h2`).
     public var line: String {
-        ([time, lab, type.rawValue] + details).joined(separator: " ")
+        ([time, lab, type.rawValue] + details + (host.map { ["on", $0] } ?? [])).joined(separator: " ")
     }
 
     private var details: [String] {

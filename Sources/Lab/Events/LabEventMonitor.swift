@@ -17,7 +17,9 @@ import Glibc
 ///   /run/netns (inotify): a node's namespace deleted, so that its socket, which would keep the
 ///   namespace alive, is closed at once.
 ///
-/// Kernel changes are reported once the lab is deployed: the deploy itself is one event.
+/// Kernel changes are reported once the lab is deployed: the deploy itself is one event. A spread
+/// lab's parts on other hosts are followed by those hosts' own nslab over ssh
+/// (`SpreadPartStreams`), their events merged into the same stream, each named by its host.
 public final class LabEventMonitor {
     /// Labs named on the command line; nil: every lab.
     private let named: Set<String>?
@@ -31,6 +33,9 @@ public final class LabEventMonitor {
     /// Named labs that are not deployed (yet).
     private var waiting: Set<String> = []
     private var buffer: [UInt8] = []
+    private let parts = SpreadPartStreams()
+    /// The reader of the output went away: nobody is following any more.
+    private var outputClosed = false
 
     static let groups: [NetlinkGroup] = NetlinkGroup.allCases
     static let journalName = "record.jsonl"
@@ -74,15 +79,22 @@ public final class LabEventMonitor {
         }
     }
 
-    deinit { labs.values.forEach { $0.close() } }
+    deinit {
+        labs.values.forEach { $0.close() }
+        parts.stopAll()
+    }
 
     /// Follows until every lab it follows is destroyed (with `follow`: until interrupted), or
-    /// until SIGINT/SIGTERM once `Interruption.catchSignals` was called. `emit` gets every event
-    /// in order; `note` what a person should know that is not an event.
-    public func run(emit: (LabEvent) -> Void, note: (String) -> Void) {
+    /// until SIGINT/SIGTERM once `Interruption.catchSignals` was called, or until `output` (the
+    /// descriptor the events are written to) has no reader any more: a follower run over ssh ends
+    /// when the ssh that started it does. `emit` gets every event in order; `note` what a person
+    /// should know that is not an event; `started` is called once the labs there are now are
+    /// followed (their sockets open). Every ssh it started has ended when it returns.
+    public func run(emit: (LabEvent) -> Void, note: (String) -> Void, started: () -> Void = {}, output: Int32? = nil) {
+        defer { parts.stopAll() }
         runWatch = inotify.watch("/run", mask: IN_CREATE | IN_MOVED_TO)
         attachNetns()
-        attachRoot(initial: true, emit: emit)
+        attachRoot(initial: true, emit: emit, note: note)
         waiting = (named ?? []).subtracting(labs.keys)
         for lab in waiting.sorted() { note("waiting for lab \(lab) to be deployed") }
         if labs.isEmpty && waiting.isEmpty && !follow {
@@ -90,20 +102,35 @@ public final class LabEventMonitor {
             return
         }
         for lab in labs.keys.sorted() { note("following lab \(lab)") }
-        while Interruption.signal == nil && (follow || !labs.isEmpty || !waiting.isEmpty) {
-            waitAndDispatch(emit: emit, note: note)
+        started()
+        while Interruption.signal == nil && !outputClosed {
+            let releasing = parts.expireReleased()
+            guard follow || !labs.isEmpty || !waiting.isEmpty || releasing else { break }
+            waitAndDispatch(emit: emit, note: note, output: output)
         }
     }
 
-    private func waitAndDispatch(emit: (LabEvent) -> Void, note: (String) -> Void) {
+    private func waitAndDispatch(emit: (LabEvent) -> Void, note: (String) -> Void, output: Int32?) {
         let sockets = labs.values.flatMap { lab in lab.subscriptions.values.map { (lab, $0) } }
         let processes = labs.values.flatMap { lab in lab.processes.keys.map { (lab, $0) } }
+        let remote = parts.all.flatMap { stream in stream.descriptors.map { (stream, $0) } }
         var fds = [pollfd(fd: inotify.fd, events: Int16(POLLIN), revents: 0)]
         fds += sockets.map { pollfd(fd: $0.1.socket.fd, events: Int16(POLLIN), revents: 0) }
         fds += processes.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
+        fds += remote.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
+        // Asked for nothing: POLLERR (a pipe's reader closed it), POLLHUP and POLLNVAL (no such
+        // descriptor: nothing can be written) come anyway.
+        fds.append(pollfd(fd: output ?? -1, events: 0, revents: 0))
         // The timeout only lets a Ctrl-C delivered to another thread be seen; nothing is read on it.
         let ready = poll(&fds, nfds_t(fds.count), 250)
         guard ready > 0 else { return }
+        if fds[fds.count - 1].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { outputClosed = true }
+        let remoteStart = 1 + sockets.count + processes.count
+        var received = Set<ObjectIdentifier>()
+        for (n, (stream, _)) in remote.enumerated() where fds[remoteStart + n].revents != 0 {
+            // Both its pipes may be ready: one read takes what each holds.
+            if received.insert(ObjectIdentifier(stream)).inserted { parts.receive(stream, emit: emit, note: note) }
+        }
         for (n, (lab, subscription)) in sockets.enumerated() where fds[1 + n].revents != 0 {
             // Dropped meanwhile (its namespace was deleted): its socket is not read again.
             guard labs[lab.name] === lab, lab.subscriptions[subscription.namespace] === subscription else { continue }
@@ -114,17 +141,17 @@ public final class LabEventMonitor {
             Glibc.close(fd)
             emit(LabEvent(type: .processExited, lab: lab.name, node: entry.node, pid: entry.pid, command: entry.command))
         }
-        if fds[0].revents != 0 { directoryEvents(emit: emit) }
+        if fds[0].revents != 0 { directoryEvents(emit: emit, note: note) }
     }
 
     // MARK: Directories
 
-    private func attachRoot(initial: Bool, emit: (LabEvent) -> Void) {
+    private func attachRoot(initial: Bool, emit: (LabEvent) -> Void, note: (String) -> Void) {
         guard rootWatch == nil else { return }
         rootWatch = inotify.watch(LabRecord.root, mask: IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)
         guard rootWatch != nil else { return }
         for lab in LabRecord.labs() where labs[lab] == nil && wants(lab, initial: initial) {
-            add(lab, history: initial, emit: emit)
+            add(lab, history: initial, emit: emit, note: note)
         }
     }
 
@@ -140,18 +167,19 @@ public final class LabEventMonitor {
         return initial || follow
     }
 
-    private func directoryEvents(emit: (LabEvent) -> Void) {
+    private func directoryEvents(emit: (LabEvent) -> Void, note: (String) -> Void) {
         for event in inotify.read() {
             if event.watch == runWatch {
-                if event.name == "nslab" { attachRoot(initial: false, emit: emit) }
+                if event.name == "nslab" { attachRoot(initial: false, emit: emit, note: note) }
                 if event.name == "netns" { attachNetns() }
             } else if event.watch == rootWatch {
                 if event.has(IN_DELETE_SELF) || event.has(IN_IGNORED) {
                     rootWatch = nil
                 } else if event.has(IN_CREATE) || event.has(IN_MOVED_TO) {
-                    if labs[event.name] == nil && wants(event.name, initial: false) { add(event.name, history: false, emit: emit) }
+                    if labs[event.name] == nil && wants(event.name, initial: false) { add(event.name, history: false, emit: emit, note: note) }
                 } else if let lab = labs.removeValue(forKey: event.name) {
                     drop(lab)
+                    parts.release(lab: lab.name)
                     emit(LabEvent(type: .labDestroyed, lab: lab.name))
                     if follow, named?.contains(lab.name) == true { waiting.insert(lab.name) }
                 }
@@ -160,18 +188,21 @@ public final class LabEventMonitor {
                 for lab in labs.values { lab.subscriptions[event.name] = nil }
             } else if let lab = labs.values.first(where: { $0.directoryWatch == event.watch }) {
                 if event.name == LabEventMonitor.journalName { readJournal(lab, history: false, emit: emit) }
+                // A spread lab's record of its hosts, written at each deploy: new hosts' parts are followed.
+                if event.name == SpreadLab.fileName { parts.follow(lab: lab.name, note: note) }
             }
         }
     }
 
     /// Starts following a lab: its directory, then what its journal says so far (`history`:
     /// said before we looked, so only remembered, not reported).
-    private func add(_ name: String, history: Bool, emit: (LabEvent) -> Void) {
+    private func add(_ name: String, history: Bool, emit: (LabEvent) -> Void, note: (String) -> Void) {
         let lab = FollowedLab(name: name)
         labs[name] = lab
         waiting.remove(name)
         lab.directoryWatch = inotify.watch("\(LabRecord.root)/\(name)", mask: IN_CREATE | IN_MODIFY | IN_MOVED_TO)
         readJournal(lab, history: history, emit: emit)
+        parts.follow(lab: name, note: note)
     }
 
     private func drop(_ lab: FollowedLab) {

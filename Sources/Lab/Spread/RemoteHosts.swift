@@ -39,6 +39,28 @@ public struct HostOutcome: Sendable {
     }
 }
 
+/// Whose shared ssh connections a command uses. Short commands share `commands`, and each closes
+/// them at its end; a follower that runs until it is stopped (`events`, `serve`) owns connections
+/// of its own, so that another command closing its connections does not cut the follower's streams.
+public struct SSHConnections: Sendable, Hashable {
+    /// The control socket's name in `RemoteHosts.controlDirectory` (ssh expands %C per destination).
+    let socketName: String
+
+    public static let commands = SSHConnections(socketName: "%C-\(networkNamespace)")
+
+    /// Connections of this process alone, closed by it with `RemoteHosts.closeConnections`.
+    public static func owned() -> SSHConnections { SSHConnections(socketName: "%C-\(networkNamespace)-\(getpid())") }
+
+    /// The network namespace nslab runs in, by inode. %C names a destination by this machine's
+    /// host name, the address and the user; simulated hosts (scripts/sim-hosts.sh) share /tmp and
+    /// the host name, and every simulation has its hosts at the same addresses: without it, a
+    /// command on one simulated machine would use another's connection, to another's host.
+    static let networkNamespace: UInt64 = {
+        var info = stat()
+        return stat("/proc/self/ns/net", &info) == 0 ? UInt64(info.st_ino) : 0
+    }()
+}
+
 /// Runs nslab on other machines over ssh: in parallel, one connection per host shared by every
 /// command of a run (ControlMaster), so a many-host lab pays one handshake per host, not one per
 /// command. Non-interactive (BatchMode): a host that asks for a password fails at once.
@@ -46,9 +68,9 @@ public enum RemoteHosts {
     /// Where the shared connections' sockets live: private to the user, one per destination.
     static var controlDirectory: String { "/tmp/nslab-ssh-\(getuid())" }
 
-    static func sshOptions() -> [String] {
+    static func sshOptions(_ connections: SSHConnections = .commands) -> [String] {
         ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
-         "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C", "-o", "ControlPersist=60"]
+         "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/\(connections.socketName)", "-o", "ControlPersist=60"]
     }
 
     /// `arguments` of the host's nslab, as one line for its shell, every word quoted.
@@ -57,17 +79,18 @@ public enum RemoteHosts {
     }
 
     /// Runs a shell line on `host` (its own nslab, or a plain command), with `input` on its stdin.
-    public static func run(_ host: RemoteHost, line: String, input: Data? = nil) -> HostOutcome {
+    public static func run(_ host: RemoteHost, line: String, input: Data? = nil, via connections: SSHConnections = .commands) -> HostOutcome {
         mkdir(controlDirectory, 0o700)
-        let run = HostProgram.run(["ssh"] + sshOptions() + [host.ssh, "--", line], input: input)
+        let run = HostProgram.run(["ssh"] + sshOptions(connections) + [host.ssh, "--", line], input: input)
         var error = run.errorText
         if run.status == 255, error.isEmpty { error = "ssh \(host.ssh) failed" }
         return HostOutcome(host: host.name, status: run.status, output: run.outputText, error: error)
     }
 
     /// The host's nslab with `arguments`.
-    public static func nslab(_ host: RemoteHost, _ arguments: [String], input: Data? = nil) -> HostOutcome {
-        run(host, line: commandLine(host, arguments), input: input)
+    public static func nslab(_ host: RemoteHost, _ arguments: [String], input: Data? = nil,
+                             via connections: SSHConnections = .commands) -> HostOutcome {
+        run(host, line: commandLine(host, arguments), input: input, via: connections)
     }
 
     /// The host's nslab with `arguments`, its input, output and errors this process's own (a
@@ -86,20 +109,20 @@ public enum RemoteHosts {
         return status
     }
 
-    /// `body` for every host at once; results in the hosts' order.
-    public static func each<T: Sendable>(_ hosts: [RemoteHost], _ body: @Sendable (RemoteHost) -> T) -> [T] {
-        let results = Mutex([T?](repeating: nil, count: hosts.count))
-        DispatchQueue.concurrentPerform(iterations: hosts.count) { index in
-            let result = body(hosts[index])
+    /// `body` for every host (or anything else done per host) at once; results in their order.
+    public static func each<Item: Sendable, T: Sendable>(_ items: [Item], _ body: @Sendable (Item) -> T) -> [T] {
+        let results = Mutex([T?](repeating: nil, count: items.count))
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            let result = body(items[index])
             results.withLock { $0[index] = result }
         }
         return results.withLock { $0.map { $0! } }
     }
 
     /// Ends the shared connections: no ssh process outlives the command that started it.
-    public static func closeConnections(_ hosts: [RemoteHost]) {
+    public static func closeConnections(_ hosts: [RemoteHost], of connections: SSHConnections = .commands) {
         _ = each(hosts) { host in
-            HostProgram.run(["ssh"] + sshOptions() + ["-O", "exit", host.ssh])
+            HostProgram.run(["ssh"] + sshOptions(connections) + ["-O", "exit", host.ssh])
         }
     }
 }

@@ -24,6 +24,14 @@ public enum SpreadLab {
     /// The hosts of a recorded spread lab that hold a part of it.
     public static func hosts(lab: String) throws -> [RemoteHost] { try recorded(lab: lab).hostsWithNodes.map(RemoteHost.init) }
 
+    /// The hosts that hold nodes of a recorded spread lab (one listed under `hosts:` without nodes
+    /// has no part of it).
+    public static func partHosts(lab: String) -> [RemoteHost] {
+        guard isSpread(lab: lab), let topology = try? recorded(lab: lab) else { return [] }
+        let used = Set(topology.nodes.compactMap(\.host))
+        return topology.hosts.filter { used.contains($0.name) }.map(RemoteHost.init)
+    }
+
     /// The host a node of a spread lab runs on: nil when on this machine (or the lab is not spread).
     public static func host(of node: String, lab: String) -> RemoteHost? {
         guard isSpread(lab: lab), let topology = try? recorded(lab: lab), let name = topology.host(of: node) else { return nil }
@@ -49,6 +57,15 @@ public enum SpreadLab {
             return (far.id, host.map(RemoteHost.init))
         }
         return nil
+    }
+
+    /// Where `nslab link LAB END down|up` acts on a spread lab: END on its node's host, and for a
+    /// link between hosts its far end on the other host (a nil host: this machine). nil when END's
+    /// node is here and its link does not leave this machine: LinkControl does it all here.
+    public static func linkEnds(lab: String, end: String) -> [(end: String, host: RemoteHost?)]? {
+        let host = remoteNode(String(end.prefix { $0 != ":" }), lab: lab)?.host
+        if let far = farEnd(of: end, lab: lab) { return [(end, host), (far.end, far.host)] }
+        return host.map { [(end, $0)] }
     }
 
     // MARK: reaching the hosts

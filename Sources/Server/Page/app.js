@@ -179,7 +179,8 @@ function renderLab(view) {
     h('h2', {},
       view.lab,
       view.file ? h('span', { class: 'file' }, view.file) : null,
-      h('span', { class: 'summary' }, `${view.nodes.length} nodes, ${view.links.length} links`),
+      h('span', { class: 'summary' }, `${view.nodes.length} nodes, ${view.links.length} links`,
+        hostsOf(view).length ? ` on this machine and ${hostsOf(view).join(', ')}` : ''),
       h('button', { type: 'button', 'data-verify': view.lab, onclick: () => runVerify(view.lab) }, 'verify')),
     drawTopology(view),
     h('div', { class: 'lab-details' },
@@ -196,6 +197,11 @@ function renderLab(view) {
   updateCounters(view.lab, state.counters.get(view.lab) ?? {});
   refreshPanel(view.lab);
   updateEmpty();
+}
+
+/// The other hosts a spread lab's nodes are on.
+function hostsOf(view) {
+  return [...new Set(view.nodes.map(n => n.host).filter(Boolean))].sort();
 }
 
 function insertSorted(section, name) {
@@ -271,12 +277,15 @@ function drawTopology(view) {
     if (kind === 'router') shape = s('rect', { class: 'shape', x: p.x - r, y: p.y - r, width: 2 * r, height: 2 * r, rx: 5 });
     else if (kind === 'bridge') shape = s('polygon', { class: 'shape', points: `${p.x},${p.y - r * 1.2} ${p.x + r * 1.2},${p.y} ${p.x},${p.y + r * 1.2} ${p.x - r * 1.2},${p.y}` });
     else shape = s('circle', { class: 'shape', cx: p.x, cy: p.y, r });
-    const group = s('g', { class: `node ${kind}${node.present ? '' : ' absent'}${node.stopped ? ' stopped' : ''}`, 'data-node': node.name, 'data-kind': kind,
+    // A spread lab's nodes on other hosts say where they are (the machine's own say nothing).
+    const group = s('g', { class: `node ${kind}${node.host ? ' remote' : ''}${node.present ? '' : ' absent'}${node.stopped ? ' stopped' : ''}`,
+                           'data-node': node.name, 'data-kind': kind, 'data-host': node.host ?? '',
                            tabindex: 0, onclick: () => openNodePanel(view.lab, node.name) },
       shape,
       r > 10 ? s('text', { class: 'glyph', x: p.x, y: p.y + 4 }, { host: 'H', router: 'R', bridge: 'B' }[kind]) : null,
       labels || n <= 200 ? s('text', { class: 'name', x: p.x, y: p.y + r + 15 }, node.name) : null,
-      s('title', {}, `${node.name} (${kind}${node.present ? '' : ', namespace gone'}${node.stopped ? ', stopped' : ''})`));
+      node.host && (labels || n <= 200) ? s('text', { class: 'host', x: p.x, y: p.y + r + 27 }, `on ${node.host}`) : null,
+      s('title', {}, `${node.name} (${kind}${node.host ? ` on host ${node.host}` : ''}${node.present ? '' : ', namespace gone'}${node.stopped ? ', stopped' : ''})`));
     nodeLayer.append(group);
   }
   svgElement.append(linkLayer, nodeLayer);
@@ -593,7 +602,7 @@ async function openNodePanel(labName, nodeName) {
   const live = state.labs.get(labName)?.nodes.find(n => n.name === nodeName);
   const peerOf = i => i.peer ? `${i.peer.node}:${i.peer.interface}` : live?.interfaces.find(l => l.name === i.name)?.peer;
   put(body, 
-    h('h3', {}, nodeName, ' ', h('span', { class: 'note' }, `${node.kind ?? 'host'} in lab ${labName}`)),
+    h('h3', {}, nodeName, ' ', h('span', { class: 'note' }, `${node.kind ?? 'host'} in lab ${labName}${live?.host ? ` on host ${live.host}` : ''}`)),
     h('p', { class: 'note' }, `namespace ${node.namespace}; forwarding ${forwarding.length ? forwarding.join(', ') : 'off'}; read at ${new Date().toLocaleTimeString()} `,
       h('button', { type: 'button', onclick: () => openNodePanel(labName, nodeName) }, 'read again')),
     node.present ? null : h('p', { class: 'error' }, 'its namespace is gone'),
