@@ -13,6 +13,35 @@ public enum LabPicture {
         return Picture(topology, live: liveState(network.observed))
     }
 
+    /// A lab spread over hosts: the whole lab as recorded here, each host's part as that host's
+    /// `nslab inspect` reads it now. The nodes of a host that cannot be read are drawn as gone;
+    /// `unread` says which hosts and why.
+    public static func readSpread(lab: String) throws -> (picture: Picture, unread: [String]) {
+        let whole = try SpreadLab.recorded(lab: lab)
+        var live = (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
+            ? liveState(try LabNetwork.read(lab: lab).observed) : LiveState(ends: [:])
+        let hosts = whole.hostsWithNodes.map(RemoteHost.init)
+        defer { RemoteHosts.closeConnections(hosts) }
+        var unread: [String] = []
+        for (host, outcome) in zip(hosts, RemoteHosts.each(hosts) { RemoteHosts.nslab($0, ["inspect", "--json", lab]) }) {
+            switch SpreadParts.decode(LabState.self, outcome) {
+            case .success(let state):
+                for node in state.nodes {
+                    if !node.present { live.missingNodes.insert(node.name) }
+                    if node.stopped == true { live.stoppedNodes.insert(node.name) }
+                    for interface in node.interfaces where interface.kind != nil {
+                        live.ends["\(node.name):\(interface.name)"] = LiveState.End(
+                            up: interface.up, carrier: interface.carrier, addresses: interface.addresses, impairment: interface.impairment)
+                    }
+                }
+            case .failure(let error):
+                unread.append("\(error)")
+                live.missingNodes.formUnion(whole.nodes.filter { $0.host == host.name }.map(\.name))
+            }
+        }
+        return (Picture(whole, live: live), unread)
+    }
+
     /// Each node's link ends, sub-interfaces and bridges (by `node:interface`), and the nodes
     /// whose namespace is gone or that are stopped.
     public static func liveState(_ observed: ObservedLab) -> LiveState {

@@ -74,8 +74,12 @@ struct Graph: ParsableCommand {
             return Picture(try TopologyFile.load(argument).topology)
         }
         if (try? LabRecord.validate(lab: argument)) != nil, LabRecord.exists(lab: argument) {
-            // A lab over several hosts: the whole lab as deployed (this machine sees its own part only).
-            if SpreadLab.isSpread(lab: argument) { return Picture(try SpreadLab.recorded(lab: argument)) }
+            // A lab over several hosts: the whole lab, each host's part as it is there now.
+            if SpreadLab.isSpread(lab: argument) {
+                let (picture, unread) = try LabPicture.readSpread(lab: argument)
+                for problem in unread { note("nslab: \(problem); its nodes are drawn as gone") }
+                return picture
+            }
             return try LabPicture.read(lab: argument)
         }
         let labs = LabRecord.labs()

@@ -137,6 +137,9 @@ struct SpreadLabTests {
         // A link between hosts fails at both ends, and comes back.
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 down").status == 0)
         #expect(hosts.run(2, "ip -n sw -br link show eth0").output.contains("DOWN"))
+        // The picture of the whole lab is read from every host: the link is drawn down.
+        let picture = hosts.run(1, "nslab graph \(name) --format dot").output
+        #expect(picture.contains("(1 down)") && picture.contains("\"r1\":") && picture.contains("\"d\""), "\(picture)")
         #expect(hosts.run(1, "nslab exec a ping -c1 -W1 10.3.0.2").status != 0)
         #expect(hosts.run(1, "nslab link \(name) r1:eth1 up").status == 0)
         #expect(hosts.run(1, "nslab exec a ping -c1 -W2 10.3.0.2").status == 0)
