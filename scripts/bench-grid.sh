@@ -10,11 +10,12 @@
 #   flock /tmp/nslab-bench.lock scripts/bench-grid.sh [ROWS] [NSLAB]
 # ROWS: default 30 (900 nodes); 100 is the 10,000-node grid. NSLAB: the binary to measure
 # (default: this tree's release build, built first). SAMPLE (default 3): destinations per node
-# for verify. The lab is destroyed at the end, whatever happens.
+# for verify. TAG (default bgr): the start of the lab's and its namespaces' names. The lab is
+# destroyed at the end, whatever happens.
 source "$(dirname "$0")/bench-common.sh"
 rows=${1:-30}
 sample=${SAMPLE:-3}
-bench_setup bgr "${2:-}"
+bench_setup "${TAG:-bgr}" "${2:-}"
 
 # One command: "STEP: S s, M MiB (exit E)" from /usr/bin/time -v.
 measure() {

@@ -13,8 +13,12 @@ struct Generate: ParsableCommand {
         tree (--depth, --fanout), leaf-spine (--spines, --leaves, --hosts per leaf). Every link gets \
         a /30 from 10.0.0.0/8 (and a /64 from fd00::/48 with --dual-stack); nodes with more than one \
         link are routers, the others hosts with a default route; routers get static routes along \
-        shortest paths, so every node reaches every other, merged per next hop into the fewest \
-        blocks that cover exactly their subnets. The output deploys as is:
+        shortest paths, so every node reaches every other (of equal paths, the one through the \
+        node's first link in the file), merged per next hop into the fewest blocks that cover \
+        exactly their subnets. A grid's and torus's links are listed rows first, then columns, so \
+        paths go along the row first, then the column, and numbered column by column, so each \
+        neighbour carries a few blocks (a 100×100 grid: about 40 routes a node). The output \
+        deploys as is:
           nslab generate star --leaves 100 -o star.yaml && nslab deploy star.yaml
         \(ExitStatus.standard)
         """)
