@@ -31,8 +31,10 @@ extension PathExplanation {
 }
 
 public enum Explainer {
+    /// `ttl`: the echo request's, in the model and on the real probe (the reply leaves with the
+    /// answering kernel's default).
     public static func explain(lab: String?, from source: String, to target: String, sourceAddress: String? = nil,
-                               family: IPAddress.Family? = nil) throws -> ExplainReport {
+                               family: IPAddress.Family? = nil, ttl: Int = PacketTTL.kernelDefault) throws -> ExplainReport {
         let network = try LabNetwork.read(lab: try LabNetwork.locate(node: source, lab: lab))
         _ = try network.node(source)
         let resolved = try network.resolve(target)
@@ -46,12 +48,13 @@ public enum Explainer {
             }
             chosen = address
         }
-        let explanation = network.model().explain(from: source, to: destination, sourceAddress: chosen)
+        let explanation = network.model().explain(from: source, to: destination, sourceAddress: chosen, ttl: ttl)
         // The real thing, from a socket inside the source node bound like the model's source.
         var reply = ProbeReply.timeout
         do {
             let sockets = try ICMPSocket.open(in: try network.namespace(of: source), families: [destination.family], source: chosen)
-            reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination)], timeout: 0.5, retries: 2)[0]
+            reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination, ttl: ttl)], timeout: 0.5,
+                                    retries: 2)[0]
         } catch let error as SystemCallError {
             reply = .notSent(errno: error.code)
         }
