@@ -455,7 +455,8 @@ public struct NetworkModel: Sendable {
             // or more, that is, one that has crossed fewer links than its TTL.
             if let ttl, current != start, visited.count - 1 >= ttl.value {
                 result.hops.append(hop)
-                return stop(current, .ttlExceeded, ttlExceeded(from: start, to: destination, source: result.source, ttl: ttl))
+                return stop(current, .ttlExceeded, ttlExceeded(from: start, at: current, after: visited.count - 1, to: destination,
+                                                               ttl: ttl))
             }
             if current == start {
                 if let chosen = result.source {
@@ -536,12 +537,15 @@ public struct NetworkModel: Sendable {
         }
     }
 
-    /// "the path is 198 hops, more than the TTL 64 the packet left r1-1 with (the probe's)".
-    private func ttlExceeded(from start: String, to destination: IPAddress, source: IPAddress?, ttl: PacketTTL) -> String {
-        let whole = walk(from: start, to: destination, sourceAddress: source)
+    /// "the path is 198 hops, more than the TTL 64 the packet left r1-1 with (the probe's)": the
+    /// rest of the path walked from where the TTL ran out (`node`, `crossed` links from `start`).
+    private func ttlExceeded(from start: String, at node: String, after crossed: Int, to destination: IPAddress,
+                             ttl: PacketTTL) -> String {
+        // From `node` as if it sent the packet (its own source address: routes do not depend on it).
+        let rest = walk(from: node, to: destination)
         let word = PacketTTL.word(destination.family)
-        let length = whole.delivered ? "the path to \(destination) is \(whole.hops.count - 1) hops"
-                                     : "the path to \(destination) is longer than \(ttl.value) hops"
+        let length = rest.delivered ? "the path to \(destination) is \(crossed + rest.hops.count - 1) hops"
+                                    : "the path to \(destination) is longer than \(ttl.value) hops"
         return "\(length), more than the \(word) \(ttl.value) the packet left \(start) with (\(ttl.origin)): a router drops it "
             + "when its \(word) runs out (ICMP time exceeded)"
     }
