@@ -36,9 +36,11 @@ extension PathExplanation {
 
 public enum Explainer {
     /// A spread lab's paths are walked across every host's part from the machine that deployed
-    /// it, whichever host `source` is on; elsewhere, through this machine's part alone.
+    /// it, whichever host `source` is on; elsewhere, through this machine's part alone. `ttl`:
+    /// the echo request's, in the model and on the real probe (the reply leaves with the
+    /// answering kernel's default).
     public static func explain(lab: String?, from source: String, to target: String, sourceAddress: String? = nil,
-                               family: IPAddress.Family? = nil) throws -> ExplainReport {
+                               family: IPAddress.Family? = nil, ttl: Int = PacketTTL.kernelDefault) throws -> ExplainReport {
         let remoteSource = SpreadLab.remoteNode(source, lab: lab)
         let labName = try remoteSource?.lab ?? LabNetwork.locate(node: source, lab: lab)
         let network = try LabNetwork.read(lab: labName)
@@ -55,17 +57,18 @@ public enum Explainer {
             }
             chosen = address
         }
-        let explanation = (spread?.model ?? network.model()).explain(from: source, to: destination, sourceAddress: chosen)
+        let explanation = (spread?.model ?? network.model()).explain(from: source, to: destination, sourceAddress: chosen, ttl: ttl)
         // The real thing, from a socket inside the source node bound like the model's source, or
         // from ping on the source's host.
         let observed: (text: String, reply: Bool)
         if let remoteSource {
-            observed = SpreadLab.echo(from: source, on: remoteSource.host, lab: labName, to: destination, sourceAddress: chosen)
+            observed = SpreadLab.echo(from: source, on: remoteSource.host, lab: labName, to: destination, sourceAddress: chosen, ttl: ttl)
         } else {
             var reply = ProbeReply.timeout
             do {
                 let sockets = try ICMPSocket.open(in: try network.namespace(of: source), families: [destination.family], source: chosen)
-                reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination)], timeout: 0.5, retries: 2)[0]
+                reply = ProbeEngine.run(sockets: sockets, probes: [Probe(socket: 0, destination: destination, ttl: ttl)], timeout: 0.5,
+                                        retries: 2)[0]
             } catch let error as SystemCallError {
                 reply = .notSent(errno: error.code)
             }

@@ -205,7 +205,7 @@ public enum Verifier {
                                   reachable: done.reply.isEcho, milliseconds: done.reply.isEcho ? done.reply.seconds.map { $0 * 1000 } : nil,
                                   outcome: Explainer.describe(done.reply, network: network), explanation: nil)
             if !done.reply.isEcho {
-                let explanation = model.explain(from: from, to: target.destination)
+                let explanation = model.explain(from: from, to: target.destination, ttl: VerifyPlan.probeTTL)
                 let summary = explanation.summary
                 grouping.add(explanation, summary: summary)
                 pair.explanation = summary
@@ -224,7 +224,8 @@ public enum Verifier {
                     pairs.append(result(failure))
                 } else {
                     let explanation = model.explain(from: nodes[VerifyPlan.node(ofSocket: failure.probe.socket)],
-                                                    to: plan.targets[Int(failure.probe.target)].destination)
+                                                    to: plan.targets[Int(failure.probe.target)].destination,
+                                                    ttl: VerifyPlan.probeTTL)
                     grouping.add(explanation, summary: explanation.summary)
                 }
             }
@@ -250,7 +251,7 @@ public enum Verifier {
         }, options: traceOptions)
 
         func explain(_ from: String, _ address: IPAddress) -> String {
-            model.explain(from: from, to: address).summary
+            model.explain(from: from, to: address, ttl: VerifyPlan.probeTTL).summary
         }
         var results: [ExpectationResult] = []
         for (index, expectation) in expectations.enumerated() {
@@ -275,7 +276,7 @@ public enum Verifier {
                 detail = holds ? "no reply from \(addresses.map(\.description).joined(separator: ", ")), as expected"
                                : "\(answered.map(\.description).joined(separator: ", ")) answered"
                 if let first = answered.first {
-                    explanation = model.explain(from: expectation.from, to: first).summary
+                    explanation = model.explain(from: expectation.from, to: first, ttl: VerifyPlan.probeTTL).summary
                 }
             }
             if holds, let position = traced.firstIndex(of: index) {

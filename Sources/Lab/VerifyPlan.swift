@@ -19,6 +19,11 @@ struct VerifyPlan {
 
     static let families: [IPAddress.Family] = [.ipv4, .ipv6]
 
+    /// The TTL (hop limit) verify's probes leave with: the most there is, so that a lab's paths
+    /// are probed however long (a 100×100 grid's longest is 198 hops; ping's default, 64, is
+    /// not enough past about 32×32). Replies leave with the answering kernel's default.
+    static let probeTTL = 255
+
     let nodes: [String]
     /// Every node's addresses, per family in `families` order, then the expectations' extras.
     private(set) var targets: [ProbeTarget] = []
@@ -47,7 +52,7 @@ struct VerifyPlan {
             for (node, list) in addresses.enumerated() {
                 for address in list where address.family == family {
                     let index = Int32(targets.count)
-                    targets.append(ProbeTarget(destination: address, owner: Int32(node)))
+                    targets.append(ProbeTarget(destination: address, ttl: Self.probeTTL, owner: Int32(node)))
                     byNode[node][f].append(index)
                     if position[address] == nil { position[address] = index }
                 }
@@ -95,7 +100,7 @@ struct VerifyPlan {
                         target = known
                     } else {
                         let index = Int32(targets.count)
-                        targets.append(ProbeTarget(destination: address))
+                        targets.append(ProbeTarget(destination: address, ttl: Self.probeTTL))
                         queues[socket].extra.append(index)
                         extraTargets[extraKey] = index
                         target = index

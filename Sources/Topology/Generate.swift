@@ -3,9 +3,10 @@ import NetAddress
 /// The shapes people test with, as complete topologies: nodes, links, an address on every link
 /// end and static routes so that every node reaches every other.
 ///
-/// Addresses: link number k (from 0, in file order) gets the /30 at 10.0.0.0 + 4k (its ends .1
-/// and .2 of that block) and, with `dualStack`, fd00:0:0:k::1/64 and ::2/64. Nodes with more than
-/// one link are routers, nodes with one are hosts. Routes come from `StaticRouting`.
+/// Addresses: link number k (from 0; in file order, except in a grid or torus, see `grid`) gets
+/// the /30 at 10.0.0.0 + 4k (its ends .1 and .2 of that block) and, with `dualStack`,
+/// fd00:0:0:k::1/64 and ::2/64. Nodes with more than one link are routers, nodes with one are
+/// hosts. Routes come from `StaticRouting`.
 public struct GeneratedShape: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case star, chain, ring, grid, torus, tree
@@ -22,6 +23,8 @@ public struct GeneratedShape: Sendable {
     /// One link per pair, in order.
     var nodes: [String] = []
     var links: [(String, String)] = []
+    /// The subnet number of each link (the k above); empty: its position in `links`.
+    var subnets: [Int] = []
 
     /// The largest lab nslab deploys; 10.0.0.0/8 would hold far more /30 blocks.
     public static let maximumLinks = TopologyLimits.links
@@ -52,6 +55,16 @@ public struct GeneratedShape: Sendable {
 
     /// Rows × columns, each node linked to its right and lower neighbour; a torus also wraps
     /// around both ways (mininet's torus).
+    ///
+    /// Laid out so that a node's routes through one neighbour are a few blocks of addresses, as
+    /// a network engineer would plan it: routing: static takes, of equal-cost paths, the one
+    /// through the node's first link in file order, so the rows' links are listed first and then
+    /// the columns', which makes every path go along its row first and then along the column
+    /// (X, then Y). The subnets are numbered column by column: column c's vertical links (last
+    /// row first), then the links from column c to c + 1 (first row first). Through its right
+    /// neighbour a node then reaches one run of subnets (every column to its right), through its
+    /// left one run, up and down two each; merged, a 100×100 grid needs about 40 routes a node
+    /// where numbering row by row needed 983.
     public static func grid(rows: Int, columns: Int, torus: Bool) throws -> GeneratedShape {
         let minimum = torus ? 3 : 1
         try require(rows >= minimum && columns >= minimum && rows * columns >= 2,
@@ -60,10 +73,26 @@ public struct GeneratedShape: Sendable {
         var shape = GeneratedShape()
         func name(_ row: Int, _ column: Int) -> String { "r\(row + 1)-\(column + 1)" }
         for row in 0..<rows { for column in 0..<columns { shape.nodes.append(name(row, column)) } }
+        // Links from (row, column) to the right and down; the last column and row only in a torus.
+        let across = torus ? columns : columns - 1, down = torus ? rows : rows - 1
         for row in 0..<rows {
-            for column in 0..<columns {
-                if column + 1 < columns || torus { shape.links.append((name(row, column), name(row, (column + 1) % columns))) }
-                if row + 1 < rows || torus { shape.links.append((name(row, column), name((row + 1) % rows, column))) }
+            for column in 0..<across { shape.links.append((name(row, column), name(row, (column + 1) % columns))) }
+        }
+        for row in 0..<down {
+            for column in 0..<columns { shape.links.append((name(row, column), name((row + 1) % rows, column))) }
+        }
+        // Subnet numbers: per column, its vertical links bottom-up, then its rightward links top-down.
+        shape.subnets = [Int](repeating: 0, count: shape.links.count)
+        var number = 0
+        for column in 0..<columns {
+            for row in stride(from: down - 1, through: 0, by: -1) {
+                shape.subnets[rows * across + row * columns + column] = number
+                number += 1
+            }
+            guard column < across else { continue }
+            for row in 0..<rows {
+                shape.subnets[row * across + column] = number
+                number += 1
             }
         }
         return try shape.checked()
@@ -134,7 +163,8 @@ public struct GeneratedShape: Sendable {
             nextInterface[node] = number + 1
             return "eth\(number)"
         }
-        let topologyLinks = links.enumerated().map { number, pair in
+        let topologyLinks = links.enumerated().map { position, pair in
+            let number = subnets.isEmpty ? position : subnets[position]
             let base = UInt32(10) << 24 | UInt32(number) * 4
             func addresses(_ host: UInt32) -> [IPPrefix] {
                 var list = [IPPrefix(address: .v4(base + host), length: 30)].compactMap { $0 }

@@ -214,6 +214,33 @@ public enum PathCause: String, Sendable, Codable {
     /// The packet leaves this machine by a VXLAN link of a lab spread over hosts: the rest of its
     /// path is on another machine, which this one does not read.
     case otherHost = "other-host"
+    /// The path has more hops than the TTL (IPv6: hop limit) the packet left with: a router
+    /// drops it (ICMP time exceeded) rather than forward it with TTL 0.
+    case ttlExceeded = "ttl-exceeded"
+}
+
+/// The TTL (IPv6: hop limit) a packet leaves its node with, and where it comes from, for the
+/// explanation. A packet with TTL t crosses at most t links: each router it passes takes one
+/// off and drops a packet that arrives with 1.
+public struct PacketTTL: Sendable {
+    public var value: Int
+    /// "the probe's", "the reply's: the kernel's default, net.ipv4.ip_default_ttl".
+    public var origin: String
+
+    public init(_ value: Int, origin: String) { self.value = value; self.origin = origin }
+
+    /// What the kernel sends with unless told otherwise (net.ipv4.ip_default_ttl,
+    /// net.ipv6.conf.*.hop_limit), and what a node answers an echo with.
+    public static let kernelDefault = 64
+
+    /// An echo reply: sent by the kernel of the node that was pinged, with its default.
+    public static func reply(_ family: IPAddress.Family) -> PacketTTL {
+        PacketTTL(kernelDefault, origin: family == .ipv4 ? "the reply's: the kernel's default, net.ipv4.ip_default_ttl"
+                                                         : "the reply's: the kernel's default, net.ipv6.conf.*.hop_limit")
+    }
+
+    /// "TTL", or "hop limit" for IPv6.
+    static func word(_ family: IPAddress.Family) -> String { family == .ipv4 ? "TTL" : "hop limit" }
 }
 
 public struct PathProblem: Sendable, Codable, CustomStringConvertible {
@@ -363,18 +390,24 @@ public struct NetworkModel: Sendable {
     public func owner(of address: IPAddress) -> InterfaceRef? { owners[address] }
 
     /// An echo request from `source` to `destination` and its reply, walked through the model.
-    public func explain(from source: String, to destination: IPAddress, sourceAddress: IPAddress? = nil) -> PathExplanation {
-        let forward = walk(from: source, to: destination, sourceAddress: sourceAddress)
+    /// `ttl`: the request's (ping's and the kernel's default, 64, unless the prober sets another);
+    /// the reply leaves with the kernel's default of the node that answers.
+    public func explain(from source: String, to destination: IPAddress, sourceAddress: IPAddress? = nil,
+                        ttl: Int = PacketTTL.kernelDefault) -> PathExplanation {
+        let forward = walk(from: source, to: destination, sourceAddress: sourceAddress,
+                           ttl: PacketTTL(ttl, origin: "the probe's"))
         guard let arrived = forward.deliveredTo, let replyTo = forward.source else {
             return PathExplanation(forward: forward, reply: nil)
         }
         // The reply leaves from the address that was pinged, towards the request's source.
-        let reply = walk(from: arrived.node, to: replyTo, sourceAddress: destination)
+        let reply = walk(from: arrived.node, to: replyTo, sourceAddress: destination, ttl: .reply(destination.family))
         return PathExplanation(forward: forward, reply: reply)
     }
 
-    /// Follows one packet from node `start` to `destination` as the kernel would forward it.
-    public func walk(from start: String, to destination: IPAddress, sourceAddress: IPAddress? = nil) -> PathWalk {
+    /// Follows one packet from node `start` to `destination` as the kernel would forward it;
+    /// with a `ttl`, it stops where the TTL runs out.
+    public func walk(from start: String, to destination: IPAddress, sourceAddress: IPAddress? = nil,
+                     ttl: PacketTTL? = nil) -> PathWalk {
         var result = PathWalk(from: start, source: sourceAddress, destination: destination, hops: [])
         func stop(_ node: String, _ cause: PathCause, _ detail: String) -> PathWalk {
             result.problem = PathProblem(node: node, cause: cause, detail: detail)
@@ -382,15 +415,18 @@ public struct NetworkModel: Sendable {
         }
         var current = start
         var cameIn: String?
+        // In order for the loop's message, and as a set: a 100×100 grid's paths are 198 hops.
         var visited: [String] = []
+        var seen: Set<String> = []
         while true {
             guard let node = node(named: current) else {
                 return stop(current, .unknownNode, "\(current) is not a node of this lab")
             }
-            if visited.contains(current) {
+            if seen.contains(current) {
                 return stop(current, .loop, "routing loop: the packet comes back to \(current) (\((visited + [current]).joined(separator: " → ")))")
             }
             visited.append(current)
+            seen.insert(current)
             var hop = PathHop(node: current, inInterface: cameIn)
             // Weak host model (Linux, both families): a node accepts a packet for any of its addresses.
             if let local = node.owner(of: destination) {
@@ -414,6 +450,13 @@ public struct NetworkModel: Sendable {
             if route.kind != .unicast {
                 result.hops.append(hop)
                 return stop(current, .rejectRoute, "\(current) has a \(route.kind.rawValue) route for \(destination): \(route.text)")
+            }
+            // Links crossed to get here; a router forwards only a packet that arrives with TTL 2
+            // or more, that is, one that has crossed fewer links than its TTL.
+            if let ttl, current != start, visited.count - 1 >= ttl.value {
+                result.hops.append(hop)
+                return stop(current, .ttlExceeded, ttlExceeded(from: start, at: current, after: visited.count - 1, to: destination,
+                                                               ttl: ttl))
             }
             if current == start {
                 if let chosen = result.source {
@@ -492,6 +535,19 @@ public struct NetworkModel: Sendable {
             current = answering.node
             cameIn = answering.interface
         }
+    }
+
+    /// "the path is 198 hops, more than the TTL 64 the packet left r1-1 with (the probe's)": the
+    /// rest of the path walked from where the TTL ran out (`node`, `crossed` links from `start`).
+    private func ttlExceeded(from start: String, at node: String, after crossed: Int, to destination: IPAddress,
+                             ttl: PacketTTL) -> String {
+        // From `node` as if it sent the packet (its own source address: routes do not depend on it).
+        let rest = walk(from: node, to: destination)
+        let word = PacketTTL.word(destination.family)
+        let length = rest.delivered ? "the path to \(destination) is \(crossed + rest.hops.count - 1) hops"
+                                    : "the path to \(destination) is longer than \(ttl.value) hops"
+        return "\(length), more than the \(word) \(ttl.value) the packet left \(start) with (\(ttl.origin)): a router drops it "
+            + "when its \(word) runs out (ICMP time exceeded)"
     }
 
     /// The model's cables, switches and sub-interfaces; cables only between interfaces that are

@@ -4,10 +4,11 @@ import Foundation
 /// Where the commands that write a topology file (generate, adopt, export) put it: stdout, or a
 /// file that is never overwritten unless asked.
 enum OutputFile {
-    /// Writes `text` to `path`, or to stdout when there is none. An existing file is bad input
+    /// Writes `text` to `path`, or to stdout when there is none or it is "-". An existing file is bad input
     /// unless `force`; a file that cannot be written is a failure (exit 1).
     static func write(_ text: String, to path: String?, force: Bool) throws {
-        guard let path else {
+        // "-" is stdout, as for every tool that takes -o.
+        guard let path, path != "-" else {
             print(text, terminator: "")
             return
         }

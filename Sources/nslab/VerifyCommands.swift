@@ -96,15 +96,21 @@ struct Explain: ParsableCommand {
     @Argument(help: "The node the packets start from.") var source: String
     @Argument(help: "A node, NODE:INTERFACE or an address.") var destination: String
     @Option(name: .customShort("I"), help: "Source address (default: the one the kernel would choose).") var sourceAddress: String?
+    @Option(name: .customShort("t"), help: "TTL (IPv6: hop limit) of the echo request, 1 to 255, as ping -t; the reply leaves with the answering node's default, 64.")
+    var ttl = PacketTTL.kernelDefault
     @Flag(name: .customShort("4")) var ipv4 = false
     @Flag(name: .customShort("6")) var ipv6 = false
     @Flag(help: "Machine-readable output.") var json = false
+
+    func validate() throws {
+        guard (1...255).contains(ttl) else { throw ValidationError("-t takes a TTL from 1 to 255, not \(ttl)") }
+    }
 
     func run() throws {
         // A spread lab's path is walked from here across every host, wherever the source is.
         try reportingProbeErrors {
             let report = try Explainer.explain(lab: labOption.lab, from: source, to: destination, sourceAddress: sourceAddress,
-                                               family: familyOption(ipv4, ipv6))
+                                               family: familyOption(ipv4, ipv6), ttl: ttl)
             if json { try printJSON(report) } else { print(Explainer.render(report)) }
             if !report.observedReply { throw ExitCode(1) }
         }

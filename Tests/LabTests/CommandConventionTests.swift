@@ -58,6 +58,15 @@ struct CommandConventionTests {
             .deletingLastPathComponent().appendingPathComponent("examples/routers.yaml").path
     }
 
+    @Test func dashAsOutputFileIsStandardOutput() throws {
+        let directory = NSTemporaryDirectory() + "nslab-dash-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = sh("cd \(directory) && \(nslabBinary) generate chain --nodes 3 -o -")
+        #expect(result.status == 0 && result.output.contains("name: chain3"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/-"))
+    }
+
     @Test func jsonOfCommandsWithoutALab() {
         for command in ["list --json", "version --json", "validate --json --file-only \(Self.routersFile)",
                         "doctor --json --lab t-no-such-lab-\(getpid())"] {

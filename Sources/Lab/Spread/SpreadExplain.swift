@@ -41,8 +41,9 @@ extension SpreadLab {
     /// A real echo from `source`, a node on `host`: ping there, one request. What it got, in
     /// explain's words, and whether a reply came.
     static func echo(from source: String, on host: RemoteHost, lab: String, to destination: IPAddress,
-                     sourceAddress: IPAddress?) -> (text: String, reply: Bool) {
-        let ping = ["exec", "--lab", lab, source, "ping", "-n", "-c1", "-W1"] + (sourceAddress.map { ["-I", $0.description] } ?? [])
+                     sourceAddress: IPAddress?, ttl: Int) -> (text: String, reply: Bool) {
+        let ping = ["exec", "--lab", lab, source, "ping", "-n", "-c1", "-W1", "-t", String(ttl)]
+            + (sourceAddress.map { ["-I", $0.description] } ?? [])
             + [destination.description]
         let outcome = RemoteHosts.nslab(host, ping)
         if outcome.unreachable { return ("not sent: host \(host.name) cannot be reached (\(outcome.reason))", false) }

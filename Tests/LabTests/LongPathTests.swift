@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import Lab
+import Topology
+
+/// A chain longer than the kernel's default TTL, deployed: verify probes with TTL 255, so what
+/// stops the far pairs is the reply (the answering kernel's default, 64), and the path model
+/// says so (ttl-exceeded, reply direction) rather than finding no break; explain with a small
+/// TTL names where it runs out, and the real echo agrees.
+@Suite(.enabled(if: isRoot, "needs root: creates namespaces, veth pairs and mounts"), .serialized)
+struct LongPathTests {
+    @Test func pathsLongerThanTheTTLAreExplainedAsSuch() throws {
+        let lab = TestLab("ttl")
+        defer { lab.cleanUp() }
+        // n1 and n70 are hosts at the ends; n1 → n70 is 69 hops.
+        let topology = try GeneratedShape.chain(nodes: 70).topology(name: lab.name, prefix: lab.prefix)
+        let text = YAMLWriter.yaml(of: topology)
+        _ = try LabDeployer.deploy(try Topology.parse(yaml: text, file: "\(lab.name).yaml"), sourceText: text)
+
+        var options = VerifyOptions()
+        options.from = "n1"
+        let report = try Verifier.verify(lab: lab.name, options: options)
+        // n1's address is on link 1; nX's first address (on link X-1) is X-1 hops away, its
+        // second X hops: up to n65's first (64 hops) the replies arrive.
+        let failed = report.pairs.filter { !$0.reachable }
+        #expect(!failed.isEmpty && report.pairs.contains { $0.reachable && $0.to == "n65" })
+        #expect(failed.allSatisfy { Int($0.to.dropFirst())! >= 65 }, "\(failed.map(\.to))")
+        #expect(report.failureGroups.map(\.cause) == ["ttl-exceeded"], "\(report.failureGroups.map(\.summary))")
+        #expect(report.failureGroups.first?.direction == "reply")
+        #expect(report.failureGroups.first?.pairs == failed.count)
+
+        // To n70 the request arrives with TTL 255 and the reply, sent with 64, expires.
+        let far = try Explainer.explain(lab: lab.name, from: "n1", to: "n70", ttl: 255)
+        #expect(far.explanation.brokenDirection == .reply && far.explanation.problem?.cause == .ttlExceeded)
+        #expect(far.explanation.problem?.detail.contains("is 69 hops, more than the TTL 64 the packet left n70 with") == true,
+                "\(far.explanation.problem?.detail ?? "-")")
+        #expect(!far.observedReply && far.agrees)
+
+        // A request with TTL 5 runs out at n6, which drops what arrives with TTL 1.
+        let short = try Explainer.explain(lab: lab.name, from: "n1", to: "n10", ttl: 5)
+        #expect(short.explanation.brokenDirection == .forward && short.explanation.problem?.node == "n6")
+        #expect(short.explanation.problem?.cause == .ttlExceeded)
+        #expect(!short.observedReply && short.agrees, "\(short.observed)")
+        #expect(try Explainer.explain(lab: lab.name, from: "n1", to: "n10", ttl: 64).observedReply)
+    }
+}
