@@ -47,7 +47,9 @@ private struct BackgroundPing {
 
     /// The length of each run of sequence numbers without a reply, between the first reply and the last.
     func gaps() -> [Int] {
-        let seen = replies()
+        // By sequence number: ping prints replies as they arrive, and one held up while the
+        // link was down can come after later ones (seen in the VM: 27, 58, 46, 47, …).
+        let seen = Set(replies()).sorted()
         return zip(seen, seen.dropFirst()).map { $1 - $0 - 1 }.filter { $0 > 0 }
     }
 
