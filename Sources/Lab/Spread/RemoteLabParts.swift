@@ -30,8 +30,7 @@ public struct SpreadLayout: Sendable, Equatable {
     public init(_ topology: Topology) {
         lab = topology.name
         remoteNodes = topology.nodes.compactMap { node in node.host.map { Placed(name: node.name, host: $0, kind: node.kind) } }
-        let used = Set(remoteNodes.map(\.host))
-        hosts = topology.hosts.map(\.name).filter(used.contains)
+        hosts = topology.hostsWithNodes.map(\.name)
         crossHostLinks = topology.crossHostLinks.map { $0.link.endpoints.map(\.id) }
     }
 
