@@ -18,7 +18,7 @@ public enum LabPicture {
     /// `unread` says which hosts and why.
     public static func readSpread(lab: String) throws -> (picture: Picture, unread: [String]) {
         let whole = try SpreadLab.recorded(lab: lab)
-        var live = (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
+        var live = SpreadLab.hasLocalNodes(lab: lab)
             ? liveState(try LabNetwork.read(lab: lab).observed) : LiveState(ends: [:])
         let hosts = whole.hostsWithNodes.map(RemoteHost.init)
         defer { RemoteHosts.closeConnections(hosts) }

@@ -39,7 +39,7 @@ enum SpreadCommands {
     /// each output under its host's name, or with `json` one document {lab, hosts: [{host,
     /// output}]} of the hosts' JSON. Exit status: the worst.
     static func onEveryHost(lab: String, _ arguments: [String], json: Bool, local: () throws -> Void) throws {
-        let here = hasLocalNodes(lab: lab)
+        let here = SpreadLab.hasLocalNodes(lab: lab)
         func section(_ host: String, first: Bool) {
             if json {
                 print((first ? "{\"lab\": \(quoted(lab)), \"hosts\": [\n" : ",\n") + "{\"host\": \(quoted(host)), \"output\": ", terminator: "")
@@ -77,7 +77,7 @@ enum SpreadCommands {
     /// not converge or a host could not be asked (said on stderr).
     static func waitForRouting(lab: String, waitFlags: RoutingWaitFlags, quiet: Bool, json: Bool) -> Bool {
         var results: [(host: String?, report: WaitReport?)] = []
-        if hasLocalNodes(lab: lab) {
+        if SpreadLab.hasLocalNodes(lab: lab) {
             do {
                 results.append((nil, WaitReport(lab: lab, result: try waitFlags.wait(lab: lab, quiet: quiet, json: true).result)))
             } catch {
@@ -103,10 +103,6 @@ enum SpreadCommands {
             }
         }
         return converged
-    }
-
-    static func hasLocalNodes(lab: String) -> Bool {
-        (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
     }
 
     private static func quoted(_ text: String) -> String {

@@ -27,9 +27,12 @@ public enum SpreadLab {
     /// The hosts that hold nodes of a recorded spread lab (one listed under `hosts:` without nodes
     /// has no part of it).
     public static func partHosts(lab: String) -> [RemoteHost] {
-        guard isSpread(lab: lab), let topology = try? recorded(lab: lab) else { return [] }
-        let used = Set(topology.nodes.compactMap(\.host))
-        return topology.hosts.filter { used.contains($0.name) }.map(RemoteHost.init)
+        isSpread(lab: lab) ? (try? hosts(lab: lab)) ?? [] : []
+    }
+
+    /// This machine holds nodes of the lab (a controller may hold none of a spread lab's).
+    public static func hasLocalNodes(lab: String) -> Bool {
+        (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
     }
 
     /// The host a node of a spread lab runs on: nil when on this machine (or the lab is not spread).

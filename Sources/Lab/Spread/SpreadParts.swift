@@ -73,7 +73,7 @@ public final class SpreadParts: RemoteLabParts {
 
     public func verify(lab: String) throws -> VerifyReport {
         let hosts = hosts(lab)
-        let local = (try? LabRecord.read(lab: lab).summary.namespaces.isEmpty) == false
+        let local = SpreadLab.hasLocalNodes(lab: lab)
         // This machine's part (nil) probes while the hosts probe theirs.
         let parts: [RemoteHost?] = (local ? [nil] : []) + hosts
         let reports = RemoteHosts.each(parts) { host -> Result<VerifyReport, any Error> in
