@@ -227,6 +227,7 @@ public enum LabDeployer {
         let created = Mutex(0)
         let sysctls = NewNamespaceSysctls()
         let instantIPv6 = needsIPv6AtOnce(topology)
+        let ttl = topology.nodeTTL().ttl.flatMap { $0 == PacketTTL.kernelDefault ? nil : $0 }
         do {
             let mountPoints = try NamedNamespaces.reserve(nodes.map { topology.namespaceName(of: $0.name) })
             do {
@@ -239,7 +240,8 @@ public enum LabDeployer {
                         if done % 50 == 0 || done == total { progress(.count(stage: "creating \(counted(total, "namespace"))", done: done, total: total)) }
                     }
                     try Interruption.check()
-                    return try createNode(node, topology: topology, record: record, sysctls: sysctls, instantIPv6: instantIPv6)
+                    return try createNode(node, topology: topology, record: record, sysctls: sysctls, instantIPv6: instantIPv6,
+                                          ttl: ttl)
                 }
             } catch {
                 // A rollback removes only confirmed namespaces: the files none was mounted on
@@ -269,12 +271,14 @@ public enum LabDeployer {
     /// One node's network namespace (on its reserved file), its sysctls and host name, confirmed
     /// in the record. Nothing of it stays open: the namespace is known by name and inode.
     private static func createNode(_ node: Node, topology: Topology, record: LabRecord,
-                                   sysctls: NewNamespaceSysctls, instantIPv6: Bool) throws -> DeployedNode {
+                                   sysctls: NewNamespaceSysctls, instantIPv6: Bool, ttl: Int?) throws -> DeployedNode {
         let (namespace, hostName) = try NetworkNamespace.create(topology.namespaceName(of: node.name), reserved: true) {
             // Inside the new namespace, on its creating thread, which exits afterwards:
             // the node's UTS namespace is made here too, saving a thread per node.
             try Sysctl.setForwarding(node.kind.forwards, reading: try NetlinkSocket())
             if instantIPv6 { try Sysctl.disableDuplicateAddressDetection(startingFrom: sysctls) }
+            // Before any interface but lo exists: the others take IPv6's from 'default'.
+            if let ttl { try Sysctl.setDefaultTTL(ttl, interfaces: ["lo"]) }
             // Nothing else here: this runs serialised behind the kernel's namespace
             // setup, so loopback is brought up later with the node's other interfaces.
             return try NodeEnvironment.createHostName(lab: topology.name, node: node.name)

@@ -210,9 +210,12 @@ public struct LabNetwork: Sendable {
             let declared = declaredNodes[node.name]?.routes.map {
                 ModelRoute($0.destination, via: $0.gateway, dev: $0.device, metric: $0.metric ?? 0)
             } ?? []
-            return ModelNode(name: node.name, forwardsIPv4: kernel.forwardingIPv4 ?? false, forwardsIPv6: kernel.forwardingIPv6 ?? false,
-                             interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
-                             isSwitch: node.isSwitch, vlanFiltering: kernel.links.contains { $0.isBridge && $0.vlanFiltering == true })
+            var model = ModelNode(name: node.name, forwardsIPv4: kernel.forwardingIPv4 ?? false, forwardsIPv6: kernel.forwardingIPv6 ?? false,
+                                  interfaces: interfaces, routes: routes, neighbours: neighbours, declaredRoutes: declared,
+                                  isSwitch: node.isSwitch, vlanFiltering: kernel.links.contains { $0.isBridge && $0.vlanFiltering == true })
+            model.defaultTTL = kernel.ttl(.ipv4)
+            model.defaultHopLimit = kernel.ttl(.ipv6)
+            return model
         }
         var declaredAddresses: [InterfaceRef: [IPPrefix]] = [:]
         for declared in topology?.interfacesWithRemote ?? [] {

@@ -1,4 +1,5 @@
 import NetAddress
+import Topology
 
 /// Which destinations each node probes: every address of every other node (all pairs), K
 /// seeded random nodes' addresses per node (`--sample`), only from one node (`--from`), only
@@ -167,26 +168,5 @@ public struct DestinationSample: Codable, Sendable, Equatable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and the same numbers on every platform and
-/// Swift version, which replaying a sample needs (Swift's own random APIs promise neither).
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<bound (Lemire's multiply-high; the bias is below 2⁻³² for any lab size).
-    mutating func next(below bound: Int) -> Int {
-        Int(next().multipliedFullWidth(by: UInt64(bound)).high)
     }
 }

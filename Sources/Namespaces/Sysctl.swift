@@ -50,6 +50,18 @@ public enum Sysctl {
         }
     }
 
+    /// The TTL and IPv6 hop limit this namespace's kernel sends with: IPv4's one setting, and
+    /// IPv6's for interfaces made from now on ('default'), for packets without an interface's
+    /// settings ('all') and for each of `interfaces`, which keep what they were made with.
+    /// There is no netlink request for either.
+    public static func setDefaultTTL(_ ttl: Int, interfaces: [String]) throws {
+        try write("net.ipv4.ip_default_ttl", "\(ttl)")
+        for name in ["default", "all"] + interfaces {
+            // Slashes: an interface name may hold dots ("eth0.10").
+            do { try write("net/ipv6/conf/\(name)/hop_limit", "\(ttl)") } catch let error as SystemCallError where error.code == ENOENT {}
+        }
+    }
+
     /// No duplicate address detection on interfaces created from now on in this namespace.
     /// A lab's addresses are unique by construction; with DAD on, a fresh veth's link-local
     /// address stays tentative for about a second and the first IPv6 packets after deploy

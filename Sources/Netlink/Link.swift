@@ -72,6 +72,9 @@ public struct LinkInfo: Sendable, Equatable {
     public var vxlan: VXLANInfo?
     /// Packets and bytes in and out, when the message carries IFLA_STATS64 (dumps and events do).
     public var counters: LinkCounters?
+    /// The hop limit IPv6 packets leave by this interface with (net.ipv6.conf.NAME.hop_limit),
+    /// from the interface's IPv6 settings every dump carries; nil: no IPv6 on it.
+    public var ipv6HopLimit: Int32?
 
     public var isUp: Bool { flags & InterfaceFlags.up != 0 }
     public var hasCarrier: Bool { flags & InterfaceFlags.lowerUp != 0 }
@@ -106,6 +109,14 @@ public struct LinkInfo: Sendable, Equatable {
         operationalState = attributes[IFLA_OPERSTATE]?.u8
         master = attributes[IFLA_MASTER]?.i32
         counters = attributes[IFLA_STATS64].flatMap(LinkCounters.init)
+        if let ipv6 = try attributes[IFLA_AF_SPEC]?.nested()[AF_INET6]?.nested(),
+           let settings = ipv6[IFLA_INET6_CONF]?.payload {
+            // An array of s32 in DEVCONF_* order (linux/ipv6.h): forwarding, then hop limit.
+            let hopLimit = 1
+            if settings.count >= (hopLimit + 1) * 4 {
+                ipv6HopLimit = settings.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: hopLimit * 4, as: Int32.self) }
+            }
+        }
         if let info = try attributes[IFLA_LINKINFO]?.nested() {
             kind = info[IFLA_INFO_KIND]?.string
             let data = try info[IFLA_INFO_DATA]?.nested()

@@ -315,6 +315,10 @@ struct TopologyDecoder {
             hint: "'static' installs permanent neighbour entries on every link, 'dynamic' leaves it to ARP and NDP; without the key, labs too big for the host's neighbour tables get permanent entries") {
             lab.neighbours = mode
         }
+        if let entry = top["ttl"] {
+            // 1: every packet stops at the first router; 255: the most the header holds.
+            lab.ttl = integer(entry.value, "'ttl'", in: 1...255).map { Int($0) }
+        }
 
         if let entry = top["prefix"], !isNull(entry.value), let prefix = text(entry.value, "'prefix'") {
             lab.prefix = prefix

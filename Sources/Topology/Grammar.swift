@@ -4,8 +4,8 @@ import NetAddress
 /// The decoder checks against these lists and a test compares them with
 /// schema/nslab-topology.schema.json, so the schema cannot drift from what is accepted.
 public enum TopologyKeys {
-    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours", "addressing", "routing", "hosts", "vxlan",
-                                   "remote", "placed-on"]
+    public static let topLevel = ["name", "prefix", "nodes", "links", "expect", "neighbours", "addressing", "routing", "ttl", "hosts",
+                                   "vxlan", "remote", "placed-on"]
     /// Inside `addressing:`.
     public static let addressing = ["ipv4", "ipv6", "ipv4-link", "ipv6-link"]
     /// Inside one node's mapping (`nodes: { r1: { … } }`).
@@ -61,6 +61,8 @@ struct DraftLab {
     var routing: RoutingMode = .none
     /// nil: not written (deploy chooses by the lab's size).
     var neighbours: NeighbourMode?
+    /// `ttl:`; nil: not written.
+    var ttl: Int?
     var prefix = ""
     var prefixLocation: SourceLocation?
     var nodes: [DraftNode] = []

@@ -154,6 +154,8 @@ extension Topology {
         let localNames = Set(part.nodes.map(\.name))
         part.expectations = expectations.filter { localNames.contains($0.from) }
         if part.routing == .static { part.routing = .none }
+        // The longest path is the whole lab's, which no part sees.
+        part.ttl = nodeTTL().ttl
         if routing.isDynamic { writeRoutingIdentities(into: &part, asNumbers: asNumbers) }
         return part
     }

@@ -48,6 +48,7 @@ extension Topology {
         draft.prefix = prefix
         draft.routing = routing
         draft.neighbours = neighbours
+        draft.ttl = ttl
         draft.nodes = nodes.map { node in
             var draftNode = DraftNode(name: node.name, location: node.location)
             draftNode.kind = node.kind

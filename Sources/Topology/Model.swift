@@ -35,6 +35,11 @@ public struct Topology: Sendable {
     /// for a lab that would overflow the host's neighbour tables, dynamic ones otherwise.
     public var neighbours: NeighbourMode?
 
+    /// `ttl:`: the TTL and IPv6 hop limit every node's kernel sends with (net.ipv4.ip_default_ttl,
+    /// net.ipv6.conf.*.hop_limit); nil when the file does not say, and deploy keeps the kernel's
+    /// 64 unless a path is longer (`nodeTTL()`).
+    public var ttl: Int?
+
     /// `routing:`: how routers learn routes. `.ospf` and `.bgp` run FRR on every router.
     public var routing: RoutingMode
     /// The grammar the file was written in.

@@ -105,6 +105,10 @@ public struct ModelNode: Sendable {
     /// nodes across all its ports share one segment (one per VLAN when it filters by VLAN).
     public var isSwitch: Bool
     public var vlanFiltering: Bool
+    /// What its kernel sends with, an echo reply among others: net.ipv4.ip_default_ttl and
+    /// IPv6's hop limit.
+    public var defaultTTL = PacketTTL.kernelDefault
+    public var defaultHopLimit = PacketTTL.kernelDefault
 
     // Lookups by dictionary, kept in step with `interfaces` and `routes`: the hub of a 1,000-leaf
     // star has 1,000 interfaces and routes, and every walk through it searched them one by one.
@@ -233,10 +237,12 @@ public struct PacketTTL: Sendable {
     /// net.ipv6.conf.*.hop_limit), and what a node answers an echo with.
     public static let kernelDefault = 64
 
-    /// An echo reply: sent by the kernel of the node that was pinged, with its default.
-    public static func reply(_ family: IPAddress.Family) -> PacketTTL {
-        PacketTTL(kernelDefault, origin: family == .ipv4 ? "the reply's: the kernel's default, net.ipv4.ip_default_ttl"
-                                                         : "the reply's: the kernel's default, net.ipv6.conf.*.hop_limit")
+    /// An echo reply: sent by the kernel of the node that was pinged, with that node's default.
+    public static func reply(_ family: IPAddress.Family, from node: ModelNode?) -> PacketTTL {
+        let value = (family == .ipv4 ? node?.defaultTTL : node?.defaultHopLimit) ?? kernelDefault
+        let key = family == .ipv4 ? "net.ipv4.ip_default_ttl" : "net.ipv6.conf.*.hop_limit"
+        return PacketTTL(value, origin: value == kernelDefault ? "the reply's: the kernel's default, \(key)"
+                                                               : "the reply's: \(key) of \(node?.name ?? "?")")
     }
 
     /// "TTL", or "hop limit" for IPv6.
@@ -400,7 +406,7 @@ public struct NetworkModel: Sendable {
             return PathExplanation(forward: forward, reply: nil)
         }
         // The reply leaves from the address that was pinged, towards the request's source.
-        let reply = walk(from: arrived.node, to: replyTo, sourceAddress: destination, ttl: .reply(destination.family))
+        let reply = walk(from: arrived.node, to: replyTo, sourceAddress: destination, ttl: .reply(destination.family, from: node(named: arrived.node)))
         return PathExplanation(forward: forward, reply: reply)
     }
 

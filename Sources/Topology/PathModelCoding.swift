@@ -102,6 +102,7 @@ extension ModelNeighbour: Codable {
 extension ModelNode: Codable {
     private enum CodingKeys: String, CodingKey {
         case name, forwardsIPv4, forwardsIPv6, interfaces, routes, neighbours, declaredRoutes, isSwitch, vlanFiltering
+        case defaultTTL, defaultHopLimit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -113,6 +114,9 @@ extension ModelNode: Codable {
                   neighbours: try values.decode([ModelNeighbour].self, forKey: .neighbours),
                   declaredRoutes: try values.decode([ModelRoute].self, forKey: .declaredRoutes),
                   isSwitch: try values.decode(Bool.self, forKey: .isSwitch), vlanFiltering: try values.decode(Bool.self, forKey: .vlanFiltering))
+        // Absent from an nslab that did not know them: its kernels' defaults.
+        defaultTTL = try values.decodeIfPresent(Int.self, forKey: .defaultTTL) ?? PacketTTL.kernelDefault
+        defaultHopLimit = try values.decodeIfPresent(Int.self, forKey: .defaultHopLimit) ?? PacketTTL.kernelDefault
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -126,6 +130,8 @@ extension ModelNode: Codable {
         try values.encode(declaredRoutes, forKey: .declaredRoutes)
         try values.encode(isSwitch, forKey: .isSwitch)
         try values.encode(vlanFiltering, forKey: .vlanFiltering)
+        try values.encode(defaultTTL, forKey: .defaultTTL)
+        try values.encode(defaultHopLimit, forKey: .defaultHopLimit)
     }
 }
 

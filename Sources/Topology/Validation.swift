@@ -234,6 +234,7 @@ extension DraftLab {
         topology.vxlan = vxlan
         topology.remoteNodes = remoteNodes
         topology.placedOn = placedOn
+        topology.ttl = ttl
         return topology
     }
 }

@@ -11,6 +11,7 @@ public enum YAMLWriter {
         lines.append("name: \(scalar(topology.name))")
         if !topology.prefix.isEmpty { lines.append("prefix: \(scalar(topology.prefix))") }
         if let mode = topology.neighbours { lines.append("neighbours: \(mode.rawValue)") }
+        if let ttl = topology.ttl { lines.append("ttl: \(ttl)") }
         // `static`'s routes are in the nodes already, written as routes.
         if topology.routing.isDynamic { lines.append("routing: \(topology.routing.rawValue)") }
         if let host = topology.placedOn { lines.append("placed-on: \(scalar(host))") }

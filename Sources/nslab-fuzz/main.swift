@@ -13,17 +13,8 @@ import NetAddress
 import Netlink
 import Topology
 
-/// SplitMix64: small, fast and deterministic for a given seed.
-struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+extension SplitMix64 {
+    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : next(below: n) }
 }
 
 let arguments = CommandLine.arguments
@@ -33,7 +24,7 @@ let arguments = CommandLine.arguments
 }
 let mode = arguments.count > 1 ? arguments[1] : "topology"
 let seconds = option("--seconds", default: 60)
-var random = Random(state: UInt64(option("--seed", default: 1)))
+var random = SplitMix64(seed: UInt64(option("--seed", default: 1)))
 let crashFile = "/tmp/nslab-fuzz-\(mode).input"
 
 /// Mutations that keep some structure: bytes flipped, inserted, removed, chunks duplicated or

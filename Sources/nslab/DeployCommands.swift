@@ -56,6 +56,7 @@ struct Deploy: ParsableCommand {
                 return
             }
             if let warning = LabDeployer.neighbourTableWarning(topology) { note("nslab: warning: \(warning)") }
+            if let ttl = LabDeployer.ttlNote(topology) { note("nslab: \(ttl)") }
             Interruption.catchSignals()
             let progress = Progress(enabled: !quiet)
             defer { progress.finish() }

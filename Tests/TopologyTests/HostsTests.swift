@@ -80,6 +80,24 @@ struct HostsTests {
         #expect(whole.crossHostLinks.map(\.vni) == topology.crossHostLinks.map(\.vni))
     }
 
+    /// A chain of 70 nodes, every other one on h2: no part has a path longer than 64 links,
+    /// the whole lab has (69), so every part says the TTL its nodes send with.
+    @Test func everyPartSendsWithTheWholeLabsTTL() throws {
+        // Parsed, so that every link has its own location (a part finds links' VNIs by it).
+        var chain = try Topology.parse(yaml: YAMLWriter.yaml(of: try GeneratedShape.chain(nodes: 70).topology(name: "long", routing: .none)),
+                                       file: "long.yaml")
+        chain.hosts = [LabHost(name: "h2", ssh: "root@192.0.2.2", location: chain.links[0].location)]
+        for index in chain.nodes.indices where index % 2 == 1 { chain.nodes[index].host = "h2" }
+        let parts = [nil, "h2"].map { chain.part(for: $0, underlays: Self.underlays) }
+        #expect(parts.allSatisfy { $0.ttl == 255 }, "\(parts.map(\.ttl))")
+        #expect(try Topology.parse(yaml: YAMLWriter.yaml(of: parts[1]), file: "part.yaml").ttl == 255)
+        chain.ttl = 64
+        #expect(chain.part(for: "h2", underlays: Self.underlays).ttl == 64)
+        #expect(try HostsTests.spreadTopology().part(for: "h2", underlays: Self.underlays).ttl == nil)
+    }
+
+    static func spreadTopology() throws -> Topology { try Topology.parse(yaml: spread, file: "sp.yaml") }
+
     @Test func aTunnelLinkHasOneEnd() throws {
         let topology = try Topology.parse(yaml: """
             name: t

@@ -11,6 +11,8 @@ public enum LabChange: Sendable {
     case removeNode(ObservedNode)
     /// A host becoming a router or back: IPv4 and IPv6 forwarding.
     case setForwarding(node: String, forwards: Bool)
+    /// What the node's kernel sends with (Topology.nodeTTL): IPv4 TTL and IPv6 hop limit.
+    case setTTL(node: String, from: Int, to: Int)
     /// Both ends, created in their nodes with their MTU, MAC and state.
     case addLink(PlannedLink, ends: [PlannedInterface])
     /// Deleting one end of a veth deletes the pair.
@@ -67,7 +69,7 @@ public enum LabChange: Sendable {
              .endCommand, .removeFRR, .endFlap: return .remove
         case .writeFile(_, _, let previous): return previous == nil ? .add : .change
         case .startFRR(_, _, let previous): return previous == nil ? .add : .change
-        case .setForwarding, .setMTU, .setMAC, .setMaster, .setUp, .setImpairment, .setPortVLANs, .replaceRoute, .restartFlap:
+        case .setForwarding, .setTTL, .setMTU, .setMAC, .setMaster, .setUp, .setImpairment, .setPortVLANs, .replaceRoute, .restartFlap:
             return .change
         }
     }
@@ -75,7 +77,7 @@ public enum LabChange: Sendable {
     /// What kind of thing changes, as `--json` names it.
     public var object: String {
         switch self {
-        case .addNode, .removeNode, .setForwarding: return "node"
+        case .addNode, .removeNode, .setForwarding, .setTTL: return "node"
         case .addLink, .removeLink, .setMTU, .setMAC, .setMaster, .setUp, .setImpairment, .setPortVLANs: return "link"
         case .addInterface, .removeInterface: return "interface"
         case .addAddress, .removeAddress: return "address"
@@ -99,7 +101,7 @@ public enum LabChange: Sendable {
              .setImpairment(let end, _, _), .setPortVLANs(let end, _, _), .addNeighbour(let end, _),
              .removeNeighbour(let end, _):
             return end.node
-        case .setForwarding(let node, _), .addInterface(let node, _), .addRoute(let node, _), .replaceRoute(let node, _, _),
+        case .setForwarding(let node, _), .setTTL(let node, _, _), .addInterface(let node, _), .addRoute(let node, _), .replaceRoute(let node, _, _),
              .removeRoute(let node, _, _), .writeFile(let node, _, _), .removeFile(let node, _), .startCommand(let node, _),
              .endCommand(let node, _), .startFRR(let node, _, _), .removeFRR(let node, _), .endFlap(let node, _):
             return node
@@ -114,6 +116,7 @@ public enum LabChange: Sendable {
         case .removeNode(let node): return "node \(node.name)"
         case .setForwarding(let node, let forwards):
             return "node \(node) forwarding \(forwards ? "off → on" : "on → off")"
+        case .setTTL(let node, let from, let to): return "node \(node) ttl \(from) → \(to)"
         case .addLink(let link, _): return "link " + link.kind.text(ends: link.ends)
         case .removeLink(let end, let peer): return "link \(end)" + (peer.map { " -- \($0)" } ?? "")
         case .addInterface(let node, let interface): return "interface \(node):\(interface.name) (\(interface.kindText))"

@@ -286,6 +286,13 @@ final class ConvergeRun {
             try target.namespace.run { try Sysctl.setForwarding(forwards, reading: target.socket) }
             onFailure(change.line) { try target.namespace.run { try Sysctl.setForwarding(!forwards, reading: target.socket) } }
 
+        case .setTTL(let node, let from, let to):
+            let target = try target(node)
+            // Every interface there now: each keeps the hop limit it was made with.
+            let interfaces = try target.socket.links().map(\.name)
+            try target.namespace.run { try Sysctl.setDefaultTTL(to, interfaces: interfaces) }
+            onFailure(change.line) { try target.namespace.run { try Sysctl.setDefaultTTL(from, interfaces: interfaces) } }
+
         case .addLink(let link, let ends):
             try addLink(link, ends: ends)
 

@@ -103,6 +103,10 @@ private struct DifferenceBuilder {
                 if existing.kernel?.forwardingIPv4 != node.forwards || existing.kernel?.forwardingIPv6 != node.forwards {
                     add(.forwarding, .setForwarding(node: node.name, forwards: node.forwards))
                 }
+                let ttl = node.ttl ?? PacketTTL.kernelDefault
+                if let kernel = existing.kernel, let found = kernel.ttl(otherThan: ttl) {
+                    add(.forwarding, .setTTL(node: node.name, from: found, to: ttl))
+                }
                 continue
             }
             newNodes.insert(node.name)

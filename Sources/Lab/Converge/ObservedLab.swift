@@ -314,6 +314,10 @@ public struct ObservedKernelState: Sendable {
     public var neighbours: [NeighbourInfo]
     public var forwardingIPv4: Bool?
     public var forwardingIPv6: Bool?
+    /// net.ipv4.ip_default_ttl, read only where an interface's IPv6 hop limit is not the
+    /// kernel's default (nslab sets both together): IPv4's has no netlink attribute, and every
+    /// /proc/sys lookup walks one entry per namespace on the machine. nil: not read, 64.
+    public var ipv4DefaultTTL: Int?
 
     public init(links: [LinkInfo], addresses: [AddressInfo] = [], routes: [RouteInfo] = [], qdiscs: [QdiscInfo] = [],
                 bridgePorts: [BridgePort] = [], neighbours: [NeighbourInfo] = [], forwardingIPv4: Bool? = nil,
@@ -325,11 +329,30 @@ public struct ObservedKernelState: Sendable {
 
     static func read(from socket: NetlinkSocket) throws -> ObservedKernelState {
         let links = try socket.links()
-        return ObservedKernelState(
+        var state = ObservedKernelState(
             links: links, addresses: try socket.addresses(), routes: try socket.routes(), qdiscs: try socket.rootQdiscs(),
             bridgePorts: links.contains(where: \.isBridge) ? try socket.bridgePorts() : [],
             neighbours: try socket.neighbours(),
             forwardingIPv4: try socket.forwarding(family: AF_INET), forwardingIPv6: try socket.forwarding(family: AF_INET6))
+        if links.contains(where: { $0.ipv6HopLimit.map { Int($0) != PacketTTL.kernelDefault } ?? false }) {
+            state.ipv4DefaultTTL = Int(try Sysctl.read("net.ipv4.ip_default_ttl"))
+        }
+        return state
+    }
+
+    /// What the node's kernel sends with in `family`: IPv4's default TTL; for IPv6 the hop
+    /// limit of its first interface other than lo (a lab's interfaces are all made alike).
+    public func ttl(_ family: IPAddress.Family) -> Int {
+        switch family {
+        case .ipv4: return ipv4DefaultTTL ?? PacketTTL.kernelDefault
+        case .ipv6: return links.first { !$0.isLoopback && $0.ipv6HopLimit != nil }?.ipv6HopLimit.map(Int.init) ?? PacketTTL.kernelDefault
+        }
+    }
+
+    /// A TTL or hop limit the node sends with other than `wanted`, if any: IPv4's, or an interface's.
+    public func ttl(otherThan wanted: Int) -> Int? {
+        if ttl(.ipv4) != wanted { return ttl(.ipv4) }
+        return links.lazy.compactMap { $0.ipv6HopLimit.map(Int.init) }.first { $0 != wanted }
     }
 
     public func link(named name: String) -> LinkInfo? { links.first { $0.name == name } }

@@ -73,6 +73,7 @@ public struct LabPlan: Sendable {
         let frr = topology.nodes.contains { RoutedLab.runsFRR($0, in: topology) } ? FRRConfig.make(RoutedLab(topology)) : []
         let frrByNode = Dictionary(frr.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
         let flaps = Dictionary(grouping: PlannedFlap.all(topology), by: \.end.node)
+        let ttl = topology.nodeTTL().ttl
         nodes = topology.nodes.map { node in
             var own = interfaces[node.name] ?? []
             if node.kind == .bridge {
@@ -86,7 +87,8 @@ public struct LabPlan: Sendable {
                 files: files(node),
                 commands: node.commands.map(\.argv),
                 frr: frrByNode[node.name],
-                flaps: flaps[node.name] ?? [])
+                flaps: flaps[node.name] ?? [],
+                ttl: ttl)
         }
         nodeIndex = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -117,6 +119,9 @@ public struct PlannedNode: Sendable {
     public var flaps: [PlannedFlap] = []
     /// Stopped with `nslab node … stop`: its FRR and flap schedules are left as they are.
     public var stopped = false
+    /// What its kernel sends with, TTL and IPv6 hop limit (Topology.nodeTTL); nil: the
+    /// kernel's default, 64.
+    public var ttl: Int? = nil
 
     public var forwards: Bool { kind.forwards }
 
