@@ -225,7 +225,7 @@ public struct LabNetwork: Sendable {
         var model = NetworkModel(nodes: nodes, declaredAddresses: declaredAddresses)
         for link in topology?.links ?? [] {
             guard let tunnel = link.tunnel, let end = link.endpoints.first else { continue }
-            let farNode = tunnel.peer.map { String($0.prefix { $0 != ":" }) }
+            let farNode = tunnel.peerEnd?.node
             let host = topology?.remoteNodes.first { $0.name == farNode }.map { $0.host.isEmpty ? "the controller" : $0.host }
             model.markOtherHost(InterfaceRef(node: end.node, interface: end.interface), host: host ?? "\(tunnel.remote)")
         }

@@ -137,11 +137,9 @@ public struct RoutedLab: Sendable {
             guard let tunnel = link.tunnel, link.endpoints.count == 1 else { return nil }
             let end = link.endpoints[0]
             var peers: [RoutedPeer] = []
-            if speakers.contains(end.node), let peer = tunnel.peer, let colon = peer.firstIndex(of: ":"),
-               let remote = remoteSpeakers[String(peer[..<colon])] {
-                let interface = String(peer[peer.index(after: colon)...])
-                peers.append(RoutedPeer(node: remote.name, interface: interface,
-                                        addresses: remote.interfaces.first { $0.interface == interface }?.addresses ?? [],
+            if speakers.contains(end.node), let far = tunnel.peerEnd, let remote = remoteSpeakers[far.node] {
+                peers.append(RoutedPeer(node: remote.name, interface: far.interface,
+                                        addresses: remote.interfaces.first { $0.interface == far.interface }?.addresses ?? [],
                                         asNumber: asNumbers[remote.name]))
             }
             return (end.node, RoutedInterface(name: end.interface, addresses: end.addresses, peers: peers, pointToPoint: true,

@@ -49,6 +49,12 @@ public struct VXLANTunnel: Sendable, Hashable {
         self.vni = vni; self.local = local; self.remote = remote; self.port = port; self.peer = peer
     }
 
+    /// `peer` as a node and an interface; nil when the tunnel names none.
+    public var peerEnd: InterfaceRef? {
+        guard let peer, let colon = peer.firstIndex(of: ":") else { return nil }
+        return InterfaceRef(node: String(peer[..<colon]), interface: String(peer[peer.index(after: colon)...]))
+    }
+
     /// The MTU a tunnel end gets when the file gives none: an Ethernet underlay's 1500 less the
     /// encapsulation (outer IP, UDP, VXLAN, inner Ethernet).
     public var defaultMTU: UInt32 { 1500 - ((local ?? remote).family == .ipv6 ? 70 : 50) }
@@ -174,7 +180,7 @@ extension Topology {
         let areas = Dictionary(nodes.compactMap { node in node.area.map { (node.name, $0) } }, uniquingKeysWith: { first, _ in first })
         for index in part.links.indices where part.links[index].tunnel != nil && part.links[index].area == nil {
             let local = part.links[index].endpoints.first?.node ?? ""
-            let far = part.links[index].tunnel?.peer.map { String($0.prefix { $0 != ":" }) } ?? ""
+            let far = part.links[index].tunnel?.peerEnd?.node ?? ""
             part.links[index].area = areas[local] ?? areas[far]
         }
     }

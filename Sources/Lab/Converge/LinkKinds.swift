@@ -68,10 +68,5 @@ public enum LinkKind: Sendable, Equatable {
 
 extension VXLANTunnel {
     /// The interface at the far end, or the tunnel itself when it names none.
-    var farEnd: InterfaceRef {
-        if let peer, let colon = peer.firstIndex(of: ":") {
-            return InterfaceRef(node: String(peer[..<colon]), interface: String(peer[peer.index(after: colon)...]))
-        }
-        return InterfaceRef(node: "\(remote)", interface: "vni \(vni)")
-    }
+    var farEnd: InterfaceRef { peerEnd ?? InterfaceRef(node: "\(remote)", interface: "vni \(vni)") }
 }
