@@ -278,7 +278,7 @@ public enum LabDeployer {
             try Sysctl.setForwarding(node.kind.forwards, reading: try NetlinkSocket())
             if instantIPv6 { try Sysctl.disableDuplicateAddressDetection(startingFrom: sysctls) }
             // Before any interface but lo exists: the others take IPv6's from 'default'.
-            if let ttl { try Sysctl.setDefaultTTL(ttl, interfaces: ["lo"]) }
+            if let ttl { try Sysctl.setDefaultTTL(ttl, interfaces: []) }
             // Nothing else here: this runs serialised behind the kernel's namespace
             // setup, so loopback is brought up later with the node's other interfaces.
             return try NodeEnvironment.createHostName(lab: topology.name, node: node.name)

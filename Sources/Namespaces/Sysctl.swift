@@ -51,15 +51,30 @@ public enum Sysctl {
     }
 
     /// The TTL and IPv6 hop limit this namespace's kernel sends with: IPv4's one setting, and
-    /// IPv6's for interfaces made from now on ('default'), for packets without an interface's
-    /// settings ('all') and for each of `interfaces`, which keep what they were made with.
-    /// There is no netlink request for either.
+    /// IPv6's for interfaces made from now on ('default') and for each of `interfaces`, which
+    /// keep what they were made with. There is no netlink request for either, and each write
+    /// walks one /proc/sys entry per namespace on the machine: 'all' (only for interfaces
+    /// without IPv6 settings) and lo (traffic that stays in the node) are left alone.
     public static func setDefaultTTL(_ ttl: Int, interfaces: [String]) throws {
         try write("net.ipv4.ip_default_ttl", "\(ttl)")
-        for name in ["default", "all"] + interfaces {
+        for name in ["default"] + interfaces {
             // Slashes: an interface name may hold dots ("eth0.10").
             do { try write("net/ipv6/conf/\(name)/hop_limit", "\(ttl)") } catch let error as SystemCallError where error.code == ENOENT {}
         }
+    }
+
+    /// net.ipv4.ip_default_ttl of the calling thread's namespace, without /proc/sys: a new
+    /// socket's IP_TTL is that value until set (ip_getsockopt), and a socket costs the same in
+    /// every namespace, where a /proc/sys lookup walks one entry per namespace on the machine
+    /// (1.5 ms a read at 10,000 namespaces, by the 0.15 ms measured at 1,000).
+    public static func ipv4DefaultTTL() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemCallError("socket(AF_INET)") }
+        defer { close(fd) }
+        var ttl: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &ttl, &length) == 0 else { throw SystemCallError("getsockopt(IP_TTL)") }
+        return Int(ttl)
     }
 
     /// No duplicate address detection on interfaces created from now on in this namespace.

@@ -288,8 +288,8 @@ final class ConvergeRun {
 
         case .setTTL(let node, let from, let to):
             let target = try target(node)
-            // Every interface there now: each keeps the hop limit it was made with.
-            let interfaces = try target.socket.links().map(\.name)
+            // Every interface there now but lo: each keeps the hop limit it was made with.
+            let interfaces = try target.socket.links().filter { !$0.isLoopback }.map(\.name)
             try target.namespace.run { try Sysctl.setDefaultTTL(to, interfaces: interfaces) }
             onFailure(change.line) { try target.namespace.run { try Sysctl.setDefaultTTL(from, interfaces: interfaces) } }
 

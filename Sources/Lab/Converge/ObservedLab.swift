@@ -314,9 +314,7 @@ public struct ObservedKernelState: Sendable {
     public var neighbours: [NeighbourInfo]
     public var forwardingIPv4: Bool?
     public var forwardingIPv6: Bool?
-    /// net.ipv4.ip_default_ttl, read only where an interface's IPv6 hop limit is not the
-    /// kernel's default (nslab sets both together): IPv4's has no netlink attribute, and every
-    /// /proc/sys lookup walks one entry per namespace on the machine. nil: not read, 64.
+    /// net.ipv4.ip_default_ttl (Sysctl.ipv4DefaultTTL). nil: not read, 64.
     public var ipv4DefaultTTL: Int?
 
     public init(links: [LinkInfo], addresses: [AddressInfo] = [], routes: [RouteInfo] = [], qdiscs: [QdiscInfo] = [],
@@ -334,9 +332,7 @@ public struct ObservedKernelState: Sendable {
             bridgePorts: links.contains(where: \.isBridge) ? try socket.bridgePorts() : [],
             neighbours: try socket.neighbours(),
             forwardingIPv4: try socket.forwarding(family: AF_INET), forwardingIPv6: try socket.forwarding(family: AF_INET6))
-        if links.contains(where: { $0.ipv6HopLimit.map { Int($0) != PacketTTL.kernelDefault } ?? false }) {
-            state.ipv4DefaultTTL = Int(try Sysctl.read("net.ipv4.ip_default_ttl"))
-        }
+        state.ipv4DefaultTTL = try Sysctl.ipv4DefaultTTL()
         return state
     }
 
@@ -349,10 +345,11 @@ public struct ObservedKernelState: Sendable {
         }
     }
 
-    /// A TTL or hop limit the node sends with other than `wanted`, if any: IPv4's, or an interface's.
+    /// A TTL or hop limit the node sends with other than `wanted`, if any: IPv4's, or an
+    /// interface's (lo aside: what it sends stays in the node).
     public func ttl(otherThan wanted: Int) -> Int? {
         if ttl(.ipv4) != wanted { return ttl(.ipv4) }
-        return links.lazy.compactMap { $0.ipv6HopLimit.map(Int.init) }.first { $0 != wanted }
+        return links.lazy.filter { !$0.isLoopback }.compactMap { $0.ipv6HopLimit.map(Int.init) }.first { $0 != wanted }
     }
 
     public func link(named name: String) -> LinkInfo? { links.first { $0.name == name } }
