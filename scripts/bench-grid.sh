@@ -10,8 +10,9 @@
 #   flock /tmp/nslab-bench.lock scripts/bench-grid.sh [ROWS] [NSLAB]
 # ROWS: default 30 (900 nodes); 100 is the 10,000-node grid. NSLAB: the binary to measure
 # (default: this tree's release build, built first). SAMPLE (default 3): destinations per node
-# for verify. TAG (default bgr): the start of the lab's and its namespaces' names. The lab is
-# destroyed at the end, whatever happens.
+# for verify. TAG (default bgr): the start of the lab's and its namespaces' names. TTL: written
+# into the file as `ttl:` (e.g. 64 to deploy a grid wider than 33×33 without raising its nodes'
+# TTL, to see what that costs). The lab is destroyed at the end, whatever happens.
 source "$(dirname "$0")/bench-common.sh"
 rows=${1:-30}
 sample=${SAMPLE:-3}
@@ -32,6 +33,7 @@ measure() {
 
 echo "== ${rows}x${rows} grid, routing: static: $nslab"
 measure generate "$nslab" generate grid --rows "$rows" --columns "$rows" --name "$lab" --prefix "$prefix" -o "$file" --force
+if [[ -n "${TTL:-}" ]]; then sed -i "0,/^nodes:/s//ttl: $TTL\nnodes:/" "$file"; fi
 echo "file: $(stat -c %s "$file") bytes, $(grep -o ' via ' "$file" | wc -l) routes written"
 measure deploy "$nslab" deploy -q "$file"
 # The kernel's routes, counted with one `ip` per namespace: in at most 100 of them, evenly

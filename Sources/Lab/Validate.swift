@@ -156,6 +156,9 @@ public enum LabValidator {
         result.nodes = topology.nodes.count
         result.links = topology.links.count
         result.diagnostics += topology.notes.map { ValidationDiagnostic($0.location, .note, $0.message, hint: $0.hint) }
+        if let ttl = LabDeployer.ttlNote(topology) {
+            result.diagnostics.append(ValidationDiagnostic(SourceLocation(file: file, line: 1, column: 1), .note, ttl))
+        }
         if options.host {
             result.diagnostics += hostDiagnostics(topology, sourceText: topology.recordedText(source: text))
             if let kernel { result.diagnostics += kernelDiagnostics(topology, probe: kernel) }

@@ -84,6 +84,21 @@ private func decodeList(_ output: String) throws -> [[String: Any]] {
         #expect(result.diagnostics.first?.message.contains("cannot read topology file") == true)
     }
 
+    /// A lab whose paths outlive the kernel's default TTL is told what deploy will do about it.
+    @Test func longPathsAreANote() throws {
+        let chain = YAMLWriter.yaml(of: try GeneratedShape.chain(nodes: 70).topology(name: "vt-long"))
+        let long = writeTopology(chain)
+        let kept = writeTopology(chain.replacingOccurrences(of: "\nnodes:", with: "\nttl: 64\nnodes:"))
+        defer { remove(long, kept) }
+        // One at a time: two files of the same lab would be one error.
+        let results = [long, kept].flatMap { LabValidator.validate(files: [$0], options: .init(host: false)) }
+        let notes = results[0].diagnostics.filter { $0.severity == .note }
+        #expect(notes.count == 1 && notes[0].message.contains("TTL and hop limit 255 in every node: this lab has paths of 69 links"),
+                "\(results[0].diagnostics)")
+        #expect(results[0].isValid)
+        #expect(results[1].diagnostics.isEmpty, "\(results[1].diagnostics)")
+    }
+
     /// Two files that would take the same lab name or namespace names cannot both be deployed.
     @Test func filesAreCheckedAgainstEachOther() throws {
         let first = writeTopology("name: vt-one\nnodes:\n  a:\n  b:\n")
