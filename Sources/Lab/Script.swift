@@ -17,19 +17,22 @@ public enum LabScript {
         out.header(topology)
 
         let instantIPv6 = LabDeployer.needsIPv6AtOnce(topology)
-        if instantIPv6 {
-            out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
-                     "on for routers, off for hosts (a new namespace copies the host's IPv4 setting). Duplicate",
-                     "address detection off, so IPv6 addresses work at once.")
-        } else {
-            out.step("1. One network namespace per node, its loopback up, and forwarding set on every node:",
-                     "on for routers, off for hosts (a new namespace copies the host's IPv4 setting).")
+        var first = ["1. One network namespace per node, its loopback up, and forwarding set on every node:",
+                     "on for routers, off for hosts (a new namespace copies the host's IPv4 setting)."]
+        if instantIPv6 { first += ["Duplicate address detection off, so IPv6 addresses work at once."] }
+        if let ttl = plan.nodes.first?.ttl, ttl != PacketTTL.kernelDefault {
+            first += ["TTL and hop limit \(ttl), not the kernel's \(PacketTTL.kernelDefault) ("
+                      + (topology.ttl == nil ? "this lab's paths are longer" : "the file's `ttl:`")
+                      + "), set before the links exist: an interface takes IPv6's from 'default' when made."]
         }
+        out.step(first)
         for node in plan.nodes {
             let on = node.forwards ? 1 : 0
+            let ttl = node.ttl.flatMap { $0 == PacketTTL.kernelDefault ? nil : $0 }
             out.line("ip netns add \(shellWord(node.namespace))")
             out.line("ip netns exec \(shellWord(node.namespace)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
-                     + (instantIPv6 ? " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0" : ""))
+                     + (instantIPv6 ? " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0" : "")
+                     + (ttl.map { " net.ipv4.ip_default_ttl=\($0) net.ipv6.conf.default.hop_limit=\($0)" } ?? ""))
             out.line("ip netns exec \(shellWord(node.namespace)) ip link set lo up")
         }
 
@@ -202,7 +205,9 @@ private struct ScriptWriter {
     mutating func blank() { text += "\n" }
     mutating func comment(_ line: String) { text += "# " + line + "\n" }
 
-    mutating func step(_ lines: String...) {
+    mutating func step(_ lines: String...) { step(lines) }
+
+    mutating func step(_ lines: [String]) {
         blank()
         for line in lines { comment(line) }
     }

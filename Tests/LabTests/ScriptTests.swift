@@ -35,6 +35,11 @@ struct ScriptTests {
         try compare(Self.body, nodes: ["a", "r", "b"])
     }
 
+    /// `ttl:`: both set each node's IPv4 default and IPv6 hop limit before its links exist.
+    @Test func scriptSetsTheTTLAsDeployDoes() throws {
+        try compare("ttl: 100\n" + Self.body, nodes: ["a", "r", "b"], ttl: 100)
+    }
+
     @Test func scriptBuildsSwitchesAsDeployDoes() throws {
         try compare(Self.switches, nodes: ["sw1", "sw2", "a", "b", "r"])
     }
@@ -47,7 +52,7 @@ struct ScriptTests {
 
     /// Deploys `body`, runs the script of the same topology under another prefix, and compares
     /// the two labs' kernel state node by node and their /etc/netns files.
-    func compare(_ body: String, nodes: [String]) throws {
+    func compare(_ body: String, nodes: [String], ttl: Int = 64) throws {
         let lab = TestLab("script")
         let handPrefix = lab.prefix + "s-"
         let giveBackEtcNetns = borrowEtcNetns()
@@ -82,6 +87,13 @@ struct ScriptTests {
                 only deploy: \(deployed.filter { !typed.contains($0) })
                 only script: \(typed.filter { !deployed.contains($0) })
                 """)
+            let ttls = "cat /proc/sys/net/ipv4/ip_default_ttl /proc/sys/net/ipv6/conf/default/hop_limit /proc/sys/net/ipv6/conf/eth0/hop_limit"
+            // The interface names of `body`, the lab the TTL is checked on.
+            let eth = node == "r" ? "up-1" : "eth0"
+            for namespace in [lab.namespace(node), handPrefix + node] where body.hasSuffix(Self.body) {
+                #expect(sh("ip netns exec \(namespace) \(ttls.replacingOccurrences(of: "eth0", with: eth))").output
+                        == "\(ttl)\n\(ttl)\n\(ttl)\n", "\(namespace)")
+            }
             for file in ["hosts", "resolv.conf"] {
                 let fromDeploy = try? String(contentsOfFile: "/etc/netns/\(lab.namespace(node))/\(file)", encoding: .utf8)
                 let fromScript = try? String(contentsOfFile: "/etc/netns/\(handPrefix + node)/\(file)", encoding: .utf8)
