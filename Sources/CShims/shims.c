@@ -26,6 +26,14 @@ int nslab_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 // pidfds are close-on-exec always; called by number: glibc 2.36's wrapper is not everywhere yet.
 int nslab_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+_Static_assert(sizeof(struct nslab_mmsghdr) == sizeof(struct mmsghdr), "nslab_mmsghdr is struct mmsghdr");
+int nslab_sendmmsg(int fd, struct nslab_mmsghdr *messages, unsigned int count, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)messages, count, flags);
+}
+int nslab_recvmmsg(int fd, struct nslab_mmsghdr *messages, unsigned int count, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)messages, count, flags, NULL);
+}
+
 static volatile sig_atomic_t nslab_caught_signal = 0;
 
 static void nslab_note_signal(int signal) {

@@ -94,7 +94,9 @@ final class ICMPSocket: @unchecked Sendable {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(4))
         }
         if let source {
-            let bound = ICMPSocket.withSockaddr(source) { bind(fd, $0, $1) }
+            var address = sockaddr_in6()
+            let length = ICMPSocket.write(source, into: &address)
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
             guard bound == 0 else {
                 let error = SystemCallError("bind \(source)")
                 close(fd)
@@ -110,45 +112,69 @@ final class ICMPSocket: @unchecked Sendable {
         try namespace.run { try families.map { try ICMPSocket(family: $0, source: source) } }
     }
 
-    static func withSockaddr<T>(_ address: IPAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        let bytes = address.bytes
+    /// The TTL (hop limit) of the next requests, set only when it changes.
+    func setTTL(_ wanted: Int) {
+        guard wanted != currentTTL else { return }
+        var value = Int32(wanted)
+        if family == .ipv4 {
+            _ = setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &value, socklen_t(4))
+        } else {
+            _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &value, socklen_t(4))
+        }
+        currentTTL = wanted
+    }
+
+    /// An echo request's header into the first 8 bytes of `packet` (the payload after it is
+    /// left as it is); with its checksum for IPv4 (the kernel fills in ICMPv6 checksums on raw
+    /// sockets, not ICMP ones).
+    static func writeEchoRequest(into packet: UnsafeMutableRawBufferPointer, type: UInt8, identifier: UInt16, sequence: UInt16,
+                                 checksummed: Bool) {
+        packet[0] = type; packet[1] = 0; packet[2] = 0; packet[3] = 0
+        packet[4] = UInt8(identifier >> 8); packet[5] = UInt8(identifier & 0xff)
+        packet[6] = UInt8(sequence >> 8); packet[7] = UInt8(sequence & 0xff)
+        if checksummed {
+            let sum = internetChecksum(UnsafeRawBufferPointer(packet))
+            packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
+        }
+    }
+
+    /// `address` as a sockaddr_in or sockaddr_in6 at `storage`; returns its length.
+    static func write(_ address: IPAddress, into storage: UnsafeMutablePointer<sockaddr_in6>) -> socklen_t {
         switch address {
-        case .v4:
-            var raw = sockaddr_in()
-            raw.sin_family = sa_family_t(AF_INET)
-            withUnsafeMutableBytes(of: &raw.sin_addr) { $0.copyBytes(from: bytes) }
-            return withUnsafePointer(to: &raw) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        case .v6:
-            var raw = sockaddr_in6()
-            raw.sin6_family = sa_family_t(AF_INET6)
-            withUnsafeMutableBytes(of: &raw.sin6_addr) { $0.copyBytes(from: bytes) }
-            return withUnsafePointer(to: &raw) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        case .v4(let value):
+            return storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { raw in
+                raw.pointee = sockaddr_in()
+                raw.pointee.sin_family = sa_family_t(AF_INET)
+                raw.pointee.sin_addr.s_addr = value.bigEndian
+                return socklen_t(MemoryLayout<sockaddr_in>.size)
+            }
+        case .v6(let hi, let lo):
+            storage.pointee = sockaddr_in6()
+            storage.pointee.sin6_family = sa_family_t(AF_INET6)
+            withUnsafeMutableBytes(of: &storage.pointee.sin6_addr) { bytes in
+                bytes.storeBytes(of: hi.bigEndian, toByteOffset: 0, as: UInt64.self)
+                bytes.storeBytes(of: lo.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
+            return socklen_t(MemoryLayout<sockaddr_in6>.size)
         }
     }
 
     /// Sends one echo request; returns 0 or the errno the kernel refused it with.
     func send(to destination: IPAddress, sequence: UInt16, ttl: Int? = nil, payloadSize: Int = 56) -> Int32 {
-        let wanted = ttl ?? 64
-        if wanted != currentTTL {
-            var value = Int32(wanted)
-            if family == .ipv4 {
-                _ = setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &value, socklen_t(4))
-            } else {
-                _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &value, socklen_t(4))
-            }
-            currentTTL = wanted
-        }
-        var packet: [UInt8] = [family == .ipv4 ? 8 : 128, 0, 0, 0,
-                               UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        setTTL(ttl ?? 64)
+        var packet = [UInt8](repeating: 0, count: 8)
         packet += (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0 + 0x10) }
-        if family == .ipv4 {
-            // The kernel fills in ICMPv6 checksums on raw sockets, not ICMP ones.
-            let sum = internetChecksum(packet)
-            packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
+        packet.withUnsafeMutableBytes {
+            ICMPSocket.writeEchoRequest(into: $0, type: family == .ipv4 ? 8 : 128, identifier: identifier, sequence: sequence,
+                                        checksummed: family == .ipv4)
         }
+        var address = sockaddr_in6()
+        let length = ICMPSocket.write(destination, into: &address)
         let sent = retryingInterrupted {
-            ICMPSocket.withSockaddr(destination) { address, length in
-                packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
+            withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
+                }
             }
         }
         return sent >= 0 ? 0 : errno
@@ -184,17 +210,33 @@ final class ICMPSocket: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return nil
             }
-            let packet = buffer[0..<count]
-            let message = family == .ipv4 ? parseV4(packet) : parseV6(packet, from: from, control: control.prefix(controlLength))
+            let message = buffer.withUnsafeBytes { packet in
+                control.withUnsafeBytes { control in
+                    parse(UnsafeRawBufferPointer(rebasing: packet[0..<count]), from: from,
+                          control: UnsafeRawBufferPointer(rebasing: control[0..<min(controlLength, control.count)]))
+                }
+            }
             if let message { return message }
         }
     }
 
-    private func parseV4(_ packet: ArraySlice<UInt8>) -> Message? {
-        let p = Array(packet)
+    /// A received datagram (`from`: its sender; `control`: its control messages) as a message
+    /// about one of this socket's probes, or nil when it is about something else.
+    func parse(_ packet: UnsafeRawBufferPointer, from: sockaddr_in6, control: UnsafeRawBufferPointer) -> Message? {
+        ICMPSocket.parse(packet, family: family, identifier: identifier, from: from, control: control)
+    }
+
+    /// `parse` for a socket of `family` whose echo identifier is `identifier`.
+    static func parse(_ packet: UnsafeRawBufferPointer, family: IPAddress.Family, identifier: UInt16, from: sockaddr_in6,
+                      control: UnsafeRawBufferPointer) -> Message? {
+        family == .ipv4 ? parseV4(packet, identifier: identifier) : parseV6(packet, identifier: identifier, from: from, control: control)
+    }
+
+    private static func parseV4(_ p: UnsafeRawBufferPointer, identifier: UInt16) -> Message? {
         guard p.count >= 20 else { return nil }
         let headerLength = Int(p[0] & 0x0f) * 4
-        guard p.count >= headerLength + 8, let from = IPAddress(bytes: p[12..<16]) else { return nil }
+        guard p.count >= headerLength + 8 else { return nil }
+        let from = IPAddress.v4(UInt32(readU16(p, 12)) << 16 | UInt32(readU16(p, 14)))
         let icmp = headerLength
         switch p[icmp] {
         case 0:
@@ -213,12 +255,13 @@ final class ICMPSocket: @unchecked Sendable {
         }
     }
 
-    private func parseV6(_ packet: ArraySlice<UInt8>, from: sockaddr_in6, control: ArraySlice<UInt8>) -> Message? {
-        let p = Array(packet)
+    private static func parseV6(_ p: UnsafeRawBufferPointer, identifier: UInt16, from: sockaddr_in6, control: UnsafeRawBufferPointer) -> Message? {
         guard p.count >= 8 else { return nil }
         var sender = from
-        let fromBytes = withUnsafeBytes(of: &sender.sin6_addr) { Array($0) }
-        guard let source = IPAddress(bytes: fromBytes) else { return nil }
+        let source = withUnsafeBytes(of: &sender.sin6_addr) { bytes in
+            IPAddress.v6(UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                         UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
         let hopLimit = ICMPSocket.hopLimit(control)
         switch p[0] {
         case 129:
@@ -235,13 +278,15 @@ final class ICMPSocket: @unchecked Sendable {
     }
 
     /// IPV6_HOPLIMIT from the control messages (struct cmsghdr: size_t len, int level, int type).
-    private static func hopLimit(_ received: ArraySlice<UInt8>) -> Int? {
-        let control = Array(received)
+    private static func hopLimit(_ control: UnsafeRawBufferPointer) -> Int? {
         var offset = 0
         while offset + 20 <= control.count {
-            let cmsgLength = Int(readU64(control, offset))
-            let level = readI32(control, offset + 8), type = readI32(control, offset + 12)
-            if level == Int32(IPPROTO_IPV6), type == 52 /* IPV6_HOPLIMIT */ { return Int(readI32(control, offset + 16)) }
+            let cmsgLength = Int(control.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let level = control.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self)
+            let type = control.loadUnaligned(fromByteOffset: offset + 12, as: Int32.self)
+            if level == Int32(IPPROTO_IPV6), type == 52 /* IPV6_HOPLIMIT */ {
+                return Int(control.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self))
+            }
             guard cmsgLength >= 16 else { return nil }
             offset += (cmsgLength + 7) & ~7
         }
@@ -249,16 +294,13 @@ final class ICMPSocket: @unchecked Sendable {
     }
 }
 
-private func readU16(_ p: [UInt8], _ offset: Int) -> UInt16 { UInt16(p[offset]) << 8 | UInt16(p[offset + 1]) }
-private func readU64(_ p: [UInt8], _ offset: Int) -> UInt64 {
-    (0..<8).reduce(UInt64(0)) { $0 | UInt64(p[offset + $1]) << (8 * UInt64($1)) }
-}
-private func readI32(_ p: [UInt8], _ offset: Int) -> Int32 {
-    Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(p[offset + $1]) << (8 * UInt32($1)) })
-}
+private func readU16(_ p: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 { UInt16(p[offset]) << 8 | UInt16(p[offset + 1]) }
 
 /// RFC 1071.
-func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+func internetChecksum(_ bytes: [UInt8]) -> UInt16 { bytes.withUnsafeBytes(internetChecksum) }
+
+/// RFC 1071, over bytes in place.
+func internetChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
     var sum: UInt32 = 0
     var i = 0
     while i + 1 < bytes.count { sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]); i += 2 }

@@ -184,8 +184,9 @@ enum ProbeEngine {
         // dropped now and then, so it holds about one timeout's worth of sends.
         var sendLog: [(socket: Int32, sequence: UInt16, at: Double)] = []
         var sendLogHead = 0
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        var control = [UInt8](repeating: 0, count: 128)
+        let batch = ProbeBatch(payloadSize: payloadSize)
+        var gathered: [(entry: ProbeQueue.Entry, sequence: UInt16)] = []
+        var batchProbes: [(destination: IPAddress, sequence: UInt16)] = []
         var pollSet: [pollfd] = []
 
         while true {
@@ -210,26 +211,47 @@ enum ProbeEngine {
             for s in active {
                 guard let socket = sockets[s] else { continue }
                 while inFlight[s].count < window, !exhausted[s] {
-                    guard var entry = queues[s].next(targets) else {
-                        exhausted[s] = true
-                        break
+                    // One sendmmsg for up to a batch of probes with the same TTL.
+                    gathered.removeAll(keepingCapacity: true)
+                    batchProbes.removeAll(keepingCapacity: true)
+                    var batchTTL: Int?
+                    while gathered.count < min(batch.capacity, window - inFlight[s].count) {
+                        guard let entry = queues[s].next(targets) else {
+                            exhausted[s] = true
+                            break
+                        }
+                        let target = targets[Int(entry.target)]
+                        if !gathered.isEmpty, target.ttl != batchTTL {
+                            queues[s].putBack(entry)
+                            break
+                        }
+                        batchTTL = target.ttl
+                        let sequence = nextSequence[s]
+                        nextSequence[s] = sequence == UInt16.max ? 1 : sequence + 1
+                        gathered.append((entry, sequence))
+                        batchProbes.append((target.destination, sequence))
                     }
-                    let sequence = nextSequence[s]
-                    nextSequence[s] = sequence == UInt16.max ? 1 : sequence + 1
-                    let target = targets[Int(entry.target)]
-                    let error = socket.send(to: target.destination, sequence: sequence, ttl: target.ttl, payloadSize: payloadSize)
-                    if error == EAGAIN || error == ENOBUFS {
-                        queues[s].putBack(entry)  // the send queue is full: try again after reading
-                        break
-                    }
-                    if error != 0 {
-                        result((s, entry.target, entry.isExtra, .notSent(errno: error)))
-                        continue
-                    }
-                    entry.attempts += 1
+                    if gathered.isEmpty { break }
+                    let (sent, error) = batch.send(batchProbes, from: socket, ttl: batchTTL)
                     let now = monotonicSeconds()
-                    inFlight[s][sequence] = Flight(entry: entry, sentAt: now)
-                    sendLog.append((Int32(s), sequence, now))
+                    for (entry, sequence) in gathered[0..<sent] {
+                        var entry = entry
+                        entry.attempts += 1
+                        inFlight[s][sequence] = Flight(entry: entry, sentAt: now)
+                        sendLog.append((Int32(s), sequence, now))
+                    }
+                    if sent == gathered.count { continue }
+                    // The kernel refused gathered[sent] (and took none after it): the rest go
+                    // back to the queue, in order, to be sent next.
+                    var unsent = sent
+                    if sent == 0, error != EAGAIN, error != ENOBUFS {
+                        result((s, gathered[0].entry.target, gathered[0].entry.isExtra, .notSent(errno: error)))
+                        unsent = 1
+                    }
+                    for (entry, _) in gathered[unsent...].reversed() { queues[s].putBack(entry) }
+                    exhausted[s] = false
+                    // A full send queue: read first (sent > 0: the next call says why it stopped).
+                    if sent == 0, error == EAGAIN || error == ENOBUFS { break }
                 }
                 if !exhausted[s] || !inFlight[s].isEmpty { busy = true }
             }
@@ -245,16 +267,21 @@ enum ProbeEngine {
                 for (slot, entry) in pollSet.enumerated() where entry.revents & Int16(POLLIN) != 0 {
                     let s = active[slot]
                     guard let socket = sockets[s] else { continue }
-                    while let message = socket.receive(&buffer, &control) {
-                        guard let flight = inFlight[s].removeValue(forKey: message.sequence) else { continue }
-                        let rtt = monotonicSeconds() - flight.sentAt
-                        let reply: ProbeReply
-                        switch message.kind {
-                        case .echoReply: reply = .echo(from: message.from, ttl: message.ttl, seconds: rtt)
-                        case .timeExceeded: reply = .timeExceeded(from: message.from, seconds: rtt)
-                        case .unreachable(let code): reply = .unreachable(from: message.from, code: code, seconds: rtt)
+                    // Until a recvmmsg finds fewer than it has room for: the queue was empty then.
+                    var read = batch.capacity
+                    while read == batch.capacity {
+                        let now = monotonicSeconds()
+                        read = batch.receive(from: socket) { message in
+                            guard let flight = inFlight[s].removeValue(forKey: message.sequence) else { return }
+                            let rtt = now - flight.sentAt
+                            let reply: ProbeReply
+                            switch message.kind {
+                            case .echoReply: reply = .echo(from: message.from, ttl: message.ttl, seconds: rtt)
+                            case .timeExceeded: reply = .timeExceeded(from: message.from, seconds: rtt)
+                            case .unreachable(let code): reply = .unreachable(from: message.from, code: code, seconds: rtt)
+                            }
+                            result((s, flight.entry.target, flight.entry.isExtra, reply))
                         }
-                        result((s, flight.entry.target, flight.entry.isExtra, reply))
                     }
                 }
             }

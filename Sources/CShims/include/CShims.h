@@ -53,6 +53,15 @@ int nslab_is_nsfs(int fd);
 /// has exited, for processes that are not our children. -1 with errno on error (ESRCH: gone).
 int nslab_pidfd_open(pid_t pid);
 
+/// struct mmsghdr (behind _GNU_SOURCE in glibc, so not in Swift's Glibc module), same layout:
+/// verify sends and reads its probes many to a system call (sendmmsg, recvmmsg).
+struct nslab_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+int nslab_sendmmsg(int fd, struct nslab_mmsghdr *messages, unsigned int count, int flags);
+int nslab_recvmmsg(int fd, struct nslab_mmsghdr *messages, unsigned int count, int flags);
+
 /// What nslab_spawn_in_netns runs and how.
 struct nslab_spawn_request {
     /// The network namespace to join (an fd of /run/netns/NAME).
