@@ -380,6 +380,26 @@ struct AdoptTests {
         #expect(adopt.output.contains("endpoints: [\(hand.ns("a")):eth0, \(hand.ns("r")):eth0], state: down"), "\(adopt.output)")
     }
 
+    /// A TTL set by hand on every node is written as `ttl:`; one that differs from node to node
+    /// is noted and left out.
+    @Test func aTTLSetEverywhereIsWrittenOtherwiseNoted() throws {
+        let hand = HandMadeLab("ad7", nodes: ["a", "r"])
+        defer { hand.cleanUp() }
+        let ttl200 = "sysctl -qw net.ipv4.ip_default_ttl=200 net.ipv6.conf.default.hop_limit=200"
+        try hand.type([
+            "ip netns add \(hand.ns("a"))", "ip netns add \(hand.ns("r"))",
+            "ip netns exec \(hand.ns("a")) \(ttl200)", "ip netns exec \(hand.ns("r")) \(ttl200)",
+            "ip link add eth0 netns \(hand.ns("a")) type veth peer name eth0 netns \(hand.ns("r"))",
+        ])
+        let same = sh("\(nslabBinary) adopt \(hand.namespaces.joined(separator: " ")) --name \(hand.lab.name)")
+        #expect(same.status == 0 && same.output.contains("\nttl: 200\n"), "\(same.output)")
+        sh("ip netns exec \(hand.ns("r")) sysctl -qw net.ipv4.ip_default_ttl=64")
+        let differing = sh("\(nslabBinary) adopt \(hand.namespaces.joined(separator: " ")) --name \(hand.lab.name)")
+        #expect(differing.status == 0 && !differing.output.contains("\nttl:"), "\(differing.output)")
+        #expect(differing.output.contains("the nodes send with different TTLs or hop limits, 64 (\(hand.ns("r"))); "
+                                          + "200 (\(hand.ns("a")), \(hand.ns("r")))"), "\(differing.output)")
+    }
+
     @Test func refusesWhatIsNotThere() throws {
         let missing = sh("\(nslabBinary) adopt ad-no-such-namespace")
         #expect(missing.status == 2)

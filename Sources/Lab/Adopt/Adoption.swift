@@ -112,7 +112,28 @@ struct AdoptionBuilder {
             }
         }
         noteProcesses()
-        return Topology(name: lab, nodes: nodes, links: links, file: "adopted")
+        var topology = Topology(name: lab, nodes: nodes, links: links, file: "adopted")
+        topology.ttl = ttl()
+        return topology
+    }
+
+    /// `ttl:` when every node sends with the same TTL and hop limit other than the kernel's 64
+    /// (a lab with long paths made by hand); nodes that differ are noted and left to the default.
+    private mutating func ttl() -> Int? {
+        var found: [Int: [String]] = [:]
+        for node in observed.nodes {
+            guard let kernel = node.kernel else { continue }
+            let values = Set([kernel.ttl(.ipv4)] + kernel.links.filter { !$0.isLoopback }.compactMap { $0.ipv6HopLimit.map(Int.init) })
+            for value in values { found[value, default: []].append(node.name) }
+        }
+        if found.count == 1, let only = found.keys.first, only != PacketTTL.kernelDefault { return only }
+        if found.count > 1 {
+            let described = found.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.prefix(3).joined(separator: ", "))"
+                + ($0.value.count > 3 ? ", …" : "") + ")" }
+            note("the nodes send with different TTLs or hop limits, " + described.joined(separator: "; ")
+                 + ": a topology has one `ttl:` for every node; left out")
+        }
+        return nil
     }
 
     mutating func note(_ text: String) { notes.append(text) }
