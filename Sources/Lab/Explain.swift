@@ -116,6 +116,11 @@ public enum Explainer {
         case .echo(let from, _, let seconds): return "reply from \(name(from)) in \(Pinger.formatMilliseconds(seconds * 1000)) ms"
         case .timeExceeded(let from, _): return "time exceeded from \(name(from))"
         case .unreachable(let from, let code, _): return "destination unreachable (code \(code)) from \(name(from))"
+        case .notSent(let error) where error == EINVAL || error == ENOBUFS:
+            // What ip_finish_output2 and ip6_finish_output2 return when they cannot make a neighbour entry.
+            return "not sent: \(String(cString: strerror(error))): no neighbour entry for the next hop could be made, most "
+                + "likely because the host's neighbour table, which all namespaces share, is full "
+                + "(net.ipv4.neigh.default.gc_thresh3, net.ipv6.neigh.default.gc_thresh3): `neighbours: static` in the topology avoids it"
         case .notSent(let error): return "not sent: \(String(cString: strerror(error)))"
         case .timeout: return "no reply"
         }

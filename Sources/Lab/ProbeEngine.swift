@@ -165,6 +165,10 @@ enum ProbeEngine {
 
     /// Sends every queue's probes from its socket and reports each outcome as it is known.
     /// Throws what opening a socket throws (the sockets opened before it are closed).
+    /// Sends refused for want of a neighbour entry before the probe counts as not sent: each
+    /// comes after a poll of up to 50 ms, so about a second at most.
+    static let neighbourRetries: Int32 = 20
+
     static func stream(sockets supply: ProbeSockets, targets: [ProbeTarget], queues initial: [ProbeQueue], timeout: Double,
                        retries: Int = 1, window: Int = 64, payloadSize: Int = 16, result: (Outcome) -> Void) throws {
         struct Flight {
@@ -244,14 +248,26 @@ enum ProbeEngine {
                     // The kernel refused gathered[sent] (and took none after it): the rest go
                     // back to the queue, in order, to be sent next.
                     var unsent = sent
-                    if sent == 0, error != EAGAIN, error != ENOBUFS {
-                        result((s, gathered[0].entry.target, gathered[0].entry.isExtra, .notSent(errno: error)))
+                    var refused = sent == 0 ? gathered[0].entry : nil
+                    if refused != nil, error == EINVAL {
+                        // No neighbour entry for the next hop (IPv6 says EINVAL where IPv4 says
+                        // ENOBUFS): the host-wide table is full, which labs beside this one
+                        // cause and the kernel's garbage collection ends. Tried again, a while.
+                        refused?.attempts += 1
+                        if let entry = refused, entry.attempts < ProbeEngine.neighbourRetries {
+                            gathered[0].entry = entry
+                            refused = nil
+                        }
+                    }
+                    if let entry = refused, error != EAGAIN, error != ENOBUFS {
+                        result((s, entry.target, entry.isExtra, .notSent(errno: error)))
                         unsent = 1
                     }
                     for (entry, _) in gathered[unsent...].reversed() { queues[s].putBack(entry) }
                     exhausted[s] = false
-                    // A full send queue: read first (sent > 0: the next call says why it stopped).
-                    if sent == 0, error == EAGAIN || error == ENOBUFS { break }
+                    // A full send queue or neighbour table: read first, which waits a little
+                    // (sent > 0: the next call says why it stopped).
+                    if sent == 0, unsent == 0 { break }
                 }
                 if !exhausted[s] || !inFlight[s].isEmpty { busy = true }
             }
