@@ -227,7 +227,7 @@ public enum LabDeployer {
         let created = Mutex(0)
         let sysctls = NewNamespaceSysctls()
         let instantIPv6 = needsIPv6AtOnce(topology)
-        let ttl = topology.nodeTTL().ttl.flatMap { $0 == PacketTTL.kernelDefault ? nil : $0 }
+        let ttl = topology.ttlToWrite()
         do {
             let mountPoints = try NamedNamespaces.reserve(nodes.map { topology.namespaceName(of: $0.name) })
             do {

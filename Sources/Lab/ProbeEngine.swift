@@ -31,11 +31,14 @@ struct ProbeQueue: Sendable {
     var listed: [Int32]
     var extra: [Int32] = []
 
-    /// A probe taken from the queue: the target, whether it is an extra, and how often it was sent.
+    /// A probe taken from the queue: the target, whether it is an extra, how often it was sent,
+    /// and how often the kernel refused it for want of a neighbour entry (which is not a loss:
+    /// a probe refused, then sent and lost, is still sent again).
     struct Entry: Sendable {
         var target: Int32
         var isExtra: Bool
         var attempts: Int32
+        var refusals: Int32 = 0
     }
 
     private var rangeNext: Int32
@@ -248,20 +251,18 @@ enum ProbeEngine {
                     // The kernel refused gathered[sent] (and took none after it): the rest go
                     // back to the queue, in order, to be sent next.
                     var unsent = sent
-                    var refused = sent == 0 ? gathered[0].entry : nil
-                    if refused != nil, error == EINVAL {
-                        // No neighbour entry for the next hop (IPv6 says EINVAL where IPv4 says
-                        // ENOBUFS): the host-wide table is full, which labs beside this one
-                        // cause and the kernel's garbage collection ends. Tried again, a while.
-                        refused?.attempts += 1
-                        if let entry = refused, entry.attempts < ProbeEngine.neighbourRetries {
-                            gathered[0].entry = entry
-                            refused = nil
+                    if sent == 0 {
+                        // A full send queue (EAGAIN, ENOBUFS) passes; so does a full neighbour
+                        // table, which IPv6 reports as EINVAL where IPv4 says ENOBUFS: labs beside
+                        // this one fill it and the kernel's garbage collection empties it, so the
+                        // probe is tried again, a while. Anything else is the probe's answer.
+                        if error == EINVAL { gathered[0].entry.refusals += 1 }
+                        let passing = error == EAGAIN || error == ENOBUFS
+                            || (error == EINVAL && gathered[0].entry.refusals < ProbeEngine.neighbourRetries)
+                        if !passing {
+                            result((s, gathered[0].entry.target, gathered[0].entry.isExtra, .notSent(errno: error)))
+                            unsent = 1
                         }
-                    }
-                    if let entry = refused, error != EAGAIN, error != ENOBUFS {
-                        result((s, entry.target, entry.isExtra, .notSent(errno: error)))
-                        unsent = 1
                     }
                     for (entry, _) in gathered[unsent...].reversed() { queues[s].putBack(entry) }
                     exhausted[s] = false

@@ -20,7 +20,8 @@ public enum LabScript {
         var first = ["1. One network namespace per node, its loopback up, and forwarding set on every node:",
                      "on for routers, off for hosts (a new namespace copies the host's IPv4 setting)."]
         if instantIPv6 { first += ["Duplicate address detection off, so IPv6 addresses work at once."] }
-        if let ttl = plan.nodes.first?.ttl, ttl != PacketTTL.kernelDefault {
+        let ttl = topology.ttlToWrite()
+        if let ttl {
             first += ["TTL and hop limit \(ttl), not the kernel's \(PacketTTL.kernelDefault) ("
                       + (topology.ttl == nil ? "this lab's paths are longer" : "the file's `ttl:`")
                       + "), set before the links exist: an interface takes IPv6's from 'default' when made."]
@@ -28,7 +29,6 @@ public enum LabScript {
         out.step(first)
         for node in plan.nodes {
             let on = node.forwards ? 1 : 0
-            let ttl = node.ttl.flatMap { $0 == PacketTTL.kernelDefault ? nil : $0 }
             out.line("ip netns add \(shellWord(node.namespace))")
             out.line("ip netns exec \(shellWord(node.namespace)) sysctl -qw net.ipv4.ip_forward=\(on) net.ipv6.conf.all.forwarding=\(on)"
                      + (instantIPv6 ? " net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0" : "")

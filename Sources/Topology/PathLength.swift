@@ -4,11 +4,13 @@
 ///
 /// A path joins two nodes with addresses (hosts, routers) by links whose inner nodes forward:
 /// routers, and bridges, which pass frames on without taking from the TTL (a link into a bridge
-/// counts nothing, one out of it counts one). Hosts are ends only, bridges never ends. The longest path over all pairs is found without a search
-/// from every node where bounds settle it: a double sweep gives a real path (a lower bound), and
-/// twice the eccentricity of a forwarding node near the middle of that path bounds every
-/// distance from above (any two nodes are joined through it). Only when the threshold lies
-/// between the two are the distances searched from every node, stopping at the first long one.
+/// counts nothing, one out of it counts one). Hosts are ends only, bridges never ends.
+///
+/// The longest path over all pairs is found without a search from every node where bounds
+/// settle it: a double sweep gives a real path (a lower bound), and twice the eccentricity of a
+/// forwarding node near the middle of that path bounds every distance from above (any two
+/// nodes are joined through it). Only when the threshold lies between the two are the distances
+/// searched from every node, stopping at the first long one.
 struct PathLengths {
     /// Per node: (neighbour, what the link to it costs: 0 into a bridge, else 1).
     private var adjacency: [[(node: Int32, cost: Int32)]]
@@ -130,6 +132,12 @@ extension Topology {
         if let ttl { return (ttl, nil) }
         guard let long = PathLengths(self).pathLonger(than: PacketTTL.kernelDefault) else { return (nil, nil) }
         return (Topology.longPathTTL, long)
+    }
+
+    /// What deploy writes into each new namespace: `nodeTTL()` when it is not what a new
+    /// namespace has already; nil: nothing to write.
+    public func ttlToWrite() -> Int? {
+        nodeTTL().ttl.flatMap { $0 == PacketTTL.kernelDefault ? nil : $0 }
     }
 
     /// The most an IPv4 TTL or IPv6 hop limit can be.

@@ -123,8 +123,7 @@ struct AdoptionBuilder {
         var found: [Int: [String]] = [:]
         for node in observed.nodes {
             guard let kernel = node.kernel else { continue }
-            let values = Set([kernel.ttl(.ipv4)] + kernel.links.filter { !$0.isLoopback }.compactMap { $0.ipv6HopLimit.map(Int.init) })
-            for value in values { found[value, default: []].append(node.name) }
+            for value in Set(kernel.ttls) { found[value, default: []].append(node.name) }
         }
         if found.count == 1, let only = found.keys.first, only != PacketTTL.kernelDefault { return only }
         if found.count > 1 {

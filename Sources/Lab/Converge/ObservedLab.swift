@@ -345,12 +345,14 @@ public struct ObservedKernelState: Sendable {
         }
     }
 
-    /// A TTL or hop limit the node sends with other than `wanted`, if any: IPv4's, or an
-    /// interface's (lo aside: what it sends stays in the node).
-    public func ttl(otherThan wanted: Int) -> Int? {
-        if ttl(.ipv4) != wanted { return ttl(.ipv4) }
-        return links.lazy.filter { !$0.isLoopback }.compactMap { $0.ipv6HopLimit.map(Int.init) }.first { $0 != wanted }
+    /// Every TTL and hop limit the node sends with: IPv4's, then each interface's (lo aside:
+    /// what it sends stays in the node).
+    public var ttls: [Int] {
+        [ttl(.ipv4)] + links.filter { !$0.isLoopback }.compactMap { $0.ipv6HopLimit.map(Int.init) }
     }
+
+    /// A TTL or hop limit the node sends with other than `wanted`, if any.
+    public func ttl(otherThan wanted: Int) -> Int? { ttls.first { $0 != wanted } }
 
     public func link(named name: String) -> LinkInfo? { links.first { $0.name == name } }
 
